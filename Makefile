@@ -1,0 +1,28 @@
+# The two commands: `make run` and `make test`. Both create .venv on first use.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench schema lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)  ## serve stubs/ on 127.0.0.1:8080 (admin API on 127.0.0.1:8081)
+	$(BIN)/stuntman run --stubs stubs --port 8080 --admin-port 8081
+
+test: $(STAMP)  ## the whole suite
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)  ## wrk: stuntman vs nginx vs direct, CPU µs/request and ratios (installs wrk/nginx if missing)
+	bench/run.sh
+
+schema: $(STAMP)  ## regenerate the committed stubs.schema.json
+	$(BIN)/stuntman schema > stubs.schema.json
+
+clean:
+	rm -rf $(VENV) build *.egg-info proxy/*.egg-info .pytest_cache

@@ -1,0 +1,200 @@
+"""`stuntman run | validate | schema`. Every `run` flag can also come from STUNTMAN_<FLAG>."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import json
+import os
+import signal
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from . import __version__
+from .config.loader import ConfigErrors, load_dir
+from .config.model import stub_file_schema
+from .settings import Settings
+
+DEFAULTS = Settings()
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        raise CliError(f"{message} (see '{self.prog} --help')")
+
+
+def _env_name(flag: str) -> str:
+    return "STUNTMAN_" + flag.lstrip("-").replace("-", "_").upper()
+
+
+def _add(parser, flag: str, kind, default, help: str, metavar: str | None = None) -> None:
+    """A flag whose default comes from its STUNTMAN_* env var when set."""
+    env = _env_name(flag)
+    raw = os.environ.get(env)
+    if kind is bool:
+        if raw is not None and raw.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+            raise CliError(f"{env}={raw!r}: expected true or false")
+        on = raw is not None and raw.lower() in ("1", "true", "yes", "on")
+        parser.add_argument(flag, action="store_true", default=on, help=f"{help} [env {env}]")
+        return
+    if raw is not None:
+        try:
+            default = kind(raw)
+        except ValueError:
+            raise CliError(f"{env}={raw!r}: expected {kind.__name__}") from None
+    shown = "" if default is None else f" (default: {default})"
+    parser.add_argument(flag, type=kind, default=default, metavar=metavar,
+                        help=f"{help}{shown} [env {env}]")
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(text)
+    return value
+
+
+_port.__name__ = "port number"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="stuntman", description=(
+        "Service virtualization and fault-injecting HTTP proxy: serves stubs from YAML/JSON "
+        "files and passes everything else through to a real upstream."))
+    parser.add_argument("--version", action="version", version=f"stuntman {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="serve stubs (and pass unmatched requests upstream)",
+                         description="Serve the stubs in a directory on the data-plane port; "
+                                     "with --upstream, unmatched requests pass through to it.")
+    _add(run, "--stubs", Path, DEFAULTS.stubs, "directory of stub files (*.yaml, *.yml, *.json)", "DIR")
+    _add(run, "--host", str, DEFAULTS.host, "data-plane listen address", "H")
+    _add(run, "--port", _port, DEFAULTS.port, "data-plane port", "P")
+    _add(run, "--admin-host", str, DEFAULTS.admin_host, "admin API listen address", "H")
+    _add(run, "--admin-port", _port, DEFAULTS.admin_port, "admin API port", "A")
+    _add(run, "--upstream", str, None, "pass unmatched requests through to this URL (sidecar mode)", "URL")
+    _add(run, "--upstream-timeout", float, DEFAULTS.upstream_timeout,
+         "seconds to wait for the upstream's response head before answering 504", "S")
+    _add(run, "--connect-timeout", float, DEFAULTS.connect_timeout, "seconds to connect upstream", "S")
+    _add(run, "--preserve-host", bool, False, "send the client's Host header upstream (default: rewrite it)")
+    _add(run, "--max-body-bytes", int, DEFAULTS.max_body_bytes,
+         "largest body buffered for routes that match on it (then 413)", "N")
+    _add(run, "--max-header-bytes", int, DEFAULTS.max_header_bytes, "largest request head (then 431)", "N")
+    _add(run, "--max-headers", int, DEFAULTS.max_headers, "most header fields (then 431)", "N")
+    _add(run, "--max-url-bytes", int, DEFAULTS.max_url_bytes, "longest request-target (then 414)", "N")
+    _add(run, "--idle-timeout", float, DEFAULTS.idle_timeout, "seconds before an idle connection closes", "S")
+    _add(run, "--header-timeout", float, DEFAULTS.header_timeout,
+         "seconds for a client to send a whole request head (then 408)", "S")
+    _add(run, "--session-header", str, DEFAULTS.session_header,
+         "request header whose value partitions scenario and sequence state", "NAME")
+    _add(run, "--no-uvloop", bool, False, "use asyncio's default event loop instead of uvloop")
+
+    val = sub.add_parser("validate", help="check stub files; print every error with file:line",
+                         description="Check every stub file under DIR. Prints each error as "
+                                     "file:line: field.path: message; exit status 1 if any.")
+    val.add_argument("dir", type=Path, metavar="DIR", nargs="?", default=DEFAULTS.stubs,
+                     help="stubs directory (default: stubs)")
+
+    sub.add_parser("schema", help="print the JSON Schema of stub files",
+                   description="Print the JSON Schema (draft 2020-12) that stub files follow.")
+    return parser
+
+
+def _settings(args) -> Settings:
+    values = {f.name: getattr(args, f.name) for f in fields(Settings) if hasattr(args, f.name)}
+    values["uvloop"] = not args.no_uvloop
+    return Settings(**values)
+
+
+def _check_dir(path: Path) -> None:
+    if not path.exists():
+        raise CliError(f"stubs directory '{path}' does not exist")
+    if not path.is_dir():
+        raise CliError(f"'{path}' is not a directory")
+
+
+def cmd_validate(args) -> int:
+    from .compile import compile_table
+
+    _check_dir(args.dir)
+    stubs, errors = load_dir(args.dir)
+    _, compile_errors = compile_table(stubs, args.dir, {}, DEFAULTS)
+    errors += compile_errors
+    for err in errors:
+        print(err)
+    if errors:
+        print(f"{len(errors)} error(s) in {args.dir}", file=sys.stderr)
+        return 1
+    files = len({s.file for s in stubs})
+    print(f"ok: {len(stubs)} stub(s) in {files} file(s) under {args.dir}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    settings = _settings(args)
+    _check_dir(settings.stubs)
+    if settings.upstream and not settings.upstream.startswith(("http://", "https://")):
+        raise CliError(f"--upstream {settings.upstream!r}: expected an http:// or https:// URL")
+    if settings.uvloop:
+        import uvloop
+
+        runner = uvloop.run
+    else:
+        runner = asyncio.run
+    return runner(_serve(settings))
+
+
+async def _serve(settings: Settings) -> int:
+    from .server import Server
+
+    server = Server(settings)
+    try:
+        count = server.load()
+    except ConfigErrors as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        raise CliError(f"{len(exc.errors)} error(s) in stub files under {settings.stubs}; not started") from None
+    try:
+        await server.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise CliError(f"cannot listen: an address is already in use ({exc.strerror}: "
+                           f"port {settings.port} or admin port {settings.admin_port})") from None
+        raise CliError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    admin = f", admin http://{settings.admin_host}:{server.admin_port}" if server.admin_port else ""
+    upstream = f", unmatched → {settings.upstream}" if settings.upstream else ""
+    print(f"stuntman {__version__}: {count} stub(s) from {settings.stubs} on "
+          f"http://{settings.host}:{server.port}{admin}{upstream} "
+          f"({'uvloop' if settings.uvloop else 'asyncio'})", flush=True)
+    await stop.wait()
+    await server.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "validate":
+            return cmd_validate(args)
+        if args.command == "schema":
+            print(json.dumps(stub_file_schema(), indent=2))
+            return 0
+        parser.print_help()
+        return 2
+    except CliError as exc:
+        print(f"stuntman: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

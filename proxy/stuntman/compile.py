@@ -1,0 +1,90 @@
+"""Validated stubs → the route table the hot path uses (matchers compiled, static bodies rendered).
+
+Errors found here (a body file missing or escaping the stubs directory, an unknown template
+expression) are reported like validation errors: file:line and field path.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+import zlib
+from pathlib import Path
+
+from .config.loader import ConfigError, LoadedStub
+from .config.model import StubSpec
+from .match.matchers import compile_body_matcher, compile_matcher
+from .match.routes import Route, RouteTable, template_regex
+from .respond.stub import ConfigValueError, StubAction, StubResponse
+from .respond.upstream import UpstreamTarget
+from .settings import Settings
+
+
+def _faker_for(spec: StubSpec, source: str):
+    """A lazily created Faker, seeded per stub so its values repeat run after run."""
+    seed = spec.seed if spec.seed is not None else zlib.crc32((spec.name or source).encode())
+    made = []
+
+    def get():
+        if not made:
+            from faker import Faker
+
+            fake = Faker()
+            fake.seed_instance(seed)
+            made.append(fake)
+        return made[0]
+    return get
+
+
+def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, settings: Settings) -> Route:
+    spec = loaded.spec
+    req = spec.request
+    source = f"{loaded.file}:{loaded.line}" if loaded.line else loaded.file
+    route_id = spec.id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"stuntman:{source}:{spec.name}"))
+    methods = [req.method] if isinstance(req.method, str) else req.method
+    methods = {m.upper() for m in methods}
+    if "ANY" in methods:
+        method_set = None
+    else:
+        method_set = frozenset(methods | ({"HEAD"} if "GET" in methods else set()))
+    if req.path is not None:
+        kind, text = ("template", req.path) if "{" in req.path else ("exact", req.path)
+    elif req.path_regex is not None:
+        kind, text = "regex", req.path_regex
+    elif req.path_prefix is not None:
+        kind, text = "prefix", req.path_prefix
+    else:
+        kind, text = "any", ""
+    path_re = template_regex(text) if kind == "template" else re.compile(text) if kind == "regex" else None
+
+    if spec.proxy is not None:
+        p = spec.proxy
+        action = UpstreamTarget(str(p.upstream), pools, settings, preserve_host=p.preserve_host,
+                                timeout_ms=p.timeout_ms, strip_prefix=p.strip_prefix)
+    else:
+        faker = _faker_for(spec, source)
+        if spec.responses is not None:
+            responses = [StubResponse(r, root, faker, f"responses[{i}]") for i, r in enumerate(spec.responses)]
+        else:
+            responses = [StubResponse(spec.response, root, faker, "response")]
+        action = StubAction(responses, spec.sequence == "cycle", route_id)
+
+    return Route(
+        name=spec.name, id=route_id, source=source, priority=spec.priority, order=order,
+        methods=method_set, path_kind=kind, path_text=text, path_re=path_re,
+        query=[(k, compile_matcher(m)) for k, m in req.query.items()],
+        headers=[(k.lower(), compile_matcher(m)) for k, m in req.headers.items()],
+        body=compile_body_matcher(req.body) if req.body is not None else None,
+        scenario=spec.scenario, required_state=spec.required_state, new_state=spec.new_state,
+        action=action,
+    )
+
+
+def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Settings
+                  ) -> tuple[RouteTable, list[ConfigError]]:
+    routes, errors = [], []
+    for order, loaded in enumerate(stubs):
+        try:
+            routes.append(compile_route(loaded, order, root, pools, settings))
+        except ConfigValueError as exc:
+            errors.append(ConfigError(loaded.file, loaded.line, exc.field, str(exc)))
+    return RouteTable(routes), errors

@@ -1,0 +1,168 @@
+"""Stub files → validated `StubSpec`s, with every error pinned to file:line and field path.
+
+YAML is parsed with the safe loader only; JSON files go through `json` (then YAML's composer for
+line numbers). Errors never stop the scan: `load_dir` reports all of them at once.
+"""
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from .model import StubSpec
+
+STUB_SUFFIXES = (".yaml", ".yml", ".json")
+_stub_list = TypeAdapter(list[StubSpec])
+
+
+@dataclass(frozen=True)
+class ConfigError:
+    file: str
+    line: int | None
+    field: str  # dotted path inside the file, e.g. "[0].request.headers.Accept"; "" for the file
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class LoadedStub:
+    spec: StubSpec
+    file: str  # relative to the stubs root
+    line: int | None
+
+
+class ConfigErrors(Exception):
+    def __init__(self, errors: list[ConfigError]):
+        super().__init__("\n".join(map(str, errors)))
+        self.errors = errors
+
+
+def _line_map(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
+    """Map each key path in a composed YAML tree to its 1-based line."""
+    out = {} if out is None else out
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = path + (key.value,)
+            _line_map(value, child, out)
+            out[child] = key.start_mark.line + 1  # the key's line, not its value's
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, path + (i,), out)
+    return out
+
+
+def _format_loc(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def parse_documents(text: str, name: str, is_json: bool) -> tuple[Any, dict[tuple, int]]:
+    """Parse one file's text; raise ConfigErrors on a syntax error."""
+    try:
+        data = json.loads(text) if is_json else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigErrors([ConfigError(name, exc.lineno, "", f"invalid JSON: {exc.msg}")]) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        msg = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise ConfigErrors([ConfigError(name, mark.line + 1 if mark else None, "", f"invalid YAML: {msg}")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigErrors([ConfigError(name, None, "", f"invalid YAML: {exc}")]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        lines = _line_map(node) if node is not None else {}
+    except yaml.YAMLError:  # valid JSON that YAML cannot compose (tabs): no line numbers
+        lines = {}
+    return data, lines
+
+
+def validate_stubs(data: Any, name: str, lines: dict[tuple, int] | None = None) -> list[LoadedStub]:
+    """Validate parsed data (one stub or a list) as stubs; raise ConfigErrors naming each field."""
+    lines = lines or {}
+    if data is None:
+        return []
+    single = isinstance(data, dict)
+    items = [data] if single else data
+    if not isinstance(items, list):
+        raise ConfigErrors([ConfigError(name, 1, "", "expected a stub (mapping) or a list of stubs")])
+    try:
+        specs = _stub_list.validate_python(items)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            file_loc = loc[1:] if single else loc
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field"
+            errors.append(ConfigError(name, _line_for(file_loc, lines), _format_loc(file_loc), msg))
+        raise ConfigErrors(errors) from None
+    return [
+        LoadedStub(spec, name, _line_for(() if single else (i,), lines)) for i, spec in enumerate(specs)
+    ]
+
+
+BODY_DIR = "__files"  # WireMock's convention: bodies live here, never read as stubs
+
+
+def stub_files(root: Path) -> list[Path]:
+    """Stub files under root, in a stable order; hidden files and __files/ are skipped."""
+    found = []
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") or part == BODY_DIR for part in rel.parts[:-1]) or rel.name.startswith("."):
+            continue
+        if path.suffix.lower() in STUB_SUFFIXES and path.is_file():
+            found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def load_file(path: Path, root: Path) -> list[LoadedStub]:
+    name = path.relative_to(root).as_posix()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigErrors([ConfigError(name, None, "", f"cannot read: {exc}")]) from None
+    data, lines = parse_documents(text, name, path.suffix.lower() == ".json")
+    return validate_stubs(data, name, lines)
+
+
+def load_dir(root: Path) -> tuple[list[LoadedStub], list[ConfigError]]:
+    """Every stub under root, and every error found (the caller decides what an error means)."""
+    stubs: list[LoadedStub] = []
+    errors: list[ConfigError] = []
+    for path in stub_files(root):
+        try:
+            stubs.extend(load_file(path, root))
+        except ConfigErrors as exc:
+            errors.extend(exc.errors)
+    # a .json file that a stub serves as its bodyFile is a body, not a broken stub
+    bodies = {_normalize(f) for s in stubs for f in _body_files(s.spec)}
+    return [s for s in stubs if s.file not in bodies], [e for e in errors if e.file not in bodies]
+
+
+def _body_files(spec: StubSpec) -> list[str]:
+    responses = spec.responses or ([spec.response] if spec.response else [])
+    return [r.body_file for r in responses if r.body_file]
+
+
+def _normalize(body_file: str) -> str:
+    return posixpath.normpath(body_file.replace("\\", "/")).lstrip("/")

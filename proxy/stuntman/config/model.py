@@ -1,0 +1,246 @@
+"""The one config model: stub files, admin API bodies and the published JSON Schema.
+
+Names are camelCase in files (WireMock's vocabulary); Python attributes are snake_case.
+Everything here is validated once, then compiled (`stuntman.match.routes.compile_table`) into
+plain objects for the hot path; nothing in this module runs per request.
+"""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+def _exactly_one(model: BaseModel, names: tuple[str, ...], what: str) -> None:
+    given = [n for n in names if getattr(model, n) is not None]
+    if len(given) != 1:
+        aliases = [model.model_fields[n].alias or n for n in names]
+        found = [model.model_fields[n].alias or n for n in given]
+        raise ValueError(f"{what} needs exactly one of {', '.join(aliases)}; got {found or 'none'}")
+
+
+def _check_regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regex {value!r}: {exc}") from None
+    return value
+
+
+class MatcherSpec(_Model):
+    """A predicate on one string value (a header, a query parameter, a form field, a body).
+
+    A plain string in a file means `{equals: string}`.
+    """
+
+    equals: str | None = None
+    contains: str | None = None
+    regex: str | None = Field(None, description="Python regex, searched anywhere; anchor with ^...$")
+    absent: Literal[True] | None = Field(None, description="the value must not be there")
+    present: Literal[True] | None = Field(None, description="the value must be there, any content")
+    any_of: list[Matcher] | None = Field(None, alias="anyOf", min_length=1)
+    all_of: list[Matcher] | None = Field(None, alias="allOf", min_length=1)
+    not_: Matcher | None = Field(None, alias="not")
+    ignore_case: bool = Field(False, alias="ignoreCase", description="for equals and contains")
+
+    _ops = ("equals", "contains", "regex", "absent", "present", "any_of", "all_of", "not_")
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> MatcherSpec:
+        _exactly_one(self, self._ops, "a matcher")
+        _check_regex(self.regex)
+        return self
+
+
+def _string_means_equals(value: Any) -> Any:
+    return {"equals": value} if isinstance(value, str) else value
+
+
+Matcher = Annotated[
+    MatcherSpec,
+    BeforeValidator(_string_means_equals, json_schema_input_type=Union[str, MatcherSpec]),
+]
+MatcherSpec.model_rebuild()
+
+
+class JsonPathSpec(_Model):
+    expression: str = Field(description="JSONPath (RFC 9535), e.g. $.items[?@.qty > 0]")
+    matches: Matcher | None = Field(
+        None, description="the (first) value found must also satisfy this matcher (as text)"
+    )
+
+
+class BodyMatcherSpec(_Model):
+    """A predicate on the request body. A plain string means `{equals: string}`."""
+
+    equals: str | None = None
+    contains: str | None = None
+    regex: str | None = None
+    absent: Literal[True] | None = Field(None, description="the body must be empty")
+    present: Literal[True] | None = Field(None, description="the body must not be empty")
+    json_: Any = Field(None, alias="json", description="JSON equality (key order never matters)")
+    ignore_extra_elements: bool = Field(False, alias="ignoreExtraElements")
+    ignore_array_order: bool = Field(False, alias="ignoreArrayOrder")
+    json_path: str | JsonPathSpec | None = Field(
+        None, alias="jsonPath", description="matches when the JSONPath finds at least one value"
+    )
+    form: dict[str, Matcher] | None = Field(None, description="application/x-www-form-urlencoded fields")
+    any_of: list[BodyMatcher] | None = Field(None, alias="anyOf", min_length=1)
+    all_of: list[BodyMatcher] | None = Field(None, alias="allOf", min_length=1)
+    not_: BodyMatcher | None = Field(None, alias="not")
+
+    _ops = ("equals", "contains", "regex", "absent", "present", "json_", "json_path", "form",
+            "any_of", "all_of", "not_")
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> BodyMatcherSpec:
+        _exactly_one(self, self._ops, "a body matcher")
+        _check_regex(self.regex)
+        return self
+
+    @field_validator("json_path")
+    @classmethod
+    def _compile_json_path(cls, value: str | JsonPathSpec | None) -> str | JsonPathSpec | None:
+        import jsonpath
+
+        expr = value.expression if isinstance(value, JsonPathSpec) else value
+        if expr is not None:
+            try:
+                jsonpath.compile(expr)
+            except Exception as exc:  # python-jsonpath raises several error types
+                raise ValueError(f"invalid JSONPath {expr!r}: {exc}") from None
+        return value
+
+
+BodyMatcher = Annotated[
+    BodyMatcherSpec,
+    BeforeValidator(_string_means_equals, json_schema_input_type=Union[str, BodyMatcherSpec]),
+]
+BodyMatcherSpec.model_rebuild()
+
+
+class RequestSpec(_Model):
+    """What a request must look like. Every field is optional; an empty request matches all."""
+
+    method: str | list[str] = Field("ANY", description="GET, a list of methods, or ANY")
+    path: str | None = Field(None, description="exact path, or a template such as /api/users/{id}")
+    path_regex: str | None = Field(None, alias="pathRegex", description="named groups become path params")
+    path_prefix: str | None = Field(None, alias="pathPrefix")
+    query: dict[str, Matcher] = Field(default_factory=dict)
+    headers: dict[str, Matcher] = Field(default_factory=dict)
+    body: BodyMatcher | None = None
+
+    @field_validator("method")
+    @classmethod
+    def _known_methods(cls, value: str | list[str]) -> str | list[str]:
+        for m in [value] if isinstance(value, str) else value:
+            if m.upper() != "ANY" and m.upper() not in HTTP_METHODS:
+                raise ValueError(f"unknown HTTP method {m!r}")
+        if isinstance(value, list) and not value:
+            raise ValueError("method list is empty")
+        return value
+
+    @field_validator("path", "path_prefix")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"must start with '/': {value!r}")
+        if value is not None and "?" in value:
+            raise ValueError("put query parameters under `query:`, not in the path")
+        return value
+
+    @field_validator("path_regex")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        return _check_regex(value)
+
+    @model_validator(mode="after")
+    def _one_path_kind(self) -> RequestSpec:
+        kinds = [n for n in ("path", "path_regex", "path_prefix") if getattr(self, n) is not None]
+        if len(kinds) > 1:
+            raise ValueError("use only one of path, pathRegex, pathPrefix")
+        return self
+
+
+class ResponseSpec(_Model):
+    status: int = Field(200, ge=100, le=599)
+    headers: dict[str, str | list[str]] = Field(default_factory=dict)
+    body: str | None = Field(None, description="text body (templated when it contains {{...}})")
+    json_: Any = Field(None, alias="json", description="JSON body; strings in it may be templates")
+    body_file: str | None = Field(
+        None, alias="bodyFile", description="file relative to the stubs directory, served as is"
+    )
+    template: bool | None = Field(
+        None, description="render {{...}} expressions; default: on when the body or a header has one"
+    )
+
+    @model_validator(mode="after")
+    def _one_body(self) -> ResponseSpec:
+        given = [n for n in ("body", "json_", "body_file") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError("use only one of body, json, bodyFile")
+        return self
+
+
+class ProxySpec(_Model):
+    upstream: AnyHttpUrl = Field(description="http(s)://host[:port][/base-path]")
+    preserve_host: bool | None = Field(
+        None, alias="preserveHost", description="send the client's Host upstream (default: --preserve-host)"
+    )
+    timeout_ms: int | None = Field(None, alias="timeoutMs", gt=0, description="default: --upstream-timeout")
+    strip_prefix: str | None = Field(None, alias="stripPrefix", description="remove this path prefix")
+
+
+class StubSpec(_Model):
+    """One route: a request matcher and what to answer (a response, a sequence, or a proxy)."""
+
+    name: str | None = None
+    id: str | None = None
+    priority: int = Field(5, description="lower wins; ties: most specific, then file order")
+    request: RequestSpec = Field(default_factory=RequestSpec)
+    response: ResponseSpec | None = None
+    responses: list[ResponseSpec] | None = Field(None, min_length=1, description="answered in turn")
+    sequence: Literal["cycle", "last"] = Field(
+        "last", description="after the last of `responses`: start over (cycle) or repeat it (last)"
+    )
+    proxy: ProxySpec | None = None
+    seed: int | None = Field(None, description="faker seed (default: derived from the stub name)")
+    scenario: str | None = None
+    required_state: str | None = Field(None, alias="requiredState")
+    new_state: str | None = Field(None, alias="newState")
+
+    @model_validator(mode="after")
+    def _one_action(self) -> StubSpec:
+        _exactly_one(self, ("response", "responses", "proxy"), "a stub")
+        if (self.required_state or self.new_state) and not self.scenario:
+            raise ValueError("requiredState/newState need a `scenario` name")
+        return self
+
+
+STARTED = "Started"  # every scenario's initial state, as in WireMock
+
+
+def stub_file_schema() -> dict[str, Any]:
+    """JSON Schema of a stub file: one stub or a list of stubs."""
+    from pydantic import TypeAdapter
+
+    schema = TypeAdapter(Union[StubSpec, list[StubSpec]]).json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "stuntman stub file"
+    return schema

@@ -1,0 +1,379 @@
+"""The HTTP/1.1 listener: an asyncio Protocol over llhttp (httptools) callbacks.
+
+One `HTTP1Connection` per client connection. Requests are answered strictly in order
+(pipelining): the one at the head of the line is `active`; later ones wait in `waiting`, and
+reading pauses while they do. The parser enforces framing (no Content-Length together with
+Transfer-Encoding, valid chunk sizes); this class adds size limits and the timers that keep slow
+or idle clients from holding the server.
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import deque
+
+import httptools
+
+from ..exchange import Exchange
+from ..match.nearmiss import nearest, report_json, report_text
+from ..respond.upstream import ProxyCall
+from .wire import simple_response
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class Rejected(Exception):
+    """Raised from a parser callback: answer `status` and close the connection."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class HTTP1Connection(asyncio.Protocol):
+    __slots__ = (
+        "server", "settings", "parser", "transport", "peer", "reading", "active", "waiting",
+        "url", "header_bytes", "in_head", "paused_for", "closed", "timer", "rejected",
+        "advancing", "advance_again", "write_paused", "heads_seen", "header_size",
+    )
+
+    def __init__(self, server):
+        self.server = server
+        self.settings = server.settings
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.peer = ""
+        self.reading: Exchange | None = None   # being parsed
+        self.active: Exchange | None = None    # being answered
+        self.waiting: deque[Exchange] = deque()
+        self.url: list[bytes] = []
+        self.header_bytes = 0
+        self.in_head = True                    # between requests or inside a request head
+        self.paused_for: set[str] = set()
+        self.closed = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.rejected: bytes | None = None     # a final error answer queued behind `waiting`
+        self.advancing = False
+        self.advance_again = False
+        self.write_paused = False
+        self.heads_seen = 0                    # request heads completed (for the head-size cap)
+        self.header_size = 0                   # bytes of header fields in the current head
+
+    # -- transport events -----------------------------------------------------------------
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = peer[0] if peer else ""
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        self.server.connections.add(self)
+        self._set_timer(self.settings.idle_timeout, self._idle_expired)
+
+    def connection_lost(self, exc) -> None:
+        self.closed = True
+        self._cancel_timer()
+        self.server.connections.discard(self)
+        if self.active is not None and self.active.call is not None:
+            self.active.call.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed or self.rejected is not None:
+            return
+        was_in_head, heads = self.in_head, self.heads_seen
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._upgrade_requested()
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, Rejected):
+                self._reject(cause.status, cause.message)
+            else:
+                raise
+        except httptools.HttpParserError as exc:
+            self._reject(400, f"malformed request: {exc}")
+        else:
+            # llhttp holds a partial header line without bound: cap a head that keeps growing
+            if self.in_head and was_in_head and heads == self.heads_seen:
+                self.header_bytes += len(data)
+                if self.header_bytes > self.settings.max_header_bytes:
+                    self._reject(431, f"request head larger than {self.settings.max_header_bytes} bytes")
+            else:
+                self.header_bytes = 0
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self.pause_reading("write")
+        if self.active is not None and self.active.call is not None:
+            self.active.call.pause_upstream()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self.resume_reading("write")
+        if self.active is not None and self.active.call is not None:
+            self.active.call.resume_upstream()
+
+    def pause_reading(self, reason: str) -> None:
+        if not self.paused_for and not self.closed:
+            self.transport.pause_reading()
+        self.paused_for.add(reason)
+
+    def resume_reading(self, reason: str) -> None:
+        if reason in self.paused_for:
+            self.paused_for.discard(reason)
+            if not self.paused_for and not self.closed:
+                self.transport.resume_reading()
+
+    # -- llhttp callbacks -----------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self.reading = Exchange()
+        self.url = []
+        self.header_size = 0
+        if self.active is None:  # the head must now arrive within header_timeout (slowloris)
+            self._set_timer(self.settings.header_timeout, self._head_expired)
+
+    def on_url(self, url: bytes) -> None:
+        self.url.append(url)
+        if len(self.url) > 1 and sum(map(len, self.url)) > self.settings.max_url_bytes \
+                or len(url) > self.settings.max_url_bytes:
+            raise Rejected(414, f"request-target longer than {self.settings.max_url_bytes} bytes")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        headers = self.reading.raw_headers
+        headers.append((name, value))
+        self.header_size += len(name) + len(value) + 4
+        if len(headers) > self.settings.max_headers:
+            raise Rejected(431, f"more than {self.settings.max_headers} header fields")
+        if self.header_size > self.settings.max_header_bytes:
+            raise Rejected(431, f"request head larger than {self.settings.max_header_bytes} bytes")
+
+    def on_headers_complete(self) -> None:
+        ex = self.reading
+        parser = self.parser
+        ex.method = parser.get_method().decode()
+        if ex.method == "CONNECT":
+            raise Rejected(501, "CONNECT (forward proxying) is not supported on this port")
+        ex.version = parser.get_http_version()
+        ex.keep_alive = parser.should_keep_alive()
+        ex.client = self.peer
+        ex.set_target(b"".join(self.url) if len(self.url) != 1 else self.url[0])
+        for name, value in ex.raw_headers:
+            n = len(name)
+            if n == 14 and name.lower() == b"content-length":
+                ex.has_body = value.strip() not in (b"0", b"")
+            elif n == 17 and name.lower() == b"transfer-encoding":
+                ex.has_body = True
+            elif n == 6 and name.lower() == b"expect" and value.lower() == b"100-continue":
+                ex.expect_continue = True
+        ex.body = [] if ex.has_body else None
+        self.in_head = False
+        self.header_bytes = 0
+        self.heads_seen += 1
+        if self.active is None:
+            self._cancel_timer()
+            self._begin(ex)
+        else:
+            self.waiting.append(ex)
+            self.pause_reading("pipeline")
+
+    def on_body(self, data: bytes) -> None:
+        ex = self.reading
+        if ex.call is not None:
+            ex.call.feed(data)
+            return
+        ex.body_size += len(data)
+        if ex.body_size > self.settings.max_body_bytes:
+            ex.too_large = True
+            ex.body = None  # stop holding it; the route decides between 413 and not caring
+        elif ex.body is not None:
+            ex.body.append(data)
+
+    def on_message_complete(self) -> None:
+        ex = self.reading
+        self.reading = None
+        self.in_head = True
+        ex.complete = True
+        if ex.call is not None:
+            ex.call.end_body()
+        if ex is self.active:
+            if ex.phase == "route":
+                self._route(ex)
+            elif ex.phase == "stub":
+                self._answer_stub(ex)
+            elif ex.phase == "done":
+                self._advance()
+
+    # -- the pipeline ---------------------------------------------------------------------
+    def _begin(self, ex: Exchange) -> None:
+        """ex is now at the head of the line: match it, then respond."""
+        self.active = ex
+        if ex.expect_continue and not ex.complete:
+            self.transport.write(CONTINUE)
+        candidates = self.server.table.candidates(ex.path)
+        if not ex.complete and any(r.needs_body for r in candidates):
+            ex.phase = "route"  # matching needs the body: _route runs at message complete
+            return
+        self._route(ex)
+
+    def _route(self, ex: Exchange) -> None:
+        server = self.server
+        table = server.table
+        candidates = table.candidates(ex.path)
+        if ex.too_large and any(r.needs_body for r in candidates):
+            ex.keep_alive = False
+            return self._respond_now(ex, simple_response(
+                413, f"stuntman: request body over {self.settings.max_body_bytes} bytes; "
+                     "this route needs the body to match or render\n",
+                keep_alive=False, version=ex.version))
+        route = table.match(ex, server.state, candidates)
+        ex.route = route
+        if route is not None and route.action.kind == "stub":
+            ex.action = "stub"
+            ex.phase = "stub"
+            if ex.complete:
+                self._answer_stub(ex)
+            return
+        target = route.action if route is not None else server.default_upstream
+        if target is None:
+            return self._not_found(ex)
+        ex.action = "proxy"
+        ex.phase = "proxy"
+        if ex.too_large:  # its start was dropped while it waited in line
+            ex.keep_alive = False
+            return self._respond_now(ex, simple_response(
+                413, "stuntman: request body too large to forward\n", keep_alive=False, version=ex.version))
+        call = ProxyCall(self, ex, target)
+        ex.call = call
+        if ex.body:
+            for chunk in ex.body:
+                call.feed(chunk)
+            ex.body = None
+        if ex.complete:
+            call.end_body()
+        call.start()
+
+    def _answer_stub(self, ex: Exchange) -> None:
+        self.transport.write(ex.route.action.respond(ex, self.server.state))
+        self.response_done(ex)
+
+    def _not_found(self, ex: Exchange) -> None:
+        near = nearest(self.server.table, ex, self.server.state)
+        wants_json = "json" in (ex.headers.get("accept") or "")
+        body = report_json(ex, near) if wants_json else report_text(ex, near)
+        ex.status = 404
+        self._respond_now(ex, simple_response(
+            404, body, headers=[("X-Stuntman-Match", "none")],
+            content_type="application/json" if wants_json else "text/plain; charset=utf-8",
+            keep_alive=ex.keep_alive, version=ex.version, head_only=ex.method == "HEAD"))
+
+    def _respond_now(self, ex: Exchange, data: bytes) -> None:
+        if ex.status == 0:
+            ex.status = int(data[9:12])
+        self.transport.write(data)
+        self.response_done(ex)
+
+    def response_done(self, ex: Exchange) -> None:
+        """The whole response is written; move on once the request is fully read too.
+
+        Closing with unread request bytes would make the kernel send RST, which can destroy the
+        response before the client reads it: the rest of the body is read and dropped first
+        (bounded by linger_timeout).
+        """
+        ex.phase = "done"
+        ex.call = None
+        ex.body = None
+        if ex.complete:
+            self._advance()
+        elif not ex.keep_alive:
+            self._set_timer(self.settings.linger_timeout, self._close)
+
+    def _advance(self) -> None:
+        """Close, or start the next waiting request (a loop, not recursion: pipelines can be long)."""
+        if self.advancing:
+            self.advance_again = True
+            return
+        self.advancing = True
+        try:
+            while True:
+                self.advance_again = False
+                done = self.active
+                self.active = None
+                if done is not None and not done.keep_alive:
+                    return self._close()
+                if self.waiting:
+                    ex = self.waiting.popleft()
+                    if not self.waiting:
+                        self.resume_reading("pipeline")
+                    self._begin(ex)
+                elif self.rejected is not None:
+                    self.transport.write(self.rejected)
+                    return self._close()
+                else:
+                    if self.reading is None:
+                        self._set_timer(self.settings.idle_timeout, self._idle_expired)
+                if not self.advance_again:
+                    return
+        finally:
+            self.advancing = False
+
+    # -- writes used by ProxyCall ---------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if not self.closed:
+            self.transport.write(data)
+
+    def writelines(self, parts) -> None:
+        if not self.closed:
+            self.transport.writelines(parts)
+
+    def abort(self) -> None:
+        """Cut a response that cannot be completed: the client sees a truncated message."""
+        self.active = None
+        self._close()
+
+    # -- errors and timers ----------------------------------------------------------------
+    def _reject(self, status: int, message: str) -> None:
+        """Answer status after what is already in line, then close (the stream is unusable)."""
+        self.pause_reading("rejected")
+        self.rejected = simple_response(status, f"stuntman: {message}\n", keep_alive=False)
+        if self.active is None:
+            self.transport.write(self.rejected)
+            self._close()
+
+    def _upgrade_requested(self) -> None:
+        """Protocol upgrades (WebSocket) are not tunnelled yet: answer the request, then close."""
+        self.pause_reading("upgrade")
+        last = self.waiting[-1] if self.waiting else self.active
+        if last is None:
+            self._close()
+        else:
+            last.keep_alive = False
+
+    def _set_timer(self, seconds: float, callback) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.server.loop.call_later(seconds, callback)
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _idle_expired(self) -> None:
+        self.timer = None
+        if self.active is None and self.reading is None:
+            self._close()
+
+    def _head_expired(self) -> None:
+        self.timer = None
+        if self.active is None:
+            self._reject(408, f"request head not received within {self.settings.header_timeout:g} s")
+
+    def _close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._cancel_timer()
+            self.transport.close()

@@ -1,0 +1,66 @@
+"""HTTP/1.1 bytes on the wire: status lines, the cached Date header, small generated responses."""
+from __future__ import annotations
+
+from email.utils import formatdate
+from http import HTTPStatus
+from time import time
+
+SERVER_NAME = b"stuntman"
+
+# RFC 9110 §7.6.1: hop-by-hop fields, never forwarded (plus whatever `Connection` lists).
+HOP_BY_HOP = frozenset({
+    b"connection", b"proxy-connection", b"keep-alive", b"te", b"transfer-encoding", b"upgrade",
+    b"trailer",
+})
+
+_STATUS_LINES = {
+    s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus
+}
+
+
+def status_line(status: int, reason: bytes | None = None) -> bytes:
+    if reason is not None:
+        return b"HTTP/1.1 %d %s\r\n" % (status, reason)
+    return _STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status
+
+
+class _DateCache:
+    """`Date: ...` rendered at most once per second (it is in every response)."""
+
+    __slots__ = ("_second", "_line")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._line = b""
+
+    def line(self) -> bytes:
+        now = int(time())
+        if now != self._second:
+            self._second = now
+            self._line = b"date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+        return self._line
+
+
+date_cache = _DateCache()
+
+
+def connection_line(keep_alive: bool, version: str) -> bytes:
+    """What the response must say about the connection (HTTP/1.0 keep-alive must be explicit)."""
+    if not keep_alive:
+        return b"connection: close\r\n"
+    return b"" if version == "1.1" else b"connection: keep-alive\r\n"
+
+
+def simple_response(status: int, body: str | bytes, *, headers: list[tuple[str, str]] = (),
+                    content_type: str = "text/plain; charset=utf-8", keep_alive: bool = True,
+                    version: str = "1.1", head_only: bool = False) -> bytes:
+    """A complete response with a fixed body: errors, 404 near-miss, 100-continue aside."""
+    data = body.encode() if isinstance(body, str) else body
+    head = [status_line(status), date_cache.line(), b"server: stuntman\r\n",
+            b"content-type: %s\r\n" % content_type.encode(),
+            b"content-length: %d\r\n" % len(data), connection_line(keep_alive, version)]
+    head.extend(f"{k}: {v}\r\n".encode("latin-1") for k, v in headers)
+    head.append(b"\r\n")
+    if not head_only:
+        head.append(data)
+    return b"".join(head)

@@ -1,0 +1,299 @@
+"""Compiled predicates: a `MatcherSpec` becomes a tiny object with `test(value)` and `describe()`.
+
+`value` is None when the thing (header, query parameter, form field) is missing. Adding a matcher
+kind means adding a class here and a branch in `compile_matcher` / `compile_body_matcher`.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qs
+
+import jsonpath
+
+from ..config.model import BodyMatcherSpec, JsonPathSpec, MatcherSpec
+
+
+class Equals:
+    __slots__ = ("expected", "ignore_case")
+
+    def __init__(self, expected: str, ignore_case: bool = False):
+        self.ignore_case = ignore_case
+        self.expected = expected.casefold() if ignore_case else expected
+
+    def test(self, value: str | None) -> bool:
+        if value is None:
+            return False
+        return (value.casefold() if self.ignore_case else value) == self.expected
+
+    def describe(self) -> str:
+        return f"equals {self.expected!r}" + (" (ignoring case)" if self.ignore_case else "")
+
+
+class Contains(Equals):
+    __slots__ = ()
+
+    def test(self, value: str | None) -> bool:
+        if value is None:
+            return False
+        return self.expected in (value.casefold() if self.ignore_case else value)
+
+    def describe(self) -> str:
+        return f"contains {self.expected!r}" + (" (ignoring case)" if self.ignore_case else "")
+
+
+class Regex:
+    __slots__ = ("pattern",)
+
+    def __init__(self, pattern: str, ignore_case: bool = False):
+        self.pattern = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+
+    def test(self, value: str | None) -> bool:
+        return value is not None and self.pattern.search(value) is not None
+
+    def describe(self) -> str:
+        return f"matches /{self.pattern.pattern}/"
+
+
+class Absent:
+    __slots__ = ()
+
+    def test(self, value: str | None) -> bool:
+        return value is None
+
+    def describe(self) -> str:
+        return "is absent"
+
+
+class Present:
+    __slots__ = ()
+
+    def test(self, value: str | None) -> bool:
+        return value is not None
+
+    def describe(self) -> str:
+        return "is present"
+
+
+class AnyOf:
+    __slots__ = ("matchers",)
+
+    def __init__(self, matchers: list):
+        self.matchers = matchers
+
+    def test(self, value: Any) -> bool:
+        return any(m.test(value) for m in self.matchers)
+
+    def describe(self) -> str:
+        return "any of (" + "; ".join(m.describe() for m in self.matchers) + ")"
+
+
+class AllOf(AnyOf):
+    __slots__ = ()
+
+    def test(self, value: Any) -> bool:
+        return all(m.test(value) for m in self.matchers)
+
+    def describe(self) -> str:
+        return "all of (" + "; ".join(m.describe() for m in self.matchers) + ")"
+
+
+class Not:
+    __slots__ = ("inner",)
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def test(self, value: Any) -> bool:
+        return not self.inner.test(value)
+
+    def describe(self) -> str:
+        return f"not ({self.inner.describe()})"
+
+
+def compile_matcher(spec: MatcherSpec):
+    if spec.equals is not None:
+        return Equals(spec.equals, spec.ignore_case)
+    if spec.contains is not None:
+        return Contains(spec.contains, spec.ignore_case)
+    if spec.regex is not None:
+        return Regex(spec.regex, spec.ignore_case)
+    if spec.absent:
+        return Absent()
+    if spec.present:
+        return Present()
+    if spec.any_of is not None:
+        return AnyOf([compile_matcher(m) for m in spec.any_of])
+    if spec.all_of is not None:
+        return AllOf([compile_matcher(m) for m in spec.all_of])
+    return Not(compile_matcher(spec.not_))
+
+
+# -- bodies: `test` receives a `BodyView`, which decodes the raw bytes lazily and once ----------
+
+
+class BodyView:
+    """The request body as the matchers want it: text, JSON, form fields; each decoded once."""
+
+    __slots__ = ("raw", "_text", "_json", "_form")
+    _MISSING = object()
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+        self._text = self._json = self._form = self._MISSING
+
+    @property
+    def text(self) -> str:
+        if self._text is self._MISSING:
+            self._text = self.raw.decode("utf-8", "replace")
+        return self._text
+
+    @property
+    def json(self) -> Any:
+        """The parsed JSON document, or `BodyView.INVALID` when the body is not JSON."""
+        if self._json is self._MISSING:
+            try:
+                self._json = json.loads(self.raw) if self.raw else self.INVALID
+            except ValueError:
+                self._json = self.INVALID
+        return self._json
+
+    @property
+    def form(self) -> dict[str, list[str]]:
+        if self._form is self._MISSING:
+            self._form = parse_qs(self.text, keep_blank_values=True)
+        return self._form
+
+    INVALID = object()
+
+
+class BodyText:
+    """equals / contains / regex / absent / present applied to the body as text."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def test(self, body: BodyView) -> bool:
+        return self.inner.test(body.text if body.raw else None)
+
+    def describe(self) -> str:
+        return "body " + self.inner.describe()
+
+
+def json_equal(expected: Any, actual: Any, ignore_extra: bool, ignore_order: bool) -> bool:
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return False
+        if not ignore_extra and expected.keys() != actual.keys():
+            return False
+        return all(k in actual and json_equal(v, actual[k], ignore_extra, ignore_order)
+                   for k, v in expected.items())
+    if isinstance(expected, list):
+        if not isinstance(actual, list):
+            return False
+        if not ignore_order:
+            if len(expected) != len(actual) and not ignore_extra:
+                return False
+            if len(expected) > len(actual):
+                return False
+            return all(json_equal(e, a, ignore_extra, ignore_order) for e, a in zip(expected, actual))
+        if len(expected) != len(actual) and not ignore_extra:
+            return False
+        remaining = list(actual)
+        for e in expected:  # greedy pairing: each expected element takes one equal actual element
+            for i, a in enumerate(remaining):
+                if json_equal(e, a, ignore_extra, ignore_order):
+                    del remaining[i]
+                    break
+            else:
+                return False
+        return True
+    # JSON numbers: 1 == 1.0, but True is not 1
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual
+    return expected == actual
+
+
+class BodyJson:
+    __slots__ = ("expected", "ignore_extra", "ignore_order")
+
+    def __init__(self, expected: Any, ignore_extra: bool, ignore_order: bool):
+        self.expected, self.ignore_extra, self.ignore_order = expected, ignore_extra, ignore_order
+
+    def test(self, body: BodyView) -> bool:
+        doc = body.json
+        return doc is not BodyView.INVALID and json_equal(
+            self.expected, doc, self.ignore_extra, self.ignore_order)
+
+    def describe(self) -> str:
+        flags = [f for f, on in (("ignoreExtraElements", self.ignore_extra),
+                                 ("ignoreArrayOrder", self.ignore_order)) if on]
+        return f"body equals JSON {json.dumps(self.expected, sort_keys=True)}" + (
+            f" ({', '.join(flags)})" if flags else "")
+
+
+class BodyJsonPath:
+    __slots__ = ("source", "path", "inner")
+
+    def __init__(self, expression: str, inner=None):
+        self.source = expression
+        self.path = jsonpath.compile(expression)
+        self.inner = inner
+
+    def test(self, body: BodyView) -> bool:
+        doc = body.json
+        if doc is BodyView.INVALID:
+            return False
+        found = self.path.findall(doc)
+        if not found:
+            return False
+        if self.inner is None:
+            return True
+        value = found[0]
+        return self.inner.test(value if isinstance(value, str) else json.dumps(value))
+
+    def describe(self) -> str:
+        extra = f" whose value {self.inner.describe()}" if self.inner else ""
+        return f"body has JSONPath {self.source}{extra}"
+
+
+class BodyForm:
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: dict):
+        self.fields = fields
+
+    def test(self, body: BodyView) -> bool:
+        form = body.form
+        for name, matcher in self.fields.items():
+            values = form.get(name)
+            if not (any(matcher.test(v) for v in values) if values else matcher.test(None)):
+                return False
+        return True
+
+    def describe(self) -> str:
+        return "form " + ", ".join(f"{k} {m.describe()}" for k, m in self.fields.items())
+
+
+def compile_body_matcher(spec: BodyMatcherSpec):
+    if spec.json_ is not None:
+        return BodyJson(spec.json_, spec.ignore_extra_elements, spec.ignore_array_order)
+    if spec.json_path is not None:
+        jp = spec.json_path
+        if isinstance(jp, JsonPathSpec):
+            return BodyJsonPath(jp.expression, compile_matcher(jp.matches) if jp.matches else None)
+        return BodyJsonPath(jp)
+    if spec.form is not None:
+        return BodyForm({k: compile_matcher(m) for k, m in spec.form.items()})
+    if spec.any_of is not None:
+        return AnyOf([compile_body_matcher(m) for m in spec.any_of])
+    if spec.all_of is not None:
+        return AllOf([compile_body_matcher(m) for m in spec.all_of])
+    if spec.not_ is not None:
+        return Not(compile_body_matcher(spec.not_))
+    text = MatcherSpec(equals=spec.equals, contains=spec.contains, regex=spec.regex,
+                       absent=spec.absent, present=spec.present)
+    return BodyText(compile_matcher(text))

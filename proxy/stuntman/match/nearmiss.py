@@ -1,0 +1,38 @@
+"""Why nothing matched: the nearest routes and, per field, what differed.
+
+This is the slow path (an unmatched request), so it scans every route.
+"""
+from __future__ import annotations
+
+import json
+from difflib import SequenceMatcher
+
+
+def nearest(table, ex, state, limit: int = 3) -> list[tuple[object, list[str]]]:
+    scored = []
+    for route in table.routes:
+        diffs = route.mismatches(ex, state)
+        path_off = any(d.startswith("path:") for d in diffs)
+        likeness = SequenceMatcher(None, route.path_text or "", ex.path).ratio() if path_off else 1.0
+        scored.append((len(diffs) + 2 * path_off, -likeness, route.rank, route, diffs))
+    scored.sort(key=lambda s: s[:3])
+    return [(s[3], s[4]) for s in scored[:limit]]
+
+
+def report_text(ex, near) -> str:
+    lines = [f"stuntman: no stub matched {ex.describe()}"]
+    if not near:
+        lines.append("(no stubs are loaded)")
+    for route, diffs in near:
+        lines.append("")
+        lines.append(f"nearest: {route.label()}  ({route.source})")
+        lines.extend(f"  - {d}" for d in diffs)
+    return "\n".join(lines) + "\n"
+
+
+def report_json(ex, near) -> str:
+    return json.dumps({
+        "error": "no stub matched",
+        "request": {"method": ex.method, "url": ex.target.decode("latin-1")},
+        "nearest": [{"name": r.name, "id": r.id, "source": r.source, "diff": d} for r, d in near],
+    }, indent=2) + "\n"

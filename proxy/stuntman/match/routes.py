@@ -1,0 +1,249 @@
+"""The compiled route table: index by path, then check method, query, headers, body, state.
+
+Lookup cost does not grow with the number of stubs: exact paths are a dict, path templates a
+segment trie, and prefix/regex routes are bucketed by their literal prefix (one dict probe per
+distinct prefix length). Candidates come out in rank order (priority, specificity, file order).
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_REGEX_META = set(".^$*+?{}[]\\|()")
+
+
+class Route:
+    """One stub, compiled. `action` is a stub responder or a proxy target (see respond/)."""
+
+    __slots__ = (
+        "name", "id", "rank", "source", "methods", "path_text", "path_kind", "path_re",
+        "query", "headers", "body", "scenario", "required_state", "new_state", "action",
+        "needs_body", "specificity", "priority", "order",
+    )
+
+    def __init__(self, *, name, id, source, priority, order, methods, path_kind, path_text, path_re, query,
+                 headers, body, scenario, required_state, new_state, action):
+        self.name, self.id, self.source = name, id, source
+        self.priority, self.order = priority, order
+        self.methods = methods  # frozenset of method names, or None for ANY
+        self.path_kind, self.path_text, self.path_re = path_kind, path_text, path_re
+        self.query, self.headers, self.body = query, headers, body
+        self.scenario, self.required_state, self.new_state = scenario, required_state, new_state
+        self.action = action
+        self.needs_body = body is not None or action.needs_body
+        self.rank = 0
+        kind_score = {"exact": 400, "template": 300, "prefix": 200, "regex": 100, "any": 0}[path_kind]
+        if path_kind == "prefix":
+            kind_score += min(len(path_text), 99)
+        elif path_kind == "template":
+            kind_score -= min(path_text.count("{"), 99)
+        self.specificity = (kind_score + 1000 * (methods is not None) + 1000 * len(query)
+                            + 1000 * len(headers) + 1000 * (body is not None)
+                            + 1000 * (required_state is not None))
+
+    def path_params(self, path: str) -> dict[str, str] | None:
+        """Path parameters if this route's path condition holds, else None."""
+        kind = self.path_kind
+        if kind == "exact":
+            return {} if path == self.path_text else None
+        if kind == "prefix":
+            return {} if path.startswith(self.path_text) else None
+        if kind == "any":
+            return {}
+        m = self.path_re.fullmatch(path)
+        return None if m is None else {k: unquote(v) for k, v in m.groupdict().items() if v is not None}
+
+    def accepts(self, ex, state) -> bool:
+        """Everything but the path (already checked by the index)."""
+        if self.methods is not None and ex.method not in self.methods:
+            return False
+        if self.query:
+            q = ex.query
+            for name, matcher in self.query:
+                values = q.get(name)
+                if not (any(matcher.test(v) for v in values) if values else matcher.test(None)):
+                    return False
+        if self.headers:
+            h = ex.headers
+            for name, matcher in self.headers:
+                if not matcher.test(h.get(name)):
+                    return False
+        if self.body is not None and not self.body.test(ex.body_view):
+            return False
+        if self.required_state is not None:
+            if state.scenario_state(ex, self.scenario) != self.required_state:
+                return False
+        return True
+
+    def mismatches(self, ex, state) -> list[str]:
+        """Why this route does not match ex, one line per field (the near-miss report)."""
+        out = []
+        if self.methods is not None and ex.method not in self.methods:
+            out.append(f"method: expected {'|'.join(sorted(self.methods - {'HEAD'}) or ['HEAD'])}, got {ex.method}")
+        if self.path_params(ex.path) is None:
+            what = {"exact": "", "template": "template ", "prefix": "prefix ", "regex": "regex "}[self.path_kind]
+            out.append(f"path: expected {what}{self.path_text}, got {ex.path}")
+        q = ex.query
+        for name, matcher in self.query:
+            values = q.get(name)
+            if not (any(matcher.test(v) for v in values) if values else matcher.test(None)):
+                got = ", ".join(repr(v) for v in values) if values else "(absent)"
+                out.append(f"query.{name}: expected {matcher.describe()}, got {got}")
+        for name, matcher in self.headers:
+            value = ex.headers.get(name)
+            if not matcher.test(value):
+                out.append(f"headers.{name}: expected {matcher.describe()}, got "
+                           f"{'(absent)' if value is None else repr(value)}")
+        if self.body is not None and not self.body.test(ex.body_view):
+            raw = ex.body_bytes
+            shown = repr(raw[:80].decode("utf-8", "replace")) + ("..." if len(raw) > 80 else "")
+            out.append(f"body: expected {self.body.describe()}, got {shown if raw else '(empty)'}")
+        if self.required_state is not None:
+            current = state.scenario_state(ex, self.scenario)
+            if current != self.required_state:
+                out.append(f"scenario {self.scenario!r}: needs state {self.required_state!r}, is {current!r}")
+        return out
+
+    def label(self) -> str:
+        return self.name or f"{self.source}"
+
+
+class _Node:
+    __slots__ = ("literal", "param", "patterns", "routes")
+
+    def __init__(self):
+        self.literal: dict[str, _Node] = {}
+        self.param: _Node | None = None          # a whole-segment {name}
+        self.patterns: list[tuple[re.Pattern, _Node]] = []  # segments like {name}.json
+        self.routes: list[Route] = []
+
+
+def _segment_walk(node: _Node, segments: list[str], i: int, out: list[Route]) -> None:
+    if i == len(segments):
+        out.extend(node.routes)
+        return
+    seg = segments[i]
+    child = node.literal.get(seg)
+    if child is not None:
+        _segment_walk(child, segments, i + 1, out)
+    if node.param is not None and seg:
+        _segment_walk(node.param, segments, i + 1, out)
+    for pattern, child in node.patterns:
+        if pattern.fullmatch(seg):
+            _segment_walk(child, segments, i + 1, out)
+
+
+def template_regex(template: str) -> re.Pattern:
+    parts, pos = [], 0
+    for m in _PARAM.finditer(template):
+        parts.append(re.escape(template[pos:m.start()]))
+        parts.append(f"(?P<{m.group(1)}>[^/]+)")
+        pos = m.end()
+    parts.append(re.escape(template[pos:]))
+    return re.compile("".join(parts))
+
+
+def regex_literal_prefix(pattern: str) -> str:
+    """The literal text every match of `pattern` (used with fullmatch) must start with."""
+    out = []
+    i = 1 if pattern.startswith("^") else 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch in _REGEX_META:
+            if ch in "?*{" and out:  # the previous char is optional / repeated
+                out.pop()
+            break
+        out.append(ch)
+        i += 1
+    if "|" in pattern:  # an alternation at top level may start anywhere
+        return ""
+    return "".join(out)
+
+
+class RouteTable:
+    """Immutable once built; the server swaps the whole table on reload."""
+
+    def __init__(self, routes: list[Route]):
+        routes = sorted(routes, key=lambda r: (r.priority, -r.specificity, r.order))
+        for i, route in enumerate(routes):
+            route.rank = i
+        self.routes = routes
+        self.by_id = {r.id: r for r in routes}
+        self._exact: dict[str, list[Route]] = {}
+        self._trie = _Node()
+        self._has_templates = False
+        self._prefixed: dict[str, list[Route]] = {}
+        self._anywhere: list[Route] = []
+        for route in routes:
+            kind = route.path_kind
+            if kind == "exact":
+                self._exact.setdefault(route.path_text, []).append(route)
+            elif kind == "template":
+                self._add_template(route)
+            elif kind == "any":
+                self._anywhere.append(route)
+            else:
+                key = route.path_text if kind == "prefix" else regex_literal_prefix(route.path_text)
+                self._prefixed.setdefault(key, []).append(route)
+        self._prefix_lengths = sorted({len(k) for k in self._prefixed})
+
+    def _add_template(self, route: Route) -> None:
+        self._has_templates = True
+        node = self._trie
+        for seg in route.path_text.split("/")[1:]:
+            if _PARAM.fullmatch(seg):
+                node.param = node.param or _Node()
+                node = node.param
+            elif "{" in seg:
+                pattern = template_regex(seg)
+                for existing, child in node.patterns:
+                    if existing.pattern == pattern.pattern:
+                        node = child
+                        break
+                else:
+                    child = _Node()
+                    node.patterns.append((pattern, child))
+                    node = child
+            else:
+                node = node.literal.setdefault(seg, _Node())
+        node.routes.append(route)
+
+    def candidates(self, path: str) -> list[Route]:
+        """Routes whose path condition may hold, in rank order."""
+        found = self._exact.get(path)
+        out = list(found) if found else []
+        sources = 1 if found else 0
+        if self._has_templates:
+            before = len(out)
+            _segment_walk(self._trie, path.split("/")[1:], 0, out)
+            sources += len(out) > before
+        if self._prefix_lengths:
+            for n in self._prefix_lengths:
+                if n > len(path):
+                    break
+                bucket = self._prefixed.get(path[:n])
+                if bucket:
+                    out.extend(bucket)
+                    sources += 1
+        if self._anywhere:
+            out.extend(self._anywhere)
+            sources += 1
+        if sources > 1:
+            out.sort(key=_rank)
+        return out
+
+    def match(self, ex, state, candidates: list[Route]) -> Route | None:
+        path = ex.path
+        for route in candidates:
+            params = route.path_params(path)
+            if params is not None and route.accepts(ex, state):
+                ex.params = params
+                if route.new_state is not None:
+                    state.set_scenario_state(ex, route.scenario, route.new_state)
+                return route
+        return None
+
+
+def _rank(route: Route) -> int:
+    return route.rank

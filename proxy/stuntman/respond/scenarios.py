@@ -1,0 +1,51 @@
+"""Runtime state of stubs: scenario states and response-sequence positions.
+
+Partitioned by a session key read from a request header (default `X-Stuntman-Session`), so tests
+running in parallel against one instance never see each other's state. Requests without the
+header share the default partition ("").
+"""
+from __future__ import annotations
+
+from ..config.model import STARTED
+
+DEFAULT_SESSION_HEADER = "x-stuntman-session"
+
+
+class StubState:
+    def __init__(self, session_header: str = DEFAULT_SESSION_HEADER):
+        self.session_header = session_header.lower()
+        self._scenarios: dict[tuple[str, str], str] = {}
+        self._positions: dict[tuple[str, str], int] = {}
+
+    def session(self, ex) -> str:
+        return ex.headers.get(self.session_header, "")
+
+    def scenario_state(self, ex, scenario: str) -> str:
+        return self._scenarios.get((self.session(ex), scenario), STARTED)
+
+    def set_scenario_state(self, ex, scenario: str, state: str) -> None:
+        self._scenarios[(self.session(ex), scenario)] = state
+
+    def next_position(self, ex, key: str, length: int, cycle: bool) -> int:
+        """Index of the response to give now in a sequence of `length`, and advance."""
+        slot = (self.session(ex), key)
+        pos = self._positions.get(slot, 0)
+        self._positions[slot] = pos + 1 if pos + 1 < length or cycle else pos
+        return pos % length
+
+    def scenarios(self) -> dict[str, dict[str, str]]:
+        """{session: {scenario: state}} for inspection."""
+        out: dict[str, dict[str, str]] = {}
+        for (session, scenario), state in self._scenarios.items():
+            out.setdefault(session, {})[scenario] = state
+        return out
+
+    def reset(self, session: str | None = None) -> None:
+        """Back to the start: one session, or all of them."""
+        if session is None:
+            self._scenarios.clear()
+            self._positions.clear()
+            return
+        for store in (self._scenarios, self._positions):
+            for key in [k for k in store if k[0] == session]:
+                del store[key]

@@ -1,0 +1,457 @@
+"""The `respond: upstream` stage: forward an exchange to a real upstream, streaming both ways.
+
+An `UpstreamTarget` is the compiled `proxy:` of a route (or the global `--upstream`). Each origin
+has a `Pool` of keep-alive `UpstreamConnection`s (asyncio Protocols with llhttp's response
+parser). A `ProxyCall` joins one client exchange to one upstream connection: request body chunks
+flow up as they arrive, response chunks flow down as they arrive, and each side's write buffer
+pauses the other side's reads, so a 1 GB body never sits in memory.
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from urllib.parse import urlsplit
+
+import httptools
+
+from ..http1.wire import HOP_BY_HOP, connection_line, simple_response, status_line
+
+_NO_BODY_STATUS = (204, 304)
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+MAX_PENDING = 256 * 1024  # request bytes held while the upstream connection is being set up
+
+
+class UpstreamError(Exception):
+    """Why an upstream gave no usable response: `cause` goes to X-Stuntman-Error."""
+
+    def __init__(self, status: int, cause: str, detail: str):
+        super().__init__(detail)
+        self.status, self.cause, self.detail = status, cause, detail
+
+
+class Pool:
+    """Idle keep-alive connections to one origin (scheme, host, port)."""
+
+    def __init__(self, scheme: str, host: str, port: int, settings):
+        self.scheme, self.host, self.port = scheme, host, port
+        self.settings = settings
+        self.idle: list[UpstreamConnection] = []
+        self.ssl_context = ssl.create_default_context() if scheme == "https" else None
+
+    def take_idle(self) -> UpstreamConnection | None:
+        while self.idle:
+            conn = self.idle.pop()
+            if not conn.closed:
+                return conn
+        return None
+
+    def release(self, conn: UpstreamConnection) -> None:
+        if conn.closed:
+            return
+        if len(self.idle) >= self.settings.pool_max_idle:
+            conn.close()
+            return
+        conn.call = None
+        self.idle.append(conn)
+
+    async def connect(self) -> UpstreamConnection:
+        loop = asyncio.get_running_loop()
+        try:
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: UpstreamConnection(self), self.host, self.port, ssl=self.ssl_context,
+                    server_hostname=self.host if self.ssl_context else None),
+                self.settings.connect_timeout)
+        except asyncio.TimeoutError:
+            raise UpstreamError(504, "upstream-connect-timeout",
+                                f"no connection to {self.origin} within {self.settings.connect_timeout:g} s") from None
+        except ConnectionRefusedError:
+            raise UpstreamError(502, "upstream-refused", f"{self.origin} refused the connection") from None
+        except socket.gaierror as exc:
+            raise UpstreamError(502, "upstream-dns", f"cannot resolve {self.host}: {exc.strerror}") from None
+        except ssl.SSLError as exc:
+            raise UpstreamError(502, "upstream-tls", f"TLS with {self.origin} failed: {exc}") from None
+        except OSError as exc:
+            raise UpstreamError(502, "upstream-unreachable", f"cannot connect to {self.origin}: {exc}") from None
+        return conn
+
+    @property
+    def origin(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def close(self) -> None:
+        for conn in self.idle:
+            conn.close()
+        self.idle.clear()
+
+
+class UpstreamTarget:
+    """A compiled `proxy:` action."""
+
+    kind = "proxy"
+    needs_body = False
+
+    def __init__(self, url: str, pools: dict, settings, *, preserve_host: bool | None = None,
+                 timeout_ms: int | None = None, strip_prefix: str | None = None):
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        port = parts.port or (443 if scheme == "https" else 80)
+        key = (scheme, parts.hostname, port)
+        if key not in pools:
+            pools[key] = Pool(scheme, parts.hostname, port, settings)
+        self.pool: Pool = pools[key]
+        self.url = url
+        self.base_path = parts.path.rstrip("/").encode()
+        default_port = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
+        self.host_header = (parts.hostname if default_port else f"{parts.hostname}:{port}").encode()
+        self.preserve_host = settings.preserve_host if preserve_host is None else preserve_host
+        self.timeout = timeout_ms / 1000 if timeout_ms else settings.upstream_timeout
+        self.strip_prefix = strip_prefix.encode() if strip_prefix else b""
+
+    def request_head(self, ex, chunked: bool) -> bytes:
+        path = ex.path.encode("latin-1")
+        if self.strip_prefix and path.startswith(self.strip_prefix):
+            path = path[len(self.strip_prefix):] or b"/"
+            if not path.startswith(b"/"):
+                path = b"/" + path
+        target = self.base_path + path
+        if ex.query_string:
+            target += b"?" + ex.query_string.encode("latin-1")
+        lines = [ex.method.encode() + b" " + target + b" HTTP/1.1\r\n"]
+        host = None
+        xff = None
+        listed = _connection_listed(ex.raw_headers)
+        has_proto = has_xhost = False
+        for name, value in ex.raw_headers:
+            lname = name.lower()
+            if lname in HOP_BY_HOP or lname in listed or lname == b"expect":
+                continue
+            if lname == b"host":
+                host = value
+                continue
+            if lname == b"x-forwarded-for":
+                xff = value if xff is None else xff + b", " + value
+                continue
+            if lname == b"x-forwarded-proto":
+                has_proto = True
+            elif lname == b"x-forwarded-host":
+                has_xhost = True
+            elif lname == b"content-length" and chunked:
+                continue
+            lines.append(name + b": " + value + b"\r\n")
+        lines.append(b"host: " + (host if self.preserve_host and host else self.host_header) + b"\r\n")
+        client = ex.client.encode()
+        lines.append(b"x-forwarded-for: " + (xff + b", " + client if xff else client) + b"\r\n")
+        if not has_proto:
+            lines.append(b"x-forwarded-proto: http\r\n")
+        if not has_xhost and host:
+            lines.append(b"x-forwarded-host: " + host + b"\r\n")
+        if chunked:
+            lines.append(b"transfer-encoding: chunked\r\n")
+        lines.append(b"\r\n")
+        return b"".join(lines)
+
+
+def _connection_listed(headers) -> frozenset:
+    """Header names the sender declared hop-by-hop in its Connection header."""
+    names = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            names.update(v.strip().lower() for v in value.split(b","))
+    return frozenset(names - {b"close", b"keep-alive", b""})
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """One connection to an upstream; reports parsed response events to its current ProxyCall."""
+
+    def __init__(self, pool: Pool):
+        self.pool = pool
+        self.transport: asyncio.Transport | None = None
+        self.call: ProxyCall | None = None
+        self.closed = False
+        self.reused = False
+        self.parser = httptools.HttpResponseParser(self)
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+
+    def connection_lost(self, exc) -> None:
+        self.closed = True
+        if self.call is not None:
+            self.call.upstream_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        call = self.call
+        if call is None:  # unsolicited bytes on an idle connection: it is unusable
+            self.close()
+            return
+        call.got_bytes = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            if self.call is not None:
+                self.call.upstream_failed(UpstreamError(502, "upstream-bad-response", f"invalid HTTP from upstream: {exc}"))
+            self.close()
+
+    def pause_writing(self) -> None:
+        if self.call is not None:
+            self.call.client.pause_reading("upstream")
+
+    def resume_writing(self) -> None:
+        if self.call is not None:
+            self.call.client.resume_reading("upstream")
+
+    # llhttp callbacks
+    def on_status(self, reason: bytes) -> None:
+        self.call.reason = reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.call.response_headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:  # interim (103 Early Hints...): dropped
+            self.call.response_headers = []
+            return
+        self.call.response_head(status, self.parser.should_keep_alive())
+
+    def on_body(self, data: bytes) -> None:
+        self.call.response_body(data)
+
+    def on_message_complete(self) -> None:
+        if self.call is not None and self.call.head_sent:
+            self.call.response_complete(self.parser.should_keep_alive())
+
+    def reset_parser(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+class ProxyCall:
+    """One exchange forwarded upstream. `client` is the listener's connection object."""
+
+    def __init__(self, client, ex, target: UpstreamTarget):
+        self.client = client
+        self.ex = ex
+        self.target = target
+        self.conn: UpstreamConnection | None = None
+        self.chunked = ex.has_body and ex.header("content-length") is None
+        self.head = target.request_head(ex, self.chunked)
+        self.pending: list[bytes] = []  # request body held until connected
+        self.pending_size = 0
+        self.body_done = not ex.has_body
+        # a request that may have met a stale pooled connection is retried once (RFC 9110 §9.2.2)
+        self.retryable = not ex.has_body and ex.method in _IDEMPOTENT
+        self.got_bytes = False
+        self.head_sent = False
+        self.done = False
+        self.reason = b""
+        self.response_headers: list[tuple[bytes, bytes]] = []
+        self.response_chunked = False
+        self.response_body_allowed = True
+        self.timer = None
+
+    # -- request side ---------------------------------------------------------------------
+    def start(self) -> None:
+        conn = self.target.pool.take_idle()
+        if conn is not None:
+            conn.reused = True
+            self._attach(conn)
+        else:
+            self._connect()
+
+    def _connect(self) -> None:
+        task = asyncio.ensure_future(self.target.pool.connect())
+        task.add_done_callback(self._connected)
+
+    def _connected(self, task: asyncio.Future) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if self.done:
+            if exc is None:
+                self.target.pool.release(task.result())
+            return
+        if exc is not None:
+            self.upstream_failed(exc if isinstance(exc, UpstreamError) else
+                                 UpstreamError(502, "upstream-unreachable", str(exc)))
+            return
+        conn = task.result()
+        conn.reused = False
+        self._attach(conn)
+
+    def _attach(self, conn: UpstreamConnection) -> None:
+        self.conn = conn
+        conn.call = self
+        self.got_bytes = False
+        out = [self.head]
+        for chunk in self.pending:
+            out.append(self._frame(chunk))
+        if self.body_done and self.chunked:
+            out.append(b"0\r\n\r\n")
+        self.pending = []
+        self.pending_size = 0
+        self.client.resume_reading("pending")
+        conn.transport.write(b"".join(out))
+        self.timer = asyncio.get_running_loop().call_later(self.target.timeout, self._timed_out)
+
+    def _frame(self, chunk: bytes) -> bytes:
+        return b"%x\r\n%s\r\n" % (len(chunk), chunk) if self.chunked else chunk
+
+    def feed(self, chunk: bytes) -> None:
+        """A piece of the client's request body."""
+        if self.done:
+            return
+        if self.conn is None:
+            self.pending.append(chunk)
+            self.pending_size += len(chunk)
+            if self.pending_size > MAX_PENDING:
+                self.client.pause_reading("pending")
+        elif self.chunked:
+            self.conn.transport.writelines((b"%x\r\n" % len(chunk), chunk, b"\r\n"))
+        else:
+            self.conn.transport.write(chunk)
+
+    def end_body(self) -> None:
+        self.body_done = True
+        if self.chunked and self.conn is not None and not self.done:
+            self.conn.transport.write(b"0\r\n\r\n")
+
+    # -- response side --------------------------------------------------------------------
+    def response_head(self, status: int, upstream_keep_alive: bool) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        ex = self.ex
+        ex.status = status
+        self.head_sent = True
+        lines = [status_line(status, self.reason or None)]
+        listed = _connection_listed(self.response_headers)
+        has_length = False
+        for name, value in self.response_headers:
+            lname = name.lower()
+            if lname in HOP_BY_HOP or lname in listed:
+                continue
+            if lname == b"content-length":
+                has_length = True
+            lines.append(name + b": " + value + b"\r\n")
+        no_body = ex.method == "HEAD" or status in _NO_BODY_STATUS or status < 200
+        self.response_body_allowed = not no_body
+        if not no_body and not has_length:
+            if ex.version == "1.1":
+                self.response_chunked = True
+                lines.append(b"transfer-encoding: chunked\r\n")
+            else:
+                ex.keep_alive = False  # HTTP/1.0: the end of the body is the end of the connection
+        lines.append(connection_line(ex.keep_alive, ex.version))
+        lines.append(b"\r\n")
+        self.client.write(b"".join(lines))
+        if no_body and ex.method == "HEAD":
+            # llhttp cannot be told the response was to HEAD: finish here, fresh parser next time
+            self.conn.reset_parser()
+            self.response_complete(upstream_keep_alive)
+
+    def response_body(self, data: bytes) -> None:
+        if not self.response_body_allowed or self.done:
+            return
+        if self.response_chunked:
+            self.client.writelines((b"%x\r\n" % len(data), data, b"\r\n"))
+        else:
+            self.client.write(data)
+
+    def response_complete(self, upstream_keep_alive: bool) -> None:
+        if self.done:
+            return
+        if self.response_chunked:
+            self.client.write(b"0\r\n\r\n")
+        self.done = True
+        conn, self.conn = self.conn, None
+        conn.call = None
+        if upstream_keep_alive and self.body_done and not conn.closed:
+            conn.pool.release(conn)
+        else:
+            conn.close()
+        self.client.response_done(self.ex)
+
+    # -- failures -------------------------------------------------------------------------
+    def _timed_out(self) -> None:
+        self.timer = None
+        if not self.done and not self.head_sent:
+            self.upstream_failed(UpstreamError(
+                504, "upstream-timeout",
+                f"{self.target.pool.origin} did not answer within {self.target.timeout:g} s"))
+
+    def upstream_lost(self, exc) -> None:
+        if self.done:
+            return
+        conn = self.conn
+        if not self.got_bytes and conn is not None and conn.reused and self.retryable:
+            # the pooled connection was closed by the upstream while idle: try a fresh one
+            self.retryable = False
+            self.conn = None
+            if self.timer is not None:
+                self.timer.cancel()
+            self._connect()
+            return
+        if self.head_sent and not self.response_chunked and conn is not None:
+            # close-delimited body (no length, HTTP/1.0 client): the close is the end
+            if not any(n.lower() == b"content-length" for n, _ in self.response_headers):
+                self.response_complete(False)
+                return
+        self.upstream_failed(UpstreamError(
+            502, "upstream-reset",
+            f"{self.target.pool.origin} closed the connection before the response was complete"))
+
+    def upstream_failed(self, err: UpstreamError) -> None:
+        if self.done:
+            return
+        self.done = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.conn is not None:
+            self.conn.call = None
+            self.conn.close()
+            self.conn = None
+        if self.head_sent:  # part of a response is out: the only honest signal left is to cut it
+            self.client.abort()
+            return
+        ex = self.ex
+        ex.status = err.status
+        ex.action = "error"
+        ex.keep_alive = ex.keep_alive and self.body_done
+        self.client.write(simple_response(
+            err.status, f"stuntman: {err.detail}\n", headers=[("X-Stuntman-Error", err.cause)],
+            keep_alive=ex.keep_alive, version=ex.version, head_only=ex.method == "HEAD"))
+        self.client.response_done(ex)
+
+    def cancel(self) -> None:
+        """The client went away."""
+        if self.done:
+            return
+        self.done = True
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.conn is not None:
+            self.conn.call = None
+            self.conn.close()
+            self.conn = None
+
+    def pause_upstream(self) -> None:
+        if self.conn is not None and self.conn.transport is not None:
+            self.conn.transport.pause_reading()
+
+    def resume_upstream(self) -> None:
+        if self.conn is not None and self.conn.transport is not None:
+            self.conn.transport.resume_reading()

@@ -1,0 +1,28 @@
+"""Runtime settings of a server (from CLI flags / STUNTMAN_* env vars, or built by tests)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    stubs: Path = Path("stubs")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_host: str = "127.0.0.1"
+    admin_port: int | None = 8081        # None: no admin API (in-process tests)
+    upstream: str | None = None          # unmatched requests go here (sidecar mode)
+    upstream_timeout: float = 30.0       # seconds until the upstream's response head → 504
+    connect_timeout: float = 5.0
+    preserve_host: bool = False          # send the client's Host upstream instead of the upstream's
+    pool_max_idle: int = 256             # idle keep-alive connections kept per upstream
+    max_body_bytes: int = 10 * 1024 * 1024   # buffered bodies (routes that match on the body) → 413
+    max_header_bytes: int = 32 * 1024    # request head → 431
+    max_headers: int = 100               # header fields → 431
+    max_url_bytes: int = 8 * 1024        # request-target → 414
+    idle_timeout: float = 75.0           # keep-alive connection with no request
+    header_timeout: float = 10.0         # from a request's first byte to the end of its head → 408
+    linger_timeout: float = 5.0          # reading the rest of a body we answered early, before close
+    session_header: str = "X-Stuntman-Session"
+    uvloop: bool = True
