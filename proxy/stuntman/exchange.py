@@ -16,7 +16,7 @@ class Exchange:
     __slots__ = (
         "method", "target", "path", "query_string", "version", "raw_headers", "client",
         "keep_alive", "has_body", "body", "body_size", "complete", "too_large",
-        "route", "params", "action", "status", "started", "phase", "call", "expect_continue", "_headers", "_query", "_body_view",
+        "route", "params", "action", "status", "started", "phase", "call", "expect_continue", "candidates", "_headers", "_query", "_body_view",
     )
 
     def __init__(self) -> None:
@@ -40,6 +40,7 @@ class Exchange:
         self.phase = "new"           # new → route (body needed to match) | stub | proxy → done
         self.call = None             # the ProxyCall while forwarding upstream
         self.expect_continue = False
+        self.candidates = ()          # routes whose path may match, from one table snapshot
         self.started = monotonic()
         self._headers: dict[str, str] | None = None
         self._query: dict[str, list[str]] | None = None

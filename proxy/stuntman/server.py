@@ -23,6 +23,10 @@ class Server:
         self.default_upstream = (UpstreamTarget(settings.upstream, self.pools, settings)
                                  if settings.upstream else None)
         self.connections: set[HTTP1Connection] = set()
+        # the listener's deadlines, by what a connection is waiting for (None: busy, look later)
+        self.timeouts = {"idle": settings.idle_timeout, "head": settings.header_timeout,
+                         "linger": settings.linger_timeout,
+                         None: min(settings.idle_timeout, settings.header_timeout)}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.started = time.time()
         self._listener: asyncio.base_events.Server | None = None

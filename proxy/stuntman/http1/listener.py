@@ -16,10 +16,18 @@ import httptools
 
 from ..exchange import Exchange
 from ..match.nearmiss import nearest, report_json, report_text
+from ..match.routes import match
 from ..respond.upstream import ProxyCall
 from .wire import simple_response
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def _needs_body(routes) -> bool:
+    for route in routes:
+        if route.needs_body:
+            return True
+    return False
 
 
 class Rejected(Exception):
@@ -33,7 +41,8 @@ class Rejected(Exception):
 class HTTP1Connection(asyncio.Protocol):
     __slots__ = (
         "server", "settings", "parser", "transport", "peer", "reading", "active", "waiting",
-        "url", "header_bytes", "in_head", "paused_for", "closed", "timer", "rejected",
+        "url", "header_bytes", "in_head", "paused_for", "closed", "timer", "timer_at", "rejected",
+        "waiting_for", "since", "loop",
         "advancing", "advance_again", "write_paused", "heads_seen", "header_size",
     )
 
@@ -51,7 +60,14 @@ class HTTP1Connection(asyncio.Protocol):
         self.in_head = True                    # between requests or inside a request head
         self.paused_for: set[str] = set()
         self.closed = False
+        self.loop = server.loop
+        # One lazily re-armed timer per connection instead of one per request: `waiting_for`
+        # says which deadline applies ("idle", "head", "linger", or None while busy), `since`
+        # when that wait began; _watchdog checks and re-arms.
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
+        self.waiting_for: str | None = "idle"
+        self.since = 0.0
         self.rejected: bytes | None = None     # a final error answer queued behind `waiting`
         self.advancing = False
         self.advance_again = False
@@ -71,11 +87,11 @@ class HTTP1Connection(asyncio.Protocol):
             except OSError:
                 pass
         self.server.connections.add(self)
-        self._set_timer(self.settings.idle_timeout, self._idle_expired)
+        self._wait("idle")
 
     def connection_lost(self, exc) -> None:
         self.closed = True
-        self._cancel_timer()
+        self._stop_timer()
         self.server.connections.discard(self)
         if self.active is not None and self.active.call is not None:
             self.active.call.cancel()
@@ -134,7 +150,7 @@ class HTTP1Connection(asyncio.Protocol):
         self.url = []
         self.header_size = 0
         if self.active is None:  # the head must now arrive within header_timeout (slowloris)
-            self._set_timer(self.settings.header_timeout, self._head_expired)
+            self._wait("head")
 
     def on_url(self, url: bytes) -> None:
         self.url.append(url)
@@ -174,7 +190,7 @@ class HTTP1Connection(asyncio.Protocol):
         self.header_bytes = 0
         self.heads_seen += 1
         if self.active is None:
-            self._cancel_timer()
+            self.waiting_for = None
             self._begin(ex)
         else:
             self.waiting.append(ex)
@@ -213,23 +229,28 @@ class HTTP1Connection(asyncio.Protocol):
         self.active = ex
         if ex.expect_continue and not ex.complete:
             self.transport.write(CONTINUE)
-        candidates = self.server.table.candidates(ex.path)
-        if not ex.complete and any(r.needs_body for r in candidates):
-            ex.phase = "route"  # matching needs the body: _route runs at message complete
-            return
+        table = self.server.table  # read once: the exchange sees one table even across a reload
+        ex.candidates = candidates = table.candidates(ex.path)
+        if table.any_needs_body and _needs_body(candidates):
+            if ex.too_large:
+                return self._too_large(ex)
+            if not ex.complete:
+                ex.phase = "route"  # matching needs the body: _route runs at message complete
+                return
         self._route(ex)
+
+    def _too_large(self, ex: Exchange) -> None:
+        ex.keep_alive = False
+        self._respond_now(ex, simple_response(
+            413, f"stuntman: request body over {self.settings.max_body_bytes} bytes; "
+                 "this route needs the body to match or render it\n",
+            keep_alive=False, version=ex.version))
 
     def _route(self, ex: Exchange) -> None:
         server = self.server
-        table = server.table
-        candidates = table.candidates(ex.path)
-        if ex.too_large and any(r.needs_body for r in candidates):
-            ex.keep_alive = False
-            return self._respond_now(ex, simple_response(
-                413, f"stuntman: request body over {self.settings.max_body_bytes} bytes; "
-                     "this route needs the body to match or render\n",
-                keep_alive=False, version=ex.version))
-        route = table.match(ex, server.state, candidates)
+        if ex.too_large and _needs_body(ex.candidates):
+            return self._too_large(ex)
+        route = match(ex, server.state, ex.candidates)
         ex.route = route
         if route is not None and route.action.kind == "stub":
             ex.action = "stub"
@@ -289,7 +310,7 @@ class HTTP1Connection(asyncio.Protocol):
         if ex.complete:
             self._advance()
         elif not ex.keep_alive:
-            self._set_timer(self.settings.linger_timeout, self._close)
+            self._wait("linger")
 
     def _advance(self) -> None:
         """Close, or start the next waiting request (a loop, not recursion: pipelines can be long)."""
@@ -314,7 +335,7 @@ class HTTP1Connection(asyncio.Protocol):
                     return self._close()
                 else:
                     if self.reading is None:
-                        self._set_timer(self.settings.idle_timeout, self._idle_expired)
+                        self._wait("idle")
                 if not self.advance_again:
                     return
         finally:
@@ -352,28 +373,46 @@ class HTTP1Connection(asyncio.Protocol):
         else:
             last.keep_alive = False
 
-    def _set_timer(self, seconds: float, callback) -> None:
+    def _wait(self, what: str) -> None:
+        """Start waiting for `what`; arm the timer sooner if this deadline is nearer."""
+        self.waiting_for = what
+        self.since = now = self.loop.time()
+        deadline = now + self._timeout(what)
+        if self.timer is None or deadline < self.timer_at:
+            self._arm(deadline)
+
+    def _timeout(self, what: str | None) -> float:
+        return self.server.timeouts[what]
+
+    def _arm(self, when: float) -> None:
         if self.timer is not None:
             self.timer.cancel()
-        self.timer = self.server.loop.call_later(seconds, callback)
+        self.timer_at = when
+        self.timer = self.loop.call_at(when, self._watchdog)
 
-    def _cancel_timer(self) -> None:
+    def _stop_timer(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
 
-    def _idle_expired(self) -> None:
+    def _watchdog(self) -> None:
         self.timer = None
-        if self.active is None and self.reading is None:
-            self._close()
-
-    def _head_expired(self) -> None:
-        self.timer = None
-        if self.active is None:
+        if self.closed:
+            return
+        what = self.waiting_for
+        now = self.loop.time()
+        if what is None:  # busy: look again later
+            return self._arm(now + self._timeout(None))
+        deadline = self.since + self._timeout(what)
+        if now < deadline:
+            return self._arm(deadline)
+        if what == "head":
             self._reject(408, f"request head not received within {self.settings.header_timeout:g} s")
+        else:  # idle, or done lingering over an unread body
+            self._close()
 
     def _close(self) -> None:
         if not self.closed:
             self.closed = True
-            self._cancel_timer()
+            self._stop_timer()
             self.transport.close()

@@ -187,6 +187,7 @@ class RouteTable:
                 key = route.path_text if kind == "prefix" else regex_literal_prefix(route.path_text)
                 self._prefixed.setdefault(key, []).append(route)
         self._prefix_lengths = sorted({len(k) for k in self._prefixed})
+        self.any_needs_body = any(r.needs_body for r in routes)
 
     def _add_template(self, route: Route) -> None:
         self._has_templates = True
@@ -233,17 +234,18 @@ class RouteTable:
             out.sort(key=_rank)
         return out
 
-    def match(self, ex, state, candidates: list[Route]) -> Route | None:
-        path = ex.path
-        for route in candidates:
-            params = route.path_params(path)
-            if params is not None and route.accepts(ex, state):
-                ex.params = params
-                if route.new_state is not None:
-                    state.set_scenario_state(ex, route.scenario, route.new_state)
-                return route
-        return None
-
-
 def _rank(route: Route) -> int:
     return route.rank
+
+
+def match(ex, state, candidates: list[Route]) -> Route | None:
+    """The first candidate (in rank order) that accepts ex; applies its scenario transition."""
+    path = ex.path
+    for route in candidates:
+        params = route.path_params(path)
+        if params is not None and route.accepts(ex, state):
+            ex.params = params
+            if route.new_state is not None:
+                state.set_scenario_state(ex, route.scenario, route.new_state)
+            return route
+    return None

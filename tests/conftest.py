@@ -1,0 +1,329 @@
+"""Shared fixtures: stuntman and a real aiohttp upstream on loopback, each in its own thread.
+
+Tests stay synchronous (http.client, raw sockets, subprocesses) while the servers run on their
+own event loops, as they would in production.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import uvloop
+from aiohttp import web
+
+from stuntman.server import Server
+from stuntman.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+STUNTMAN = [sys.executable, "-m", "stuntman"]
+
+
+class LoopThread:
+    """An event loop (uvloop) running in a daemon thread; `call(coro)` runs a coroutine on it."""
+
+    def __init__(self):
+        self.loop = uvloop.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def call(self, coro, timeout: float = 30):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+class Running:
+    """A stuntman Server started in-process on free ports."""
+
+    def __init__(self, settings: Settings):
+        self.thread = LoopThread()
+        self.server = Server(settings)
+        self.server.load()
+        self.thread.call(self.server.start())
+        self.port = self.server.port
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def reload(self) -> int:
+        return self.thread.call(_async(self.server.load))
+
+    def stop(self):
+        self.thread.call(self.server.close())
+        self.thread.stop()
+
+
+async def _async(fn):
+    return fn()
+
+
+def write_stubs(directory: Path, files: dict[str, str]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(textwrap.dedent(text))
+    return directory
+
+
+@pytest.fixture
+def stuntman(tmp_path):
+    """start(files={name: yaml}, **settings) → Running; everything started is stopped after."""
+    started: list[Running] = []
+
+    def start(files: dict[str, str] | None = None, **overrides) -> Running:
+        stubs = write_stubs(tmp_path / f"stubs{len(started)}", files or {})
+        settings = replace(Settings(), stubs=stubs, port=0, admin_port=None, **overrides)
+        running = Running(settings)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+# -- the upstream: a real aiohttp server ------------------------------------------------------
+
+def _pattern(size: int) -> bytes:
+    block = bytes(range(256)) * 256  # 64 KiB
+    return (block * (size // len(block) + 1))[:size]
+
+
+async def _echo(request: web.Request) -> web.Response:
+    body = await request.read()
+    return web.json_response({
+        "method": request.method,
+        "path": request.path_qs,
+        "headers": {k: v for k, v in request.headers.items()},
+        "header_list": list(request.raw_headers and [(k.decode(), v.decode()) for k, v in request.raw_headers]),
+        "body_size": len(body),
+        "peer_port": request.transport.get_extra_info("peername")[1],
+        "body": body.decode("utf-8", "replace") if len(body) < 4096 else None,
+    })
+
+
+async def _download(request: web.Request) -> web.StreamResponse:
+    """GET /download?size=N: N bytes in 64 KiB writes; chunked unless ?length=1."""
+    size = int(request.query["size"])
+    resp = web.StreamResponse()
+    if request.query.get("length"):
+        resp.content_length = size
+    await resp.prepare(request)
+    block = _pattern(65536)
+    sent = 0
+    while sent < size:
+        n = min(len(block), size - sent)
+        await resp.write(block[:n])
+        sent += n
+    await resp.write_eof()
+    return resp
+
+
+async def _upload(request: web.Request) -> web.Response:
+    """Reads the body as a stream; answers its size and sha256."""
+    digest = hashlib.sha256()
+    size = 0
+    async for chunk in request.content.iter_chunked(65536):
+        digest.update(chunk)
+        size += len(chunk)
+    return web.json_response({"size": size, "sha256": digest.hexdigest(),
+                              "chunked": request.headers.get("Transfer-Encoding")})
+
+
+async def _slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(float(request.query.get("s", "5")))
+    return web.Response(text="finally")
+
+
+async def _status(request: web.Request) -> web.Response:
+    return web.Response(status=int(request.match_info["code"]), text="status")
+
+
+class Upstream:
+    def __init__(self):
+        self.thread = LoopThread()
+        self.requests = 0
+        app = web.Application(client_max_size=2**40)
+
+        @web.middleware
+        async def count(request, handler):
+            self.requests += 1
+            return await handler(request)
+
+        app.middlewares.append(count)
+        app.router.add_get("/download", _download)
+        app.router.add_post("/upload", _upload)
+        app.router.add_put("/upload", _upload)
+        app.router.add_get("/slow", _slow)
+        app.router.add_route("*", "/status/{code}", _status)
+        app.router.add_route("*", "/{tail:.*}", _echo)
+        self.runner = web.AppRunner(app, access_log=None)
+        self.thread.call(self.runner.setup())
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        self.thread.call(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.thread.call(self.runner.cleanup())
+        self.thread.stop()
+
+
+@pytest.fixture
+def upstream():
+    up = Upstream()
+    yield up
+    up.stop()
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 10, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"stuntman exited early: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listening on {port} after {timeout}s")
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([*STUNTMAN, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+@pytest.fixture
+def cli_server():
+    """start(*args, env=...) → (Popen, port): `stuntman run` as a user starts it."""
+    procs: list[subprocess.Popen] = []
+
+    def start(*args: str, env: dict | None = None, port: int | None = None):
+        port = port or free_port()
+        proc = subprocess.Popen(
+            [*STUNTMAN, "run", "--port", str(port), "--admin-port", str(free_port()), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            env={**os.environ, **(env or {})})
+        procs.append(proc)
+        wait_port(port, proc=proc)
+        return proc, port
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def raw_exchange(port: int, data: bytes, *, timeout: float = 5.0, half_close: bool = False) -> bytes:
+    """Send raw bytes, return everything received until the server closes (or timeout)."""
+    with socket.create_connection(("127.0.0.1", port), timeout) as sock:
+        sock.sendall(data)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except (socket.timeout, ConnectionResetError):
+            pass
+        return b"".join(chunks)
+
+
+def parse_responses(data: bytes, head_requests: int = 0) -> list[tuple[int, dict[str, str], bytes]]:
+    """Split raw bytes into (status, headers, body) responses with llhttp's response parser."""
+    import httptools
+
+    out: list = []
+
+    class Collector:
+        def on_message_begin(self):
+            out.append([0, {}, []])
+
+        def on_header(self, name, value):
+            out[-1][1][name.decode().lower()] = value.decode()
+
+        def on_headers_complete(self):
+            out[-1][0] = parser.get_status_code()
+
+        def on_body(self, body):
+            out[-1][2].append(body)
+
+    parser = httptools.HttpResponseParser(Collector())
+    parser.feed_data(data)
+    return [(s, h, b"".join(b)) for s, h, b in out]
+
+
+class RawUpstream:
+    """A socket server whose every connection is handled by `handler(conn)` in a thread:
+    for upstream behaviour aiohttp will not produce (bad framing, early close, odd headers)."""
+
+    def __init__(self, handler):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.connections = 0
+        self.handler = handler
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn:
+            try:
+                self.handler(conn)
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+
+
+def read_request(conn: socket.socket) -> bytes:
+    """Read one request head (and nothing more) from a raw connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    return data

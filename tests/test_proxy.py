@@ -1,0 +1,265 @@
+"""Pass-through proxy, end to end: a real aiohttp upstream, stuntman, a real client."""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import socket
+import time
+
+import pytest
+from conftest import RawUpstream, _pattern, free_port, parse_responses, raw_exchange, read_request
+
+
+def get(port: int, path: str, method: str = "GET", body=None, headers=None, conn=None):
+    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    return r, data
+
+
+def test_unmatched_requests_pass_through_with_method_path_query_and_body(stuntman, upstream):
+    st = stuntman({"a.yaml": "- {request: {path: /stubbed}, response: {body: stub}}"}, upstream=upstream.url)
+    r, data = get(st.port, "/api/things/7?b=2&a=1", "PUT", body=b'{"x": 1}',
+                  headers={"Content-Type": "application/json"})
+    echo = json.loads(data)
+    assert r.status == 200
+    assert echo["method"] == "PUT" and echo["path"] == "/api/things/7?b=2&a=1"
+    assert echo["body"] == '{"x": 1}' and echo["headers"]["Content-Type"] == "application/json"
+    r, data = get(st.port, "/stubbed")
+    assert data == b"stub"
+
+
+def test_forwarding_headers_hop_by_hop_removed_and_trace_headers_untouched(stuntman, upstream):
+    st = stuntman({}, upstream=upstream.url)
+    _, data = get(st.port, "/h", headers={
+        "Connection": "keep-alive, X-Private", "X-Private": "secret", "Keep-Alive": "timeout=5",
+        "TE": "trailers", "Proxy-Connection": "keep-alive", "Upgrade": "h2c",
+        "X-Forwarded-For": "10.0.0.1", "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "b3": "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1", "Host": "shop.example:8080"})
+    headers = {k.lower(): v for k, v in json.loads(data)["headers"].items()}
+    for hop in ("x-private", "keep-alive", "te", "proxy-connection", "upgrade"):
+        assert hop not in headers, hop
+    assert headers["x-forwarded-for"] == "10.0.0.1, 127.0.0.1"
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-host"] == "shop.example:8080"
+    assert headers["traceparent"] == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    assert headers["b3"] == "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"
+    assert headers["host"] == f"127.0.0.1:{upstream.port}"  # rewritten by default
+
+
+def test_host_preserved_globally_or_per_route(stuntman, upstream):
+    st = stuntman({"p.yaml": f"""
+        - request: {{pathPrefix: /keep}}
+          proxy: {{upstream: "{upstream.url}", preserveHost: true}}
+    """}, upstream=upstream.url)
+    _, data = get(st.port, "/keep/1", headers={"Host": "orig.example"})
+    assert json.loads(data)["headers"]["Host"] == "orig.example"
+    _, data = get(st.port, "/other", headers={"Host": "orig.example"})
+    assert json.loads(data)["headers"]["Host"] == f"127.0.0.1:{upstream.port}"
+    st2 = stuntman({}, upstream=upstream.url, preserve_host=True)
+    _, data = get(st2.port, "/other", headers={"Host": "orig.example"})
+    assert json.loads(data)["headers"]["Host"] == "orig.example"
+
+
+def test_per_route_upstream_with_base_path_and_strip_prefix(stuntman, upstream):
+    st = stuntman({"p.yaml": f"""
+        - name: orders
+          request: {{pathPrefix: /api/orders}}
+          proxy: {{upstream: "{upstream.url}/v2", stripPrefix: /api}}
+        - name: stub
+          request: {{path: /api/products}}
+          response: {{body: products}}
+    """})
+    _, data = get(st.port, "/api/orders/5?x=1")
+    assert json.loads(data)["path"] == "/v2/orders/5?x=1"
+    assert get(st.port, "/api/products")[1] == b"products"
+    r, _ = get(st.port, "/api/elsewhere")  # no --upstream: unmatched is a 404
+    assert r.status == 404 and r.getheader("X-Stuntman-Match") == "none"
+
+
+def test_upstream_connections_are_pooled_and_kept_alive(stuntman, upstream):
+    st = stuntman({}, upstream=upstream.url)
+    conn = http.client.HTTPConnection("127.0.0.1", st.port, timeout=10)
+    ports = {json.loads(get(st.port, f"/n/{i}", conn=conn)[1])["peer_port"] for i in range(20)}
+    assert len(ports) == 1
+    # a second client connection reuses the idle upstream connection too
+    ports |= {json.loads(get(st.port, "/n/x")[1])["peer_port"]}
+    assert len(ports) == 1
+
+
+def test_upstream_closing_idle_pooled_connections_is_invisible_to_clients(stuntman):
+    """Each upstream connection answers one request with keep-alive, then closes while idle."""
+    def handler(conn):
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        time.sleep(0.05)
+
+    raw = RawUpstream(handler)
+    st = stuntman({}, upstream=raw.url)
+    for _ in range(5):
+        r, data = get(st.port, "/x")
+        assert (r.status, data) == (200, b"ok")
+        time.sleep(0.15)  # let the upstream close the idle connection
+    assert raw.connections == 5
+    raw.close()
+
+
+@pytest.mark.parametrize("length", ["1", ""])
+def test_download_streams_chunked_and_content_length(stuntman, upstream, length):
+    st = stuntman({}, upstream=upstream.url)
+    r, data = get(st.port, f"/download?size=3000000&length={length}")
+    assert r.status == 200
+    assert data == _pattern(3_000_000)
+    if length:
+        assert r.getheader("Content-Length") == "3000000"
+    else:
+        assert r.getheader("Transfer-Encoding") == "chunked"
+
+
+def _chunks(total: int, size: int = 65536):
+    block = _pattern(size)
+    sent = 0
+    while sent < total:
+        n = min(size, total - sent)
+        yield block[:n]
+        sent += n
+
+
+def test_upload_streams_with_content_length_and_chunked(stuntman, upstream):
+    st = stuntman({}, upstream=upstream.url)
+    total = 5_000_000
+    digest = hashlib.sha256(b"".join(_chunks(total))).hexdigest()
+    c = http.client.HTTPConnection("127.0.0.1", st.port, timeout=30)
+    c.request("POST", "/upload", body=_chunks(total), headers={"Content-Length": str(total)})
+    echo = json.loads(c.getresponse().read())
+    assert echo == {"size": total, "sha256": digest, "chunked": None}
+    c.request("POST", "/upload", body=_chunks(total), encode_chunked=True)
+    echo = json.loads(c.getresponse().read())
+    assert echo == {"size": total, "sha256": digest, "chunked": "chunked"}
+
+
+def _rss_peak_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_100_mb_each_way_through_the_proxy_keeps_memory_flat(cli_server, upstream, tmp_path):
+    """stuntman as users run it (subprocess): its peak RSS must not grow with the body size."""
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    proc, port = cli_server("--stubs", str(stubs), "--upstream", upstream.url)
+    get(port, "/warm")
+    before = _rss_peak_kb(proc.pid)
+    total = 100 * 1024 * 1024
+
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", f"/download?size={total}")
+    r = c.getresponse()
+    received = 0
+    digest = hashlib.sha256()
+    while chunk := r.read(1 << 20):
+        received += len(chunk)
+        digest.update(chunk)
+        time.sleep(0) if received % (10 << 20) else time.sleep(0.01)  # a slowish reader
+    assert received == total
+    assert digest.hexdigest() == hashlib.sha256(b"".join(_chunks(total))).hexdigest()
+
+    c.request("PUT", "/upload", body=_chunks(total), encode_chunked=True)
+    echo = json.loads(c.getresponse().read())
+    assert echo["size"] == total
+    grown_mb = (_rss_peak_kb(proc.pid) - before) / 1024
+    assert grown_mb < 32, f"peak RSS grew by {grown_mb:.0f} MB while streaming 2 x 100 MB"
+
+
+def test_upstream_refused_is_502_with_cause(stuntman):
+    st = stuntman({}, upstream=f"http://127.0.0.1:{free_port()}")
+    r, data = get(st.port, "/x")
+    assert r.status == 502
+    assert r.getheader("X-Stuntman-Error") == "upstream-refused"
+    assert b"refused" in data
+
+
+def test_upstream_slow_is_504_globally_and_per_route(stuntman, upstream):
+    st = stuntman({"p.yaml": f"""
+        - request: {{pathPrefix: /fast-timeout}}
+          proxy: {{upstream: "{upstream.url}", timeoutMs: 200, stripPrefix: /fast-timeout}}
+    """}, upstream=upstream.url, upstream_timeout=0.3)
+    r, data = get(st.port, "/slow?s=3")
+    assert r.status == 504 and r.getheader("X-Stuntman-Error") == "upstream-timeout"
+    assert b"did not answer within 0.3 s" in data
+    r, data = get(st.port, "/fast-timeout/slow?s=3")
+    assert r.status == 504 and b"within 0.2 s" in data
+    r, data = get(st.port, "/slow?s=0.05")  # and the connection pool still works afterwards
+    assert (r.status, data) == (200, b"finally")
+
+
+def test_upstream_reset_before_response_is_502(stuntman):
+    def handler(conn):
+        read_request(conn)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+    raw = RawUpstream(handler)
+    st = stuntman({}, upstream=raw.url)
+    r, _ = get(st.port, "/x", method="POST", body=b"abc")
+    assert r.status == 502 and r.getheader("X-Stuntman-Error") == "upstream-reset"
+    raw.close()
+
+
+def test_upstream_dying_mid_body_truncates_the_client_response(stuntman):
+    def handler(conn):
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 100)
+
+    raw = RawUpstream(handler)
+    st = stuntman({}, upstream=raw.url)
+    data = raw_exchange(st.port, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n", timeout=5)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"200 OK" in head and b"content-length: 1000" in head.lower()
+    assert body == b"x" * 100  # and then the connection was closed: never a silent short body
+    raw.close()
+
+
+def test_close_delimited_upstream_body_becomes_chunked_for_http11_clients(stuntman):
+    def handler(conn):
+        read_request(conn)
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end")
+
+    raw = RawUpstream(handler)
+    st = stuntman({}, upstream=raw.url)
+    data = raw_exchange(st.port, b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    [(status, headers, body)] = parse_responses(data)
+    assert status == 200 and headers["transfer-encoding"] == "chunked" and body == b"until the end"
+    raw.close()
+
+
+def test_upstream_hop_by_hop_response_headers_are_removed(stuntman):
+    def handler(conn):
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: X-Internal\r\nX-Internal: 1\r\n"
+                     b"Keep-Alive: timeout=5\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok")
+
+    raw = RawUpstream(handler)
+    st = stuntman({}, upstream=raw.url)
+    r, data = get(st.port, "/x")
+    assert data == b"ok" and r.getheader("X-Kept") == "yes"
+    assert r.getheader("X-Internal") is None and r.getheader("Keep-Alive") is None
+    raw.close()
+
+
+def test_routes_matching_on_body_buffer_it_with_a_limit_while_others_stream(stuntman, upstream):
+    st = stuntman({"p.yaml": f"""
+        - name: big-orders
+          request: {{method: POST, path: /upload, body: {{jsonPath: "$.big"}}}}
+          response: {{body: matched-on-body}}
+    """}, upstream=upstream.url, max_body_bytes=1000)
+    r, data = get(st.port, "/upload", "POST", body=b'{"big": true}')
+    assert data == b"matched-on-body"
+    r, data = get(st.port, "/upload", "POST", body=b"y" * 5000)
+    assert r.status == 413
+    r, data = get(st.port, "/other-upload", "POST", body=b"y" * 5000)  # no body matcher: streams
+    assert r.status == 200 and json.loads(data)["body_size"] == 5000
