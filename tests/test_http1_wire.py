@@ -11,7 +11,7 @@ import select
 import socket
 import time
 
-from conftest import _pattern, free_port, parse_responses, raw_exchange
+from conftest import _pattern, free_port, parse_responses
 
 STUBS = {"wire.yaml": """
     - name: hello
@@ -139,6 +139,21 @@ class Client:
         return not readable
 
 
+def drain(port: int, data: bytes, timeout: float = 5.0) -> tuple[bytes, bool]:
+    """Send data; read until the server closes. Returns (bytes, closed): closed is False on timeout."""
+    with socket.create_connection(("127.0.0.1", port), timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except socket.timeout:
+            return b"".join(chunks), False
+        except ConnectionResetError:
+            pass
+        return b"".join(chunks), True
+
+
 def req(path: str, method: str = "GET", extra: str = "") -> bytes:
     return f"{method} {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n".encode()
 
@@ -209,7 +224,6 @@ def test_http10_client_chunked_upstream_gets_close_delimited_body(stuntman, upst
         assert "content-length" not in r.headers
         assert r.headers.get("connection") == "close"
         assert len(r.body) == 100000 and r.body == _pattern(100000)
-        assert b"\r\n0\r\n" not in r.body[:16]  # no chunk-size lines leaked into the body
 
 
 # -- 3. pipelining ----------------------------------------------------------------------------
@@ -219,8 +233,9 @@ def test_pipelining_mixed_stub_and_proxy_in_order(stuntman, upstream):
     st = stuntman(STUBS, upstream=upstream.url)
     data = (req("/slow?s=0.3") + req("/hello") + req("/echo-anything?n=3") + req("/bye")
             + req("/n/5", extra="Connection: close\r\n"))
-    out = raw_exchange(st.port, data, timeout=10)
+    out, closed = drain(st.port, data, timeout=10)
     got = parse_responses(out)
+    assert closed
     assert [s for s, _, _ in got] == [200] * 5
     assert got[0][2] == b"finally"
     assert got[1][2] == b"hi"
@@ -234,8 +249,9 @@ def test_pipelining_200_tiny_requests(stuntman):
     st = stuntman(STUBS)
     n = 200
     data = b"".join(req(f"/n/{i}") for i in range(n - 1)) + req(f"/n/{n - 1}", extra="Connection: close\r\n")
-    out = raw_exchange(st.port, data, timeout=10)
+    out, closed = drain(st.port, data, timeout=10)
     got = parse_responses(out)
+    assert closed
     assert len(got) == n
     assert [b for _, _, b in got] == [f"n={i}".encode() for i in range(n)]
 
@@ -251,10 +267,10 @@ def test_smuggling_cl_and_te_rejected(stuntman):
     body = b"0\r\n\r\n" + SMUGGLED
     data = (b"POST /submit HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n" % len(body)) + body
-    out = raw_exchange(st.port, data)
+    out, closed = drain(st.port, data)
     got = parse_responses(out)
     assert [s for s, _, _ in got] == [400], out[:300]
-    assert got[0][1].get("connection") == "close"
+    assert got[0][1].get("connection") == "close" and closed
     assert b"bye" not in out
 
 
@@ -263,9 +279,9 @@ def test_smuggling_bad_chunk_size_rejected(stuntman):
     st = stuntman(STUBS)
     data = (b"POST /submit HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"zz\r\nhello\r\n0\r\n\r\n" + SMUGGLED)
-    out = raw_exchange(st.port, data)
+    out, closed = drain(st.port, data)
     assert statuses(out) == [400], out[:300]
-    assert b"connection: close" in out.lower()
+    assert b"connection: close" in out.lower() and closed
     assert b"bye" not in out
 
 
@@ -274,8 +290,9 @@ def test_smuggling_duplicate_content_length_rejected(stuntman):
     st = stuntman(STUBS)
     data = (b"POST /submit HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nContent-Length: %d\r\n\r\n"
             % len(SMUGGLED)) + SMUGGLED
-    out = raw_exchange(st.port, data)
+    out, closed = drain(st.port, data)
     assert statuses(out) == [400], out[:300]
+    assert closed
     assert b"bye" not in out
 
 
@@ -284,7 +301,7 @@ def test_valid_chunked_request_with_pipelined_follower_is_served(stuntman):
     st = stuntman(STUBS)
     data = (b"POST /submit HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"5\r\nhello\r\n0\r\n\r\n" + req("/bye", extra="Connection: close\r\n"))
-    got = parse_responses(raw_exchange(st.port, data))
+    got = parse_responses(drain(st.port, data)[0])
     assert [(s, b) for s, _, b in got] == [(201, b"got it"), (200, b"bye")]
 
 
@@ -296,8 +313,9 @@ def test_url_too_long_414(stuntman):
     with Client(st.port) as c:
         ok = c.get("/hello?" + "a" * 900)
         assert (ok.status, ok.body) == (200, b"hi")
-    out = raw_exchange(st.port, req("/hello?" + "a" * 2000))
+    out, closed = drain(st.port, req("/hello?" + "a" * 2000))
     assert statuses(out) == [414], out[:300]
+    assert closed
 
 
 def test_too_many_headers_431(stuntman):
@@ -307,10 +325,10 @@ def test_too_many_headers_431(stuntman):
     with Client(st.port) as c:
         assert c.get("/hello", fine.encode()).status == 200
     many = "".join(f"X-H{i}: v\r\n" for i in range(30))
-    out = raw_exchange(st.port, req("/hello", extra=many))
+    out, closed = drain(st.port, req("/hello", extra=many))
     got = parse_responses(out)
     assert [s for s, _, _ in got] == [431], out[:300]
-    assert got[0][1].get("connection") == "close"
+    assert got[0][1].get("connection") == "close" and closed
 
 
 def test_header_block_too_large_431(stuntman):
@@ -320,8 +338,9 @@ def test_header_block_too_large_431(stuntman):
     with Client(st.port) as c:
         assert c.get("/hello", small.encode()).status == 200
     big = "".join(f"X-H{i}: {'v' * 90}\r\n" for i in range(60))   # ~6 KiB, 60 fields
-    out = raw_exchange(st.port, req("/hello", extra=big))
+    out, closed = drain(st.port, req("/hello", extra=big))
     assert statuses(out) == [431], out[:300]
+    assert closed
 
 
 def test_enormous_header_value_in_pieces_431(stuntman):
@@ -493,19 +512,20 @@ def test_head_proxied(stuntman, upstream):
 def test_garbage_request_line_400(stuntman):
     """Garbage instead of a request line → 400 and close; a valid request line is served."""
     st = stuntman(STUBS)
-    out = raw_exchange(st.port, b"\x16\x03\x01\x00\xa5 garbage\r\n\r\n")
+    out, closed = drain(st.port, b"\x16\x03\x01\x00\xa5 garbage\r\n\r\n")
     got = parse_responses(out)
     assert [s for s, _, _ in got] == [400], out[:300]
-    assert got[0][1].get("connection") == "close"
-    out = raw_exchange(st.port, req("/hello", extra="Connection: close\r\n"))
+    assert got[0][1].get("connection") == "close" and closed
+    out, _ = drain(st.port, req("/hello", extra="Connection: close\r\n"))
     assert statuses(out) == [200]
 
 
 def test_connect_501(stuntman):
     """CONNECT (forward proxying) → 501, and the connection is closed."""
     st = stuntman(STUBS)
-    out = raw_exchange(st.port, b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+    out, closed = drain(st.port, b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
     assert statuses(out) == [501], out[:300]
+    assert closed
 
 
 # -- 10. no match -----------------------------------------------------------------------------
@@ -518,7 +538,7 @@ def test_unmatched_404_names_nearest_stub(stuntman):
         assert r.status == 404
         assert r.headers.get("x-stuntman-match") == "none"
         assert r.headers.get("content-type", "").startswith("text/plain")
-        assert b"hello" in r.body
+        assert b"nearest: hello" in r.body
         ok = c.get("/hello")  # matched: no such header, and the connection survived the 404
         assert ok.status == 200 and "x-stuntman-match" not in ok.headers
 

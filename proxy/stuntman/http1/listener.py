@@ -336,6 +336,8 @@ class HTTP1Connection(asyncio.Protocol):
                 else:
                     if self.reading is None:
                         self._wait("idle")
+                    elif self.in_head:  # the next head began while we were busy: time it now
+                        self._wait("head")
                 if not self.advance_again:
                     return
         finally:
@@ -360,6 +362,16 @@ class HTTP1Connection(asyncio.Protocol):
         """Answer status after what is already in line, then close (the stream is unusable)."""
         self.pause_reading("rejected")
         self.rejected = simple_response(status, f"stuntman: {message}\n", keep_alive=False)
+        active = self.active
+        if active is not None and self.reading is active:
+            # the bad bytes are in the body of the request being answered: it can never complete
+            call = active.call
+            answered = call.head_sent if call is not None else active.phase == "done"
+            if call is not None:
+                call.cancel()
+            self.active = None
+            if answered:  # a response (or part of one) is out: closing is the only signal left
+                return self._close()
         if self.active is None:
             self.transport.write(self.rejected)
             self._close()
