@@ -32,24 +32,44 @@ def _env_name(flag: str) -> str:
     return "STUNTMAN_" + flag.lstrip("-").replace("-", "_").upper()
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
 def _add(parser, flag: str, kind, default, help: str, metavar: str | None = None) -> None:
-    """A flag whose default comes from its STUNTMAN_* env var when set."""
+    """A `run` flag that falls back to its STUNTMAN_* env var, then to `default`.
+
+    The env var is read only when `run` executes (see _from_env), so a bad STUNTMAN_PORT never
+    breaks `validate` or `schema`.
+    """
     env = _env_name(flag)
-    raw = os.environ.get(env)
+    dest = flag.lstrip("-").replace("-", "_")
+    parser.get_default("env_flags").append((dest, env, kind, default))
     if kind is bool:
-        if raw is not None and raw.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
-            raise CliError(f"{env}={raw!r}: expected true or false")
-        on = raw is not None and raw.lower() in ("1", "true", "yes", "on")
-        parser.add_argument(flag, action="store_true", default=on, help=f"{help} [env {env}]")
+        parser.add_argument(flag, action="store_true", default=None, help=f"{help} [env {env}]")
         return
-    if raw is not None:
-        try:
-            default = kind(raw)
-        except ValueError:
-            raise CliError(f"{env}={raw!r}: expected {kind.__name__}") from None
     shown = "" if default is None else f" (default: {default})"
-    parser.add_argument(flag, type=kind, default=default, metavar=metavar,
+    parser.add_argument(flag, type=kind, default=None, metavar=metavar,
                         help=f"{help}{shown} [env {env}]")
+
+
+def _from_env(args) -> None:
+    """Fill every `run` flag not given on the command line from its env var or default."""
+    for dest, env, kind, default in args.env_flags:
+        if getattr(args, dest) is not None:
+            continue
+        raw = os.environ.get(env)
+        if raw is None:
+            value = default
+        elif kind is bool:
+            if raw.lower() not in _TRUE + _FALSE:
+                raise CliError(f"{env}={raw!r}: expected true or false")
+            value = raw.lower() in _TRUE
+        else:
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise CliError(f"{env}={raw!r}: expected {kind.__name__}") from None
+        setattr(args, dest, value)
 
 
 def _port(text: str) -> int:
@@ -72,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="serve stubs (and pass unmatched requests upstream)",
                          description="Serve the stubs in a directory on the data-plane port; "
                                      "with --upstream, unmatched requests pass through to it.")
+    run.set_defaults(env_flags=[])  # (dest, env var, type, default) of each flag, for _from_env
     _add(run, "--stubs", Path, DEFAULTS.stubs, "directory of stub files (*.yaml, *.yml, *.json)", "DIR")
     _add(run, "--host", str, DEFAULTS.host, "data-plane listen address", "H")
     _add(run, "--port", _port, DEFAULTS.port, "data-plane port", "P")
@@ -106,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args) -> Settings:
+    _from_env(args)
     values = {f.name: getattr(args, f.name) for f in fields(Settings) if hasattr(args, f.name)}
     values["uvloop"] = not args.no_uvloop
     return Settings(**values)

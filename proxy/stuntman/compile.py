@@ -63,9 +63,9 @@ def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, setti
     else:
         faker = _faker_for(spec, source)
         if spec.responses is not None:
-            responses = [StubResponse(r, root, faker, f"responses[{i}]") for i, r in enumerate(spec.responses)]
+            responses = [StubResponse(r, root, faker, ("responses", i)) for i, r in enumerate(spec.responses)]
         else:
-            responses = [StubResponse(spec.response, root, faker, "response")]
+            responses = [StubResponse(spec.response, root, faker, ("response",))]
         action = StubAction(responses, spec.sequence == "cycle", route_id)
 
     return Route(
@@ -86,5 +86,5 @@ def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Se
         try:
             routes.append(compile_route(loaded, order, root, pools, settings))
         except ConfigValueError as exc:
-            errors.append(ConfigError(loaded.file, loaded.line, exc.field, str(exc)))
+            errors.append(loaded.error(exc.loc, str(exc)))
     return RouteTable(routes), errors

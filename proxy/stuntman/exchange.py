@@ -6,7 +6,8 @@ pays for them.
 """
 from __future__ import annotations
 
-from time import monotonic
+from datetime import datetime, timezone
+from time import monotonic, time
 from urllib.parse import parse_qs
 
 from .match.matchers import BodyView
@@ -16,7 +17,8 @@ class Exchange:
     __slots__ = (
         "method", "target", "path", "query_string", "version", "raw_headers", "client",
         "keep_alive", "has_body", "body", "body_size", "complete", "too_large",
-        "route", "params", "action", "status", "started", "phase", "call", "expect_continue", "candidates", "_headers", "_query", "_body_view",
+        "route", "params", "action", "status", "started", "phase", "call", "expect_continue",
+        "candidates", "_received_at", "_headers", "_query", "_body_view",
     )
 
     def __init__(self) -> None:
@@ -45,6 +47,7 @@ class Exchange:
         self._headers: dict[str, str] | None = None
         self._query: dict[str, list[str]] | None = None
         self._body_view: BodyView | None = None
+        self._received_at: datetime | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -66,6 +69,13 @@ class Exchange:
         if self._query is None:
             self._query = parse_qs(self.query_string, keep_blank_values=True)
         return self._query
+
+    @property
+    def received_at(self) -> datetime:
+        """Wall-clock time the request arrived (UTC), the same for every use in a response."""
+        if self._received_at is None:
+            self._received_at = datetime.fromtimestamp(time() - (monotonic() - self.started), timezone.utc)
+        return self._received_at
 
     @property
     def body_bytes(self) -> bytes:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,13 @@ class LoadedStub:
     spec: StubSpec
     file: str  # relative to the stubs root
     line: int | None
+    loc: tuple = ()  # where the stub sits in its file: () for a single stub, (i,) in a list
+    lines: dict = field(default_factory=dict, repr=False, compare=False)  # key path → line
+
+    def error(self, loc: tuple, message: str) -> ConfigError:
+        """An error about a field of this stub (loc relative to the stub), placed in its file."""
+        full = self.loc + loc
+        return ConfigError(self.file, _line_for(full, self.lines) or self.line, _format_loc(full), message)
 
 
 class ConfigErrors(Exception):
@@ -116,7 +123,8 @@ def validate_stubs(data: Any, name: str, lines: dict[tuple, int] | None = None) 
             errors.append(ConfigError(name, _line_for(file_loc, lines), _format_loc(file_loc), msg))
         raise ConfigErrors(errors) from None
     return [
-        LoadedStub(spec, name, _line_for(() if single else (i,), lines)) for i, spec in enumerate(specs)
+        LoadedStub(spec, name, _line_for(loc, lines), loc, lines)
+        for loc, spec in (((() if single else (i,)), spec) for i, spec in enumerate(specs))
     ]
 
 

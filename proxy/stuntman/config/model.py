@@ -104,6 +104,7 @@ class BodyMatcherSpec(_Model):
     any_of: list[BodyMatcher] | None = Field(None, alias="anyOf", min_length=1)
     all_of: list[BodyMatcher] | None = Field(None, alias="allOf", min_length=1)
     not_: BodyMatcher | None = Field(None, alias="not")
+    ignore_case: bool = Field(False, alias="ignoreCase", description="for equals and contains")
 
     _ops = ("equals", "contains", "regex", "absent", "present", "json_", "json_path", "form",
             "any_of", "all_of", "not_")

@@ -23,9 +23,11 @@ from .wire import simple_response
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-def _needs_body(routes) -> bool:
-    for route in routes:
-        if route.needs_body:
+def _needs_body(ex: Exchange) -> bool:
+    """Does a route that could take ex (method and path hold) need its body to decide or answer?"""
+    for route in ex.candidates:
+        if route.needs_body and (route.methods is None or ex.method in route.methods) \
+                and route.path_params(ex.path) is not None:
             return True
     return False
 
@@ -231,7 +233,7 @@ class HTTP1Connection(asyncio.Protocol):
             self.transport.write(CONTINUE)
         table = self.server.table  # read once: the exchange sees one table even across a reload
         ex.candidates = candidates = table.candidates(ex.path)
-        if table.any_needs_body and _needs_body(candidates):
+        if table.any_needs_body and _needs_body(ex):
             if ex.too_large:
                 return self._too_large(ex)
             if not ex.complete:
@@ -248,7 +250,7 @@ class HTTP1Connection(asyncio.Protocol):
 
     def _route(self, ex: Exchange) -> None:
         server = self.server
-        if ex.too_large and _needs_body(ex.candidates):
+        if ex.too_large and _needs_body(ex):
             return self._too_large(ex)
         route = match(ex, server.state, ex.candidates)
         ex.route = route

@@ -202,19 +202,29 @@ def json_equal(expected: Any, actual: Any, ignore_extra: bool, ignore_order: boo
             return all(json_equal(e, a, ignore_extra, ignore_order) for e, a in zip(expected, actual))
         if len(expected) != len(actual) and not ignore_extra:
             return False
-        remaining = list(actual)
-        for e in expected:  # greedy pairing: each expected element takes one equal actual element
-            for i, a in enumerate(remaining):
-                if json_equal(e, a, ignore_extra, ignore_order):
-                    del remaining[i]
-                    break
-            else:
-                return False
-        return True
+        return _pairs_up(expected, actual, ignore_extra)
     # JSON numbers: 1 == 1.0, but True is not 1
     if isinstance(expected, bool) or isinstance(actual, bool):
         return expected is actual
     return expected == actual
+
+
+def _pairs_up(expected: list, actual: list, ignore_extra: bool) -> bool:
+    """Each expected element takes a distinct actual element it matches (bipartite matching:
+    with ignoreExtraElements "matches" is not equality, so a greedy pairing can go wrong)."""
+    fits = [[j for j, a in enumerate(actual) if json_equal(e, a, ignore_extra, True)] for e in expected]
+    owner: dict[int, int] = {}  # actual index → expected index
+
+    def claim(i: int, seen: set[int]) -> bool:  # Kuhn's augmenting path
+        for j in fits[i]:
+            if j not in seen:
+                seen.add(j)
+                if j not in owner or claim(owner[j], seen):
+                    owner[j] = i
+                    return True
+        return False
+
+    return all(claim(i, set()) for i in range(len(expected)))
 
 
 class BodyJson:
@@ -295,5 +305,5 @@ def compile_body_matcher(spec: BodyMatcherSpec):
     if spec.not_ is not None:
         return Not(compile_body_matcher(spec.not_))
     text = MatcherSpec(equals=spec.equals, contains=spec.contains, regex=spec.regex,
-                       absent=spec.absent, present=spec.present)
+                       absent=spec.absent, present=spec.present, ignore_case=spec.ignore_case)
     return BodyText(compile_matcher(text))

@@ -11,11 +11,11 @@ from .template import Template, has_template, json_string_escape
 
 
 class ConfigValueError(ValueError):
-    """A value that validated but cannot be compiled; `field` is relative to the stub."""
+    """A value that validated but cannot be compiled; `loc` is its key path inside the stub."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, loc: tuple, message: str):
         super().__init__(message)
-        self.field = field
+        self.loc = loc
 
 
 def resolve_inside(root: Path, relative: str) -> Path:
@@ -30,7 +30,7 @@ def resolve_inside(root: Path, relative: str) -> Path:
 class StubResponse:
     __slots__ = ("status", "static", "head", "body", "header_templates", "body_template", "uses_body")
 
-    def __init__(self, spec: ResponseSpec, root: Path, faker, field: str):
+    def __init__(self, spec: ResponseSpec, root: Path, faker, loc: tuple):
         self.status = spec.status
         headers = [(k, v) for k, vs in spec.headers.items() for v in ([vs] if isinstance(vs, str) else vs)]
         names = {k.lower() for k, _ in headers}
@@ -42,7 +42,7 @@ class StubResponse:
                 path = resolve_inside(root, spec.body_file)
                 body_bytes = path.read_bytes()
             except (OSError, ValueError) as exc:
-                raise ConfigValueError(f"{field}.bodyFile", str(exc)) from None
+                raise ConfigValueError(loc + ("bodyFile",), str(exc)) from None
             ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         elif spec.json_ is not None:
             body_text = json.dumps(spec.json_, ensure_ascii=False, indent=None)
@@ -67,15 +67,17 @@ class StubResponse:
             self.body = body_bytes
             return
         self.head = status_line(spec.status) + b"server: stuntman\r\n"
-        try:
-            self.header_templates = [(k.encode("latin-1"), Template(v, faker)) for k, v in headers]
-        except ValueError as exc:
-            raise ConfigValueError(f"{field}.headers", str(exc)) from None
+        self.header_templates = []
+        for k, v in headers:
+            try:
+                self.header_templates.append((k.encode("latin-1"), Template(v, faker)))
+            except ValueError as exc:
+                raise ConfigValueError(loc + ("headers", k), str(exc)) from None
         try:
             self.body_template = Template(body_text, faker, escape) if body_text is not None else None
         except ValueError as exc:
             which = "json" if escape else "body"
-            raise ConfigValueError(f"{field}.{which}", str(exc)) from None
+            raise ConfigValueError(loc + (which,), str(exc)) from None
         self.body = body_bytes
         sources = [t.source for _, t in self.header_templates]
         if self.body_template:
@@ -89,7 +91,10 @@ class StubResponse:
         body = self.body_template.render(ex).encode() if self.body_template else self.body
         head = [self.head]
         for name, tpl in self.header_templates:
-            head.append(name + b": " + tpl.render(ex).encode("latin-1", "replace") + b"\r\n")
+            value = tpl.render(ex)
+            if "\r" in value or "\n" in value:  # request data must never split the response head
+                value = value.replace("\r", " ").replace("\n", " ")
+            head.append(name + b": " + value.encode("latin-1", "replace") + b"\r\n")
         head.append(b"content-length: %d\r\n" % len(body))
         head.append(end)
         if not head_only:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.S)
@@ -41,7 +41,7 @@ def _dig(value: Any, keys: list[str]) -> Any:
 
 
 def _now(ex) -> datetime:
-    return datetime.now(timezone.utc)
+    return ex.received_at
 
 
 def _request_getter(root: str, rest: list[str], faker) -> Callable[[Any], Any]:
