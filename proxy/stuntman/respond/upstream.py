@@ -118,48 +118,65 @@ class UpstreamTarget:
         target = self.base_path + path
         if ex.query_string:
             target += b"?" + ex.query_string.encode("latin-1")
-        lines = [ex.method.encode() + b" " + target + b" HTTP/1.1\r\n"]
-        host = None
-        xff = None
-        listed = _connection_listed(ex.raw_headers)
+        out = [ex.method.encode() + b" " + target + b" HTTP/1.1\r\n"]
+        host = xff = listed = None
         has_proto = has_xhost = False
         for name, value in ex.raw_headers:
             lname = name.lower()
-            if lname in HOP_BY_HOP or lname in listed or lname == b"expect":
-                continue
-            if lname == b"host":
+            if lname not in _REQUEST_SPECIAL:
+                out += (name, b": ", value, b"\r\n")
+            elif lname == b"connection":
+                listed = _listed(value, listed)
+            elif lname == b"host":
                 host = value
-                continue
-            if lname == b"x-forwarded-for":
+            elif lname == b"x-forwarded-for":
                 xff = value if xff is None else xff + b", " + value
-                continue
-            if lname == b"x-forwarded-proto":
+            elif lname == b"x-forwarded-proto":
                 has_proto = True
+                out += (name, b": ", value, b"\r\n")
             elif lname == b"x-forwarded-host":
                 has_xhost = True
-            elif lname == b"content-length" and chunked:
-                continue
-            lines.append(name + b": " + value + b"\r\n")
-        lines.append(b"host: " + (host if self.preserve_host and host else self.host_header) + b"\r\n")
+                out += (name, b": ", value, b"\r\n")
+            elif lname == b"content-length" and not chunked:
+                out += (name, b": ", value, b"\r\n")
+            # else: hop-by-hop, Expect (answered by stuntman), a length replaced by chunking
+        if listed:
+            out = _without(out, 1, listed)
+        out.append(b"host: " + (host if self.preserve_host and host else self.host_header) + b"\r\n")
         client = ex.client.encode()
-        lines.append(b"x-forwarded-for: " + (xff + b", " + client if xff else client) + b"\r\n")
+        out.append(b"x-forwarded-for: " + (xff + b", " + client if xff else client) + b"\r\n")
         if not has_proto:
-            lines.append(b"x-forwarded-proto: http\r\n")
+            out.append(b"x-forwarded-proto: http\r\n")
         if not has_xhost and host:
-            lines.append(b"x-forwarded-host: " + host + b"\r\n")
+            out.append(b"x-forwarded-host: " + host + b"\r\n")
         if chunked:
-            lines.append(b"transfer-encoding: chunked\r\n")
-        lines.append(b"\r\n")
-        return b"".join(lines)
+            out.append(b"transfer-encoding: chunked\r\n")
+        out.append(b"\r\n")
+        return b"".join(out)
 
 
-def _connection_listed(headers) -> frozenset:
-    """Header names the sender declared hop-by-hop in its Connection header."""
-    names = set()
-    for name, value in headers:
-        if name.lower() == b"connection":
-            names.update(v.strip().lower() for v in value.split(b","))
-    return frozenset(names - {b"close", b"keep-alive", b""})
+_REQUEST_SPECIAL = HOP_BY_HOP | {b"expect", b"host", b"x-forwarded-for", b"x-forwarded-proto",
+                                 b"x-forwarded-host", b"content-length"}
+_RESPONSE_SPECIAL = HOP_BY_HOP | {b"content-length"}
+
+
+def _listed(value: bytes, names: set | None) -> set | None:
+    """Add the field names a Connection header declares hop-by-hop (RFC 9110 §7.6.1)."""
+    for token in value.split(b","):
+        token = token.strip().lower()
+        if token and token != b"keep-alive" and token != b"close":
+            names = names or set()
+            names.add(token)
+    return names
+
+
+def _without(parts: list, start: int, names: set) -> list:
+    """parts[start:] are (name, ': ', value, CRLF) groups: drop those whose name is in names."""
+    kept = parts[:start]
+    for i in range(start, len(parts), 4):
+        if parts[i].lower() not in names:
+            kept += parts[i:i + 4]
+    return kept
 
 
 class UpstreamConnection(asyncio.Protocol):
@@ -172,6 +189,11 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = False
         self.reused = False
         self.parser = httptools.HttpResponseParser(self)
+        self.loop = asyncio.get_running_loop()
+        # response-head deadline: one lazily re-armed timer per connection, not one per request
+        self.deadline = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -184,8 +206,34 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc) -> None:
         self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if self.call is not None:
             self.call.upstream_lost(exc)
+
+    def expect_head_within(self, seconds: float) -> None:
+        loop = self.loop
+        self.deadline = deadline = loop.time() + seconds
+        if self.timer is None or deadline < self.timer_at:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer_at = deadline
+            self.timer = loop.call_at(deadline, self._watchdog)
+
+    def _watchdog(self) -> None:
+        self.timer = None
+        call = self.call
+        if call is None or call.head_sent or self.closed:
+            return  # nothing is waiting for a response head
+        now = self.loop.time()
+        if now < self.deadline:
+            self.timer_at = self.deadline
+            self.timer = self.loop.call_at(self.deadline, self._watchdog)
+            return
+        call.upstream_failed(UpstreamError(
+            504, "upstream-timeout",
+            f"{self.pool.origin} did not answer within {call.target.timeout:g} s"))
 
     def data_received(self, data: bytes) -> None:
         call = self.call
@@ -197,8 +245,11 @@ class UpstreamConnection(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
             if self.call is not None:
-                self.call.upstream_failed(UpstreamError(502, "upstream-bad-response", f"invalid HTTP from upstream: {exc}"))
+                self.call.upstream_failed(UpstreamError(
+                    502, "upstream-bad-response", f"invalid HTTP from upstream: {exc}"))
             self.close()
+            return
+        call.flush()  # everything this read produced goes to the client in one write
 
     def pause_writing(self) -> None:
         if self.call is not None:
@@ -213,12 +264,21 @@ class UpstreamConnection(asyncio.Protocol):
         self.call.reason = reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.call.response_headers.append((name, value))
+        call = self.call
+        lname = name.lower()
+        if lname not in _RESPONSE_SPECIAL:
+            call.head_parts += (name, b": ", value, b"\r\n")
+        elif lname == b"content-length":
+            call.has_length = True
+            call.head_parts += (name, b": ", value, b"\r\n")
+        elif lname == b"connection":
+            call.listed = _listed(value, call.listed)
+        # else: hop-by-hop, dropped
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:  # interim (103 Early Hints...): dropped
-            self.call.response_headers = []
+            self.call.reset_response()
             return
         self.call.response_head(status, self.parser.should_keep_alive())
 
@@ -256,11 +316,16 @@ class ProxyCall:
         self.got_bytes = False
         self.head_sent = False
         self.done = False
+        self.out: list[bytes] = []  # response bytes for the client, written by flush()
+        self.reset_response()
+
+    def reset_response(self) -> None:
         self.reason = b""
-        self.response_headers: list[tuple[bytes, bytes]] = []
+        self.head_parts: list[bytes] = []  # (name, ': ', value, CRLF) groups, filtered
+        self.has_length = False
+        self.listed: set | None = None
         self.response_chunked = False
         self.response_body_allowed = True
-        self.timer = None
 
     # -- request side ---------------------------------------------------------------------
     def start(self) -> None:
@@ -304,7 +369,7 @@ class ProxyCall:
         self.pending_size = 0
         self.client.resume_reading("pending")
         conn.transport.write(b"".join(out))
-        self.timer = asyncio.get_running_loop().call_later(self.target.timeout, self._timed_out)
+        conn.expect_head_within(self.target.timeout)
 
     def _frame(self, chunk: bytes) -> bytes:
         return b"%x\r\n%s\r\n" % (len(chunk), chunk) if self.chunked else chunk
@@ -330,33 +395,23 @@ class ProxyCall:
 
     # -- response side --------------------------------------------------------------------
     def response_head(self, status: int, upstream_keep_alive: bool) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         ex = self.ex
         ex.status = status
         self.head_sent = True
-        lines = [status_line(status, self.reason or None)]
-        listed = _connection_listed(self.response_headers)
-        has_length = False
-        for name, value in self.response_headers:
-            lname = name.lower()
-            if lname in HOP_BY_HOP or lname in listed:
-                continue
-            if lname == b"content-length":
-                has_length = True
-            lines.append(name + b": " + value + b"\r\n")
+        parts = self.head_parts
+        if self.listed:
+            parts = _without(parts, 0, self.listed)
         no_body = ex.method == "HEAD" or status in _NO_BODY_STATUS or status < 200
         self.response_body_allowed = not no_body
-        if not no_body and not has_length:
+        framing = b""
+        if not no_body and not self.has_length:
             if ex.version == "1.1":
                 self.response_chunked = True
-                lines.append(b"transfer-encoding: chunked\r\n")
+                framing = b"transfer-encoding: chunked\r\n"
             else:
                 ex.keep_alive = False  # HTTP/1.0: the end of the body is the end of the connection
-        lines.append(connection_line(ex.keep_alive, ex.version))
-        lines.append(b"\r\n")
-        self.client.write(b"".join(lines))
+        self.out += (status_line(status, self.reason or None), b"".join(parts), framing,
+                     connection_line(ex.keep_alive, ex.version), b"\r\n")
         if no_body and ex.method == "HEAD":
             # llhttp cannot be told the response was to HEAD: finish here, fresh parser next time
             self.conn.reset_parser()
@@ -366,15 +421,22 @@ class ProxyCall:
         if not self.response_body_allowed or self.done:
             return
         if self.response_chunked:
-            self.client.writelines((b"%x\r\n" % len(data), data, b"\r\n"))
+            self.out += (b"%x\r\n" % len(data), data, b"\r\n")
         else:
-            self.client.write(data)
+            self.out.append(data)
+
+    def flush(self) -> None:
+        out = self.out
+        if out:
+            self.client.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
 
     def response_complete(self, upstream_keep_alive: bool) -> None:
         if self.done:
             return
         if self.response_chunked:
-            self.client.write(b"0\r\n\r\n")
+            self.out.append(b"0\r\n\r\n")
+        self.flush()  # before response_done: the next pipelined answer must come after this one
         self.done = True
         conn, self.conn = self.conn, None
         conn.call = None
@@ -385,13 +447,6 @@ class ProxyCall:
         self.client.response_done(self.ex)
 
     # -- failures -------------------------------------------------------------------------
-    def _timed_out(self) -> None:
-        self.timer = None
-        if not self.done and not self.head_sent:
-            self.upstream_failed(UpstreamError(
-                504, "upstream-timeout",
-                f"{self.target.pool.origin} did not answer within {self.target.timeout:g} s"))
-
     def upstream_lost(self, exc) -> None:
         if self.done:
             return
@@ -400,15 +455,12 @@ class ProxyCall:
             # the pooled connection was closed by the upstream while idle: try a fresh one
             self.retryable = False
             self.conn = None
-            if self.timer is not None:
-                self.timer.cancel()
             self._connect()
             return
-        if self.head_sent and not self.response_chunked and conn is not None:
+        if self.head_sent and not self.response_chunked and not self.has_length:
             # close-delimited body (no length, HTTP/1.0 client): the close is the end
-            if not any(n.lower() == b"content-length" for n, _ in self.response_headers):
-                self.response_complete(False)
-                return
+            self.response_complete(False)
+            return
         self.upstream_failed(UpstreamError(
             502, "upstream-reset",
             f"{self.target.pool.origin} closed the connection before the response was complete"))
@@ -417,14 +469,12 @@ class ProxyCall:
         if self.done:
             return
         self.done = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         if self.conn is not None:
             self.conn.call = None
             self.conn.close()
             self.conn = None
         if self.head_sent:  # part of a response is out: the only honest signal left is to cut it
+            self.flush()
             self.client.abort()
             return
         ex = self.ex
@@ -441,8 +491,6 @@ class ProxyCall:
         if self.done:
             return
         self.done = True
-        if self.timer is not None:
-            self.timer.cancel()
         if self.conn is not None:
             self.conn.call = None
             self.conn.close()
