@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.client
 import os
 import socket
 import subprocess
@@ -239,6 +240,18 @@ def cli_server():
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def call(port, method="GET", path="/", body=None, headers=None):
+    """One request on a fresh connection → (status, {lower-case header: value}, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    finally:
+        conn.close()
 
 
 def raw_exchange(port: int, data: bytes, *, timeout: float = 5.0, half_close: bool = False) -> bytes:

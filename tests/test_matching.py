@@ -6,18 +6,7 @@ import json
 from urllib.parse import quote
 
 import pytest
-
-
-def call(port, method="GET", path="/", body=None, headers=None):
-    """One request on a fresh connection → (status, {lower-case header: value}, body bytes)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        data = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
-    finally:
-        conn.close()
+from conftest import call
 
 
 # -- string matchers on query, headers and body ---------------------------------------------

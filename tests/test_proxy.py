@@ -252,10 +252,10 @@ def test_upstream_hop_by_hop_response_headers_are_removed(stuntman):
 
 
 def test_routes_matching_on_body_buffer_it_with_a_limit_while_others_stream(stuntman, upstream):
-    st = stuntman({"p.yaml": f"""
+    st = stuntman({"p.yaml": """
         - name: big-orders
-          request: {{method: POST, path: /upload, body: {{jsonPath: "$.big"}}}}
-          response: {{body: matched-on-body}}
+          request: {method: POST, path: /upload, body: {jsonPath: "$.big"}}
+          response: {body: matched-on-body}
     """}, upstream=upstream.url, max_body_bytes=1000)
     r, data = get(st.port, "/upload", "POST", body=b'{"big": true}')
     assert data == b"matched-on-body"

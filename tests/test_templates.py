@@ -1,7 +1,6 @@
 """Response templates end to end: {{...}} expressions and filters, faker seeding, load errors."""
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import uuid
@@ -10,23 +9,11 @@ from datetime import datetime
 from urllib.parse import quote
 
 import pytest
-from conftest import run_cli, write_stubs
+from conftest import call, run_cli, write_stubs
 
 from stuntman.config.loader import ConfigErrors
 from stuntman.server import Server
 from stuntman.settings import Settings
-
-
-def call(port, method="GET", path="/", body=None, headers=None):
-    """One request on a fresh connection → (status, {lower-case header: value}, body bytes)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        data = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
-    finally:
-        conn.close()
 
 
 DOC = json.dumps({"a": {"b": ["first", "second"]}, "name": "Ada"})

@@ -232,7 +232,7 @@ class HTTP1Connection(asyncio.Protocol):
         if ex.expect_continue and not ex.complete:
             self.transport.write(CONTINUE)
         table = self.server.table  # read once: the exchange sees one table even across a reload
-        ex.candidates = candidates = table.candidates(ex.path)
+        ex.candidates = table.candidates(ex.path)
         if table.any_needs_body and _needs_body(ex):
             if ex.too_large:
                 return self._too_large(ex)

@@ -469,10 +469,7 @@ class ProxyCall:
         if self.done:
             return
         self.done = True
-        if self.conn is not None:
-            self.conn.call = None
-            self.conn.close()
-            self.conn = None
+        self._drop_connection()
         if self.head_sent:  # part of a response is out: the only honest signal left is to cut it
             self.flush()
             self.client.abort()
@@ -491,6 +488,10 @@ class ProxyCall:
         if self.done:
             return
         self.done = True
+        self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        """Close the upstream connection: a half-used one can't go back to the pool."""
         if self.conn is not None:
             self.conn.call = None
             self.conn.close()
