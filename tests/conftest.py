@@ -155,7 +155,7 @@ async def _status(request: web.Request) -> web.Response:
 
 
 class Upstream:
-    def __init__(self):
+    def __init__(self, ssl_context=None):
         self.thread = LoopThread()
         self.requests = 0
         app = web.Application(client_max_size=2**40)
@@ -174,10 +174,10 @@ class Upstream:
         app.router.add_route("*", "/{tail:.*}", _echo)
         self.runner = web.AppRunner(app, access_log=None)
         self.thread.call(self.runner.setup())
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=ssl_context)
         self.thread.call(site.start())
         self.port = site._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{self.port}"
 
     def stop(self):
         self.thread.call(self.runner.cleanup())

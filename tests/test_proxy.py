@@ -5,10 +5,12 @@ import hashlib
 import http.client
 import json
 import socket
+import ssl
+import subprocess
 import time
 
 import pytest
-from conftest import RawUpstream, _pattern, free_port, parse_responses, raw_exchange, read_request
+from conftest import RawUpstream, Upstream, _pattern, free_port, parse_responses, raw_exchange, read_request
 
 
 def get(port: int, path: str, method: str = "GET", body=None, headers=None, conn=None):
@@ -263,3 +265,36 @@ def test_routes_matching_on_body_buffer_it_with_a_limit_while_others_stream(stun
     assert r.status == 413
     r, data = get(st.port, "/other-upload", "POST", body=b"y" * 5000)  # no body matcher: streams
     assert r.status == 200 and json.loads(data)["body_size"] == 5000
+
+
+@pytest.fixture(scope="module")
+def tls_upstream(tmp_path_factory):
+    """An https:// aiohttp upstream with a self-signed certificate for 127.0.0.1."""
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    up = Upstream(ssl_context=ctx)
+    yield up, cert
+    up.stop()
+
+
+def test_https_upstream_verified_with_a_ca_bundle(stuntman, tls_upstream):
+    up, cert = tls_upstream
+    st = stuntman({}, upstream=up.url, upstream_ca=cert)
+    r, data = get(st.port, "/secure?x=1")
+    assert r.status == 200 and json.loads(data)["path"] == "/secure?x=1"
+
+
+def test_https_upstream_with_an_untrusted_certificate_is_502_unless_insecure(stuntman, tls_upstream):
+    up, _ = tls_upstream
+    st = stuntman({}, upstream=up.url)
+    r, data = get(st.port, "/secure")
+    assert r.status == 502 and r.getheader("X-Stuntman-Error") == "upstream-tls"
+    assert b"certificate verify failed" in data
+    st = stuntman({}, upstream=up.url, insecure_upstream=True)
+    r, data = get(st.port, "/secure")
+    assert r.status == 200

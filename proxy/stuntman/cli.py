@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
          "seconds to wait for the upstream's response head before answering 504", "S")
     _add(run, "--connect-timeout", float, DEFAULTS.connect_timeout, "seconds to connect upstream", "S")
     _add(run, "--preserve-host", bool, False, "send the client's Host header upstream (default: rewrite it)")
+    _add(run, "--upstream-ca", Path, None, "CA bundle (PEM) to verify https:// upstreams (default: system store)", "FILE")
+    _add(run, "--insecure-upstream", bool, False, "do not verify https:// upstream certificates")
     _add(run, "--max-body-bytes", int, DEFAULTS.max_body_bytes,
          "largest body buffered for routes that match on it (then 413)", "N")
     _add(run, "--max-header-bytes", int, DEFAULTS.max_header_bytes, "largest request head (then 431)", "N")
@@ -162,6 +164,8 @@ def cmd_run(args) -> int:
     _check_dir(settings.stubs)
     if settings.upstream and not settings.upstream.startswith(("http://", "https://")):
         raise CliError(f"--upstream {settings.upstream!r}: expected an http:// or https:// URL")
+    if settings.upstream_ca and not settings.upstream_ca.is_file():
+        raise CliError(f"--upstream-ca '{settings.upstream_ca}' is not a file")
     if settings.uvloop:
         import uvloop
 

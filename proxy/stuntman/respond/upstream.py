@@ -37,7 +37,7 @@ class Pool:
         self.scheme, self.host, self.port = scheme, host, port
         self.settings = settings
         self.idle: list[UpstreamConnection] = []
-        self.ssl_context = ssl.create_default_context() if scheme == "https" else None
+        self.ssl_context = _tls_context(settings) if scheme == "https" else None
 
     def take_idle(self) -> UpstreamConnection | None:
         while self.idle:
@@ -84,6 +84,16 @@ class Pool:
         for conn in self.idle:
             conn.close()
         self.idle.clear()
+
+
+def _tls_context(settings) -> ssl.SSLContext:
+    """Verify upstream certificates (system store or --upstream-ca) unless told not to."""
+    ctx = ssl.create_default_context(cafile=str(settings.upstream_ca) if settings.upstream_ca else None)
+    if settings.insecure_upstream:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
 
 
 class UpstreamTarget:
