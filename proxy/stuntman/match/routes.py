@@ -1,12 +1,14 @@
 """The compiled route table: index by path, then check method, query, headers, body, state.
 
 Lookup cost does not grow with the number of stubs: exact paths are a dict, path templates a
-segment trie, and prefix/regex routes are bucketed by their literal prefix (one dict probe per
-distinct prefix length). Candidates come out in rank order (priority, specificity, file order).
+segment trie, and prefix/regex routes (and template segments like `v{n}.json`) are bucketed by
+the literal prefix and suffix every match has (one dict probe per distinct pair of lengths).
+Candidates come out in rank order (priority, specificity, file order).
 """
 from __future__ import annotations
 
 import re
+from re import _constants as _re, _parser as _re_parser  # to read a regex's literal prefix/suffix
 from urllib.parse import unquote
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -115,7 +117,7 @@ class _Node:
     def __init__(self):
         self.literal: dict[str, _Node] = {}
         self.param: _Node | None = None          # a whole-segment {name}
-        self.patterns: list[tuple[re.Pattern, _Node]] = []  # segments like {name}.json
+        self.patterns = AffixIndex()  # (pattern, child) for segments like v{n}.json
         self.routes: list[Route] = []
 
 
@@ -129,9 +131,12 @@ def _segment_walk(node: _Node, segments: list[str], i: int, out: list[Route]) ->
         _segment_walk(child, segments, i + 1, out)
     if node.param is not None and seg:
         _segment_walk(node.param, segments, i + 1, out)
-    for pattern, child in node.patterns:
-        if pattern.fullmatch(seg):
-            _segment_walk(child, segments, i + 1, out)
+    if node.patterns:
+        hits: list = []
+        node.patterns.find(seg, hits)
+        for pattern, child in hits:
+            if pattern.fullmatch(seg):
+                _segment_walk(child, segments, i + 1, out)
 
 
 def template_regex(template: str) -> re.Pattern:
@@ -144,21 +149,63 @@ def template_regex(template: str) -> re.Pattern:
     return re.compile("".join(parts))
 
 
-def regex_literal_prefix(pattern: str) -> str:
-    """The literal text every match of `pattern` (used with fullmatch) must start with."""
-    out = []
-    i = 1 if pattern.startswith("^") else 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch in _REGEX_META:
-            if ch in "?*{" and out:  # the previous char is optional / repeated
-                out.pop()
-            break
-        out.append(ch)
-        i += 1
-    if "|" in pattern:  # an alternation at top level may start anywhere
-        return ""
-    return "".join(out)
+def regex_affixes(pattern: str) -> tuple[str, str]:
+    """Literal text that every full match of `pattern` must start and end with."""
+    try:
+        parsed = _re_parser.parse(pattern)
+    except re.error:
+        return "", ""
+    if parsed.state.flags & re.IGNORECASE:
+        return "", ""
+    items = [(op, av) for op, av in parsed if op is not _re.AT]  # drop ^ and $ anchors
+    head = 0
+    while head < len(items) and items[head][0] is _re.LITERAL:
+        head += 1
+    tail = len(items)
+    while tail > head and items[tail - 1][0] is _re.LITERAL:
+        tail -= 1
+    return ("".join(chr(av) for _, av in items[:head]),
+            "".join(chr(av) for _, av in items[tail:]))
+
+
+def template_affixes(segment: str) -> tuple[str, str]:
+    """Literal text around the parameters of one template segment, e.g. ('v', '.json')."""
+    return segment[:segment.index("{")], segment[segment.rindex("}") + 1:]
+
+
+class AffixIndex:
+    """Items keyed by a literal (prefix, suffix) that matching text must start and end with.
+
+    A lookup probes one dict entry per distinct (prefix length, suffix length) pair, so it costs
+    the same with 1 or 1,000 items, unless many items share both their prefix and suffix.
+    """
+
+    def __init__(self):
+        self.buckets: dict[tuple[str, str], list] = {}
+        self.shapes: list[tuple[int, int]] = []
+
+    def add(self, prefix: str, suffix: str, item) -> None:
+        self.buckets.setdefault((prefix, suffix), []).append(item)
+        shape = (len(prefix), len(suffix))
+        if shape not in self.shapes:
+            self.shapes.append(shape)
+            self.shapes.sort()
+
+    def find(self, text: str, out: list) -> int:
+        """Append the items whose affixes text has; return how many buckets contributed."""
+        found = 0
+        n = len(text)
+        for plen, slen in self.shapes:
+            if plen + slen > n:
+                continue
+            bucket = self.buckets.get((text[:plen], text[n - slen:] if slen else ""))
+            if bucket:
+                out.extend(bucket)
+                found += 1
+        return found
+
+    def __bool__(self) -> bool:
+        return bool(self.buckets)
 
 
 class RouteTable:
@@ -173,7 +220,7 @@ class RouteTable:
         self._exact: dict[str, list[Route]] = {}
         self._trie = _Node()
         self._has_templates = False
-        self._prefixed: dict[str, list[Route]] = {}
+        self._affixed = AffixIndex()  # pathPrefix and pathRegex routes
         self._anywhere: list[Route] = []
         for route in routes:
             kind = route.path_kind
@@ -183,10 +230,10 @@ class RouteTable:
                 self._add_template(route)
             elif kind == "any":
                 self._anywhere.append(route)
+            elif kind == "prefix":
+                self._affixed.add(route.path_text, "", route)
             else:
-                key = route.path_text if kind == "prefix" else regex_literal_prefix(route.path_text)
-                self._prefixed.setdefault(key, []).append(route)
-        self._prefix_lengths = sorted({len(k) for k in self._prefixed})
+                self._affixed.add(*regex_affixes(route.path_text), route)
         self.any_needs_body = any(r.needs_body for r in routes)
 
     def _add_template(self, route: Route) -> None:
@@ -198,13 +245,14 @@ class RouteTable:
                 node = node.param
             elif "{" in seg:
                 pattern = template_regex(seg)
-                for existing, child in node.patterns:
+                prefix, suffix = template_affixes(seg)
+                for existing, child in node.patterns.buckets.get((prefix, suffix), ()):
                     if existing.pattern == pattern.pattern:
                         node = child
                         break
                 else:
                     child = _Node()
-                    node.patterns.append((pattern, child))
+                    node.patterns.add(prefix, suffix, (pattern, child))
                     node = child
             else:
                 node = node.literal.setdefault(seg, _Node())
@@ -219,14 +267,8 @@ class RouteTable:
             before = len(out)
             _segment_walk(self._trie, path.split("/")[1:], 0, out)
             sources += len(out) > before
-        if self._prefix_lengths:
-            for n in self._prefix_lengths:
-                if n > len(path):
-                    break
-                bucket = self._prefixed.get(path[:n])
-                if bucket:
-                    out.extend(bucket)
-                    sources += 1
+        if self._affixed:
+            sources += self._affixed.find(path, out)
         if self._anywhere:
             out.extend(self._anywhere)
             sources += 1
