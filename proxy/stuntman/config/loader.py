@@ -17,6 +17,8 @@ from pydantic import TypeAdapter, ValidationError
 from .model import StubSpec
 
 STUB_SUFFIXES = (".yaml", ".yml", ".json")
+# libyaml's safe loader when present: several times faster and far less memory than pure Python
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _stub_list = TypeAdapter(list[StubSpec])
 
 
@@ -82,22 +84,31 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
 
 
 def parse_documents(text: str, name: str, is_json: bool) -> tuple[Any, dict[tuple, int]]:
-    """Parse one file's text; raise ConfigErrors on a syntax error."""
+    """Parse one file's text into data and a key-path → line map; ConfigErrors on bad syntax."""
+    if is_json:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigErrors([ConfigError(name, exc.lineno, "", f"invalid JSON: {exc.msg}")]) from None
     try:
-        data = json.loads(text) if is_json else yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigErrors([ConfigError(name, exc.lineno, "", f"invalid JSON: {exc.msg}")]) from None
+        loader = _YamlLoader(text)  # one parse: the node tree gives lines, then the data
+        try:
+            node = loader.get_single_node()
+            lines = _line_map(node) if node is not None else {}
+            if not is_json:
+                data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
+        if is_json:  # valid JSON that YAML cannot read (tabs): no line numbers
+            return data, {}
         mark = exc.problem_mark or exc.context_mark
         msg = " ".join(str(p) for p in (exc.context, exc.problem) if p)
         raise ConfigErrors([ConfigError(name, mark.line + 1 if mark else None, "", f"invalid YAML: {msg}")]) from None
     except yaml.YAMLError as exc:
+        if is_json:
+            return data, {}
         raise ConfigErrors([ConfigError(name, None, "", f"invalid YAML: {exc}")]) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        lines = _line_map(node) if node is not None else {}
-    except yaml.YAMLError:  # valid JSON that YAML cannot compose (tabs): no line numbers
-        lines = {}
     return data, lines
 
 
