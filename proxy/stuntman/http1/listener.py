@@ -9,6 +9,7 @@ or idle clients from holding the server.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections import deque
 
@@ -21,6 +22,7 @@ from ..respond.upstream import ProxyCall
 from .wire import simple_response
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+log = logging.getLogger("stuntman")
 
 
 def _needs_body(ex: Exchange) -> bool:
@@ -111,7 +113,7 @@ class HTTP1Connection(asyncio.Protocol):
             if isinstance(cause, Rejected):
                 self._reject(cause.status, cause.message)
             else:
-                raise
+                self._fail(cause)
         except httptools.HttpParserError as exc:
             self._reject(400, f"malformed request: {exc}")
         else:
@@ -280,7 +282,14 @@ class HTTP1Connection(asyncio.Protocol):
         call.start()
 
     def _answer_stub(self, ex: Exchange) -> None:
-        self.transport.write(ex.route.action.respond(ex, self.server.state))
+        try:
+            data = ex.route.action.respond(ex, self.server.state)
+        except Exception as exc:  # a template that fails on this request's data: say so
+            log.exception("stub %s failed to render for %s", ex.route.label(), ex.describe())
+            ex.keep_alive = False
+            data = simple_response(500, f"stuntman: stub {ex.route.label()} failed to render: {exc!r}\n",
+                                   keep_alive=False, version=ex.version)
+        self.transport.write(data)
         self.response_done(ex)
 
     def _not_found(self, ex: Exchange) -> None:
@@ -377,6 +386,18 @@ class HTTP1Connection(asyncio.Protocol):
         if self.active is None:
             self.transport.write(self.rejected)
             self._close()
+
+    def _fail(self, exc: BaseException) -> None:
+        """A bug of ours surfaced in a callback: answer 500 if nothing was sent yet, and close."""
+        log.error("internal error on a connection from %s", self.peer, exc_info=exc)
+        ex = self.active
+        answered = ex is not None and (ex.phase == "done" or (ex.call is not None and ex.call.head_sent))
+        if ex is not None and ex.call is not None:
+            ex.call.cancel()
+        if not answered:
+            self.transport.write(simple_response(500, f"stuntman: internal error: {exc!r}\n", keep_alive=False))
+        self.active = None
+        self._close()
 
     def _upgrade_requested(self) -> None:
         """Protocol upgrades (WebSocket) are not tunnelled yet: answer the request, then close."""

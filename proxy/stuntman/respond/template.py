@@ -77,8 +77,24 @@ def _request_getter(root: str, rest: list[str], faker) -> Callable[[Any], Any]:
         provider = getattr(faker(), rest[0], None) if not rest[0].startswith("_") else None
         if not callable(provider):
             raise ValueError(f"unknown faker provider {rest[0]!r}")
+        _probe_faker(rest[0])
         return lambda ex: provider()
     raise ValueError(f"unknown template expression {'.'.join([root, *rest])!r}")
+
+
+_probe: list = []
+
+
+def _probe_faker(name: str) -> None:
+    """Call the provider once on a throwaway instance: one that needs arguments fails at load."""
+    if not _probe:
+        from faker import Faker
+
+        _probe.append(Faker())
+    try:
+        getattr(_probe[0], name)()
+    except Exception as exc:
+        raise ValueError(f"faker provider {name!r} cannot be called without arguments: {exc}") from None
 
 
 def _filter(text: str) -> Callable[[Any], Any]:
