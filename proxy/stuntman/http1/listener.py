@@ -47,7 +47,7 @@ class HTTP1Connection(asyncio.Protocol):
         "server", "settings", "parser", "transport", "peer", "reading", "active", "waiting",
         "url", "header_bytes", "in_head", "paused_for", "closed", "timer", "timer_at", "rejected",
         "waiting_for", "since", "loop",
-        "advancing", "advance_again", "write_paused", "heads_seen", "header_size",
+        "advancing", "advance_again", "heads_seen", "header_size",
     )
 
     def __init__(self, server):
@@ -75,7 +75,6 @@ class HTTP1Connection(asyncio.Protocol):
         self.rejected: bytes | None = None     # a final error answer queued behind `waiting`
         self.advancing = False
         self.advance_again = False
-        self.write_paused = False
         self.heads_seen = 0                    # request heads completed (for the head-size cap)
         self.header_size = 0                   # bytes of header fields in the current head
 
@@ -126,13 +125,11 @@ class HTTP1Connection(asyncio.Protocol):
                 self.header_bytes = 0
 
     def pause_writing(self) -> None:
-        self.write_paused = True
         self.pause_reading("write")
         if self.active is not None and self.active.call is not None:
             self.active.call.pause_upstream()
 
     def resume_writing(self) -> None:
-        self.write_paused = False
         self.resume_reading("write")
         if self.active is not None and self.active.call is not None:
             self.active.call.resume_upstream()

@@ -5,8 +5,6 @@ from email.utils import formatdate
 from http import HTTPStatus
 from time import time
 
-SERVER_NAME = b"stuntman"
-
 # RFC 9110 §7.6.1: hop-by-hop fields, never forwarded (plus whatever `Connection` lists).
 HOP_BY_HOP = frozenset({
     b"connection", b"proxy-connection", b"keep-alive", b"te", b"transfer-encoding", b"upgrade",

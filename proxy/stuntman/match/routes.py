@@ -216,7 +216,6 @@ class RouteTable:
         for i, route in enumerate(routes):
             route.rank = i
         self.routes = routes
-        self.by_id = {r.id: r for r in routes}
         self._exact: dict[str, list[Route]] = {}
         self._trie = _Node()
         self._has_templates = False

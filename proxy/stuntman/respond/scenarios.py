@@ -32,20 +32,3 @@ class StubState:
         pos = self._positions.get(slot, 0)
         self._positions[slot] = pos + 1 if pos + 1 < length or cycle else pos
         return pos % length
-
-    def scenarios(self) -> dict[str, dict[str, str]]:
-        """{session: {scenario: state}} for inspection."""
-        out: dict[str, dict[str, str]] = {}
-        for (session, scenario), state in self._scenarios.items():
-            out.setdefault(session, {})[scenario] = state
-        return out
-
-    def reset(self, session: str | None = None) -> None:
-        """Back to the start: one session, or all of them."""
-        if session is None:
-            self._scenarios.clear()
-            self._positions.clear()
-            return
-        for store in (self._scenarios, self._positions):
-            for key in [k for k in store if k[0] == session]:
-                del store[key]

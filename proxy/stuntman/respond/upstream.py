@@ -111,7 +111,6 @@ class UpstreamTarget:
         if key not in pools:
             pools[key] = Pool(scheme, parts.hostname, port, settings)
         self.pool: Pool = pools[key]
-        self.url = url
         self.base_path = parts.path.rstrip("/").encode()
         default_port = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
         self.host_header = (parts.hostname if default_port else f"{parts.hostname}:{port}").encode()
