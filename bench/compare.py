@@ -25,6 +25,7 @@ import socket
 import statistics
 import sys
 import time
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -46,6 +47,7 @@ GOALS = {
 def load_harness(path: str):
     spec = importlib.util.spec_from_file_location("bench_harness", os.path.join(path, "run.py"))
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod          # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
@@ -112,6 +114,9 @@ def verdict(ok: bool | None) -> str:
 def summarize(report: dict) -> str:
     p32, p1, s32 = rows(report, "proxy", 32), rows(report, "proxy", 1), rows(report, "stub", 32)
     L = ["## stuntman summary", ""]
+    rs, re_ = report.get("stuntman_rev_start"), report.get("stuntman_rev_end")
+    if rs:
+        L += [f"stuntman measured: {rs}" + ("" if rs == re_ else f" at the start, {re_} at the end (changed during the run!)"), ""]
 
     def line(name, r):
         if "error" in r:
@@ -136,7 +141,7 @@ def summarize(report: dict) -> str:
             return None
         return a[key] / b[key]
 
-    sp, np_, ap, d = p32.get("stuntman-proxy"), p32.get("nginx-proxy"), p32.get("aiohttp-ref-proxy"), p32.get("direct")
+    sp, np_, ap = p32.get("stuntman-proxy"), p32.get("nginx-proxy"), p32.get("aiohttp-ref-proxy")
     ss, nr, as_ = s32.get("stuntman-stub"), s32.get("nginx-return"), s32.get("aiohttp-ref-stub")
 
     def add(label, value, goal_text, ok, fmt="{:.2f}x"):
@@ -182,7 +187,8 @@ def summarize(report: dict) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(add_help=False)
-    ap.add_argument("--harness", default=os.environ.get("BENCH_HARNESS", "/work/shared/bench"))
+    ap.add_argument("--harness", default=os.environ.get(
+        "BENCH_HARNESS", str(Path(__file__).resolve().parents[2] / "shared" / "bench")))
     ap.add_argument("--port-offset", default="auto")
     ap.add_argument("--stuntman", default=os.path.join(ROOT, ".venv", "bin", "stuntman"))
     ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
@@ -225,11 +231,17 @@ def main() -> int:
     if "--only" not in rest and not any(a.startswith("--only=") for a in rest):
         rest = ["--only", ",".join(DEFAULT_ONLY)] + rest
     sys.argv = ["run.py"] + adds + rest + ["--out", md, "--json", js]
+    sys.path.insert(0, HERE)
+    from scale import stuntman_rev
+    rev_start = stuntman_rev(sm)
     rc = h.main()
     if "--list" in rest or "-h" in rest or "--help" in rest:
         return rc
     with open(js) as f:
         report = json.load(f)
+    report["stuntman_rev_start"], report["stuntman_rev_end"] = rev_start, stuntman_rev(sm)
+    with open(js, "w") as f:
+        json.dump(report, f, indent=1, default=str)
     summary = summarize(report)
     with open(md, "a") as f:
         f.write("\n" + summary + "\n")

@@ -8,6 +8,9 @@
 #   bench/run.sh --profile       # py-spy on the proxy and stub hot paths under wrk: top functions by self time
 #   bench/run.sh --all           # comparison, scale, rss, profile
 #   bench/run.sh [MODE] [--quick] -- HARNESS-ARGS...   # e.g. -- --rounds 5 --duration 20
+#   bench/run.sh [MODE] --snapshot[=REV]   # measure a commit (default HEAD) installed from `git archive` into
+#                                          # a scratch venv, not the editable work tree (stable while others edit)
+#   BENCH_STUNTMAN=/path/bin/stuntman bench/run.sh ...  # measure another build
 #
 # Installs what it needs if missing: wrk and nginx-light (apt), the project venv (make .venv/.installed),
 # the aiohttp+uvloop reference venv the shared harness expects (/opt/bench/venv311, pinned as in its
@@ -15,11 +18,11 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
-HARNESS="${BENCH_HARNESS:-/work/shared/bench}"
+HARNESS="${BENCH_HARNESS:-$(cd "$root/.." && pwd)/shared/bench}"  # ../shared beside the checkout
 OPT="${BENCH_OPT:-/opt/bench}"
 PYSPY_VENV="${PYSPY_VENV:-/tmp/pyspy}"
 
-compare=0 scale=0 rss=0 profile=0 quick=0
+compare=0 scale=0 rss=0 profile=0 quick=0 snapshot=""
 passthru=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,7 +32,9 @@ while [ $# -gt 0 ]; do
     --rss) rss=1 ;;
     --profile) profile=1 ;;
     --all) compare=1 scale=1 rss=1 profile=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --snapshot) snapshot=HEAD ;;
+    --snapshot=*) snapshot="${1#--snapshot=}" ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     --) shift; passthru=("$@"); break ;;
     *) passthru+=("$1") ;;
   esac
@@ -46,8 +51,22 @@ fi
 command -v taskset >/dev/null || { echo "taskset missing (util-linux)" >&2; exit 1; }
 [ -d "$HARNESS" ] || { echo "shared harness not found at $HARNESS (set BENCH_HARNESS)" >&2; exit 1; }
 make -s -C "$root" .venv/.installed
-STUNTMAN="$root/.venv/bin/stuntman"
-PY="$root/.venv/bin/python"
+STUNTMAN="${BENCH_STUNTMAN:-$root/.venv/bin/stuntman}"
+PY="$root/.venv/bin/python"          # runs the bench scripts (stdlib only)
+if [ -n "$snapshot" ]; then
+  rev="$(git -C "$root" rev-parse --short "$snapshot")"
+  snap="${TMPDIR:-/tmp}/stuntman-bench-snap/$rev"
+  if [ ! -x "$snap/venv/bin/stuntman" ]; then
+    echo "# installing stuntman $rev (git archive) into $snap/venv" >&2
+    rm -rf "$snap" && mkdir -p "$snap/src"
+    git -C "$root" archive "$rev" | tar -x -C "$snap/src"
+    "$(command -v python3.11 || echo python3)" -m venv "$snap/venv"
+    "$snap/venv/bin/pip" install -q "$snap/src"
+  fi
+  STUNTMAN="$snap/venv/bin/stuntman"
+  export BENCH_STUNTMAN_REV="$(git -C "$root" log -1 --format='%h %ci' "$rev") (snapshot: git archive + non-editable install)"
+fi
+echo "# stuntman under test: $STUNTMAN${BENCH_STUNTMAN_REV:+ = $BENCH_STUNTMAN_REV}" >&2
 
 # the stub workload serves a copy of the harness's fixture: keep it identical
 if ! cmp -s "$HARNESS/fixtures/user.json" "$here/stubs/stub/__files/user.json"; then

@@ -11,9 +11,11 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from . import __version__
 from .config.loader import ConfigErrors, load_dir
-from .config.model import stub_file_schema
+from .config.model import ProxySpec, stub_file_schema
 from .settings import Settings
 
 DEFAULTS = Settings()
@@ -102,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add(run, "--upstream-timeout", float, DEFAULTS.upstream_timeout,
          "seconds to wait for the upstream's response head before answering 504", "S")
     _add(run, "--connect-timeout", float, DEFAULTS.connect_timeout, "seconds to connect upstream", "S")
+    _add(run, "--pool-max-idle", int, DEFAULTS.pool_max_idle,
+         "idle keep-alive connections kept per upstream (more are closed)", "N")
     _add(run, "--preserve-host", bool, False, "send the client's Host header upstream (default: rewrite it)")
     _add(run, "--upstream-ca", Path, None, "CA bundle (PEM) to verify https:// upstreams (default: system store)", "FILE")
     _add(run, "--insecure-upstream", bool, False, "do not verify https:// upstream certificates")
@@ -162,8 +166,11 @@ def cmd_validate(args) -> int:
 def cmd_run(args) -> int:
     settings = _settings(args)
     _check_dir(settings.stubs)
-    if settings.upstream and not settings.upstream.startswith(("http://", "https://")):
-        raise CliError(f"--upstream {settings.upstream!r}: expected an http:// or https:// URL")
+    if settings.upstream:
+        try:
+            ProxySpec(upstream=settings.upstream)  # the same URL rules as a route's proxy
+        except ValidationError as exc:
+            raise CliError(f"--upstream {settings.upstream!r}: {exc.errors()[0]['msg']}") from None
     if settings.upstream_ca and not settings.upstream_ca.is_file():
         raise CliError(f"--upstream-ca '{settings.upstream_ca}' is not a file")
     if settings.uvloop:

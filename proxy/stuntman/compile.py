@@ -19,20 +19,23 @@ from .respond.upstream import UpstreamTarget
 from .settings import Settings
 
 
-def _faker_for(spec: StubSpec, source: str):
-    """A lazily created Faker, seeded per stub so its values repeat run after run."""
-    seed = spec.seed if spec.seed is not None else zlib.crc32((spec.name or source).encode())
-    made = []
+class SeededFaker:
+    """Calling it gives the stub's Faker, created on first use and seeded per stub so its values
+    repeat run after run (most stubs never call it: it must cost next to nothing)."""
 
-    def get():
-        if not made:
+    __slots__ = ("seed", "instance")
+
+    def __init__(self, spec: StubSpec, source: str):
+        self.seed = spec.seed if spec.seed is not None else zlib.crc32((spec.name or source).encode())
+        self.instance = None
+
+    def __call__(self):
+        if self.instance is None:
             from faker import Faker
 
-            fake = Faker()
-            fake.seed_instance(seed)
-            made.append(fake)
-        return made[0]
-    return get
+            self.instance = Faker()
+            self.instance.seed_instance(self.seed)
+        return self.instance
 
 
 def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, settings: Settings) -> Route:
@@ -61,7 +64,7 @@ def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, setti
         action = UpstreamTarget(str(p.upstream), pools, settings, preserve_host=p.preserve_host,
                                 timeout_ms=p.timeout_ms, strip_prefix=p.strip_prefix)
     else:
-        faker = _faker_for(spec, source)
+        faker = SeededFaker(spec, source)
         if spec.responses is not None:
             responses = [StubResponse(r, root, faker, ("responses", i)) for i, r in enumerate(spec.responses)]
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
+import re
 import time
 
 from . import __version__
@@ -19,6 +20,7 @@ from .settings import Settings
 def _give_back_memory() -> None:
     """Loading peaks well above what the table keeps (YAML trees, pydantic models): return the
     freed heap to the OS so a long-running sidecar's RSS reflects what it holds."""
+    re.purge()  # re's cache holds the last 512 patterns compiled; the routes keep their own
     gc.collect()
     try:
         ctypes.CDLL(None).malloc_trim(0)

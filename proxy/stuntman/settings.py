@@ -18,7 +18,7 @@ class Settings:
     preserve_host: bool = False          # send the client's Host upstream instead of the upstream's
     upstream_ca: Path | None = None      # CA bundle for https:// upstreams (default: system store)
     insecure_upstream: bool = False      # do not verify https:// upstream certificates
-    pool_max_idle: int = 256             # idle keep-alive connections kept per upstream
+    pool_max_idle: int = 1024            # idle keep-alive connections kept per upstream
     max_body_bytes: int = 10 * 1024 * 1024   # buffered bodies (routes that match on the body) → 413
     max_header_bytes: int = 32 * 1024    # request head → 431
     max_headers: int = 100               # header fields → 431
