@@ -441,3 +441,27 @@ def test_help(args, mentions):
 def test_version():
     result = run_cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("stuntman ")
+
+
+@pytest.mark.parametrize("headers, message", [
+    ('{"Bad Name": x}', "invalid header name 'Bad Name'"),
+    ('{X-Emoji: "\U0001F600"}', "header X-Emoji: value must be one line of Latin-1 text"),
+    ('{X-Split: "a\\r\\nX-Injected: yes"}', "header X-Split: value must be one line of Latin-1 text"),
+])
+def test_response_headers_must_be_wire_safe(tmp_path, headers, message):
+    stubs = write_stubs(tmp_path / "s", {"h.yaml": f"""
+        - request: {{path: /a}}
+          response:
+            headers: {headers}
+    """})
+    result = run_cli("validate", str(stubs))
+    assert result.returncode == 1
+    assert f"h.yaml:4: [0].response.headers: {message}" in result.stdout
+
+
+def test_latin1_response_header_values_are_served(stuntman):
+    st = stuntman({"h.yaml": '- {request: {path: /a}, response: {headers: {X-Name: "caf\\xe9"}, body: ok}}'})
+    conn = http.client.HTTPConnection("127.0.0.1", st.port, timeout=10)
+    conn.request("GET", "/a")
+    resp = conn.getresponse()
+    assert resp.read() == b"ok" and resp.getheader("X-Name") == "caf\xe9"

@@ -43,6 +43,17 @@ def _check_regex(value: str | None) -> str | None:
     return value
 
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.1 field-name
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 class MatcherSpec(_Model):
     """A predicate on one string value (a header, a query parameter, a form field, a body).
 
@@ -190,6 +201,17 @@ class ResponseSpec(_Model):
     template: bool | None = Field(
         None, description="render {{...}} expressions; default: on when the body or a header has one"
     )
+
+    @field_validator("headers")
+    @classmethod
+    def _wire_safe(cls, headers: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        for name, values in headers.items():
+            if not _TOKEN.fullmatch(name):
+                raise ValueError(f"invalid header name {name!r}")
+            for value in [values] if isinstance(values, str) else values:
+                if "\r" in value or "\n" in value or not value.isascii() and not _latin1(value):
+                    raise ValueError(f"header {name}: value must be one line of Latin-1 text")
+        return headers
 
     @model_validator(mode="after")
     def _one_body(self) -> ResponseSpec:
