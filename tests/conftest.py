@@ -55,6 +55,8 @@ class Running:
         self.thread.call(self.server.start())
         self.port = self.server.port
         self.url = f"http://127.0.0.1:{self.port}"
+        self.stubs = settings.stubs
+        self.admin_url = f"http://127.0.0.1:{self.server.admin_port}" if self.server.admin_port else None
 
     def reload(self) -> int:
         return self.thread.call(_async(self.server.load))
@@ -87,7 +89,8 @@ def stuntman(tmp_path):
 
     def start(files: dict[str, str] | None = None, **overrides) -> Running:
         stubs = write_stubs(tmp_path / f"stubs{len(started)}", files or {})
-        settings = replace(Settings(), stubs=stubs, port=0, admin_port=None, **overrides)
+        overrides = {"admin_port": None, "watch": False, **overrides}  # tests opt in to both
+        settings = replace(Settings(), stubs=stubs, port=0, **overrides)
         running = Running(settings)
         started.append(running)
         return running

@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import errno
 import json
+import logging
 import os
 import signal
 import sys
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 from . import __version__
 from .config.loader import ConfigErrors, load_dir
 from .config.model import ProxySpec, stub_file_schema
-from .settings import Settings
+from .settings import Settings, is_loopback
 
 DEFAULTS = Settings()
 
@@ -100,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add(run, "--port", _port, DEFAULTS.port, "data-plane port", "P")
     _add(run, "--admin-host", str, DEFAULTS.admin_host, "admin API listen address", "H")
     _add(run, "--admin-port", _port, DEFAULTS.admin_port, "admin API port", "A")
+    _add(run, "--admin-token", str, None,
+         "bearer token the admin API requires; mandatory when --admin-host is not loopback", "TOKEN")
     _add(run, "--upstream", str, None, "pass unmatched requests through to this URL (sidecar mode)", "URL")
     _add(run, "--upstream-timeout", float, DEFAULTS.upstream_timeout,
          "seconds to wait for the upstream's response head before answering 504", "S")
@@ -120,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add(run, "--session-header", str, DEFAULTS.session_header,
          "request header whose value partitions scenario and sequence state", "NAME")
     _add(run, "--no-uvloop", bool, False, "use asyncio's default event loop instead of uvloop")
+    _add(run, "--no-watch", bool, False, "do not reload when files under --stubs change")
 
     val = sub.add_parser("validate", help="check stub files; print every error with file:line",
                          description="Check every stub file under DIR. Prints each error as "
@@ -136,6 +140,7 @@ def _settings(args) -> Settings:
     _from_env(args)
     values = {f.name: getattr(args, f.name) for f in fields(Settings) if hasattr(args, f.name)}
     values["uvloop"] = not args.no_uvloop
+    values["watch"] = not args.no_watch
     return Settings(**values)
 
 
@@ -171,8 +176,12 @@ def cmd_run(args) -> int:
             ProxySpec(upstream=settings.upstream)  # the same URL rules as a route's proxy
         except ValidationError as exc:
             raise CliError(f"--upstream {settings.upstream!r}: {exc.errors()[0]['msg']}") from None
+    if not is_loopback(settings.admin_host) and not settings.admin_token:
+        raise CliError(f"the admin API on {settings.admin_host} would be reachable from other hosts: "
+                       "set --admin-token (or STUNTMAN_ADMIN_TOKEN), or bind it to 127.0.0.1")
     if settings.upstream_ca and not settings.upstream_ca.is_file():
         raise CliError(f"--upstream-ca '{settings.upstream_ca}' is not a file")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s stuntman %(levelname)s %(message)s")
     if settings.uvloop:
         import uvloop
 

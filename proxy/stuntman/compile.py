@@ -72,7 +72,7 @@ def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, setti
         action = StubAction(responses, spec.sequence == "cycle", route_id)
 
     return Route(
-        name=spec.name, id=route_id, source=source, priority=spec.priority, order=order,
+        name=spec.name, id=route_id, file=loaded.file, source=source, priority=spec.priority, order=order,
         methods=method_set, path_kind=kind, path_text=text, path_re=path_re,
         query=[(k, compile_matcher(m)) for k, m in req.query.items()],
         headers=[(k.lower(), compile_matcher(m)) for k, m in req.headers.items()],

@@ -4,17 +4,22 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
+import logging
 import re
 import time
+from typing import Collection
 
 from . import __version__
 from .compile import compile_table
-from .config.loader import ConfigErrors, load_dir
+from .config.loader import ConfigError, ConfigErrors, FileInFlux, load_dir
 from .http1.listener import HTTP1Connection
 from .match.routes import RouteTable
 from .respond.scenarios import StubState
+from .reload import watch
 from .respond.upstream import UpstreamTarget
 from .settings import Settings
+
+log = logging.getLogger("stuntman")
 
 
 def _give_back_memory() -> None:
@@ -45,17 +50,41 @@ class Server:
         self.started = time.time()
         self._listener: asyncio.base_events.Server | None = None
         self._admin = None
+        self._watcher: asyncio.Task | None = None
+        self.config_errors: list[ConfigError] = []  # of the last load that failed, until one works
+        self.reloads = {"ok": 0, "error": 0}
 
-    def load(self) -> int:
+    def load(self, emptied_means_busy: Collection[str] = ()) -> int:
         """(Re)load the stubs directory; on any error keep the current table and raise."""
-        stubs, errors = load_dir(self.settings.stubs)
+        stubs, errors = load_dir(self.settings.stubs, emptied_means_busy)
         table, compile_errors = compile_table(stubs, self.settings.stubs, self.pools, self.settings)
         errors += compile_errors
         if errors:
             raise ConfigErrors(errors)
         self.table = table  # one assignment: a request sees the old table or the new one
+        self.config_errors = []
         _give_back_memory()
         return len(table.routes)
+
+    def reload(self, why: str, settle: bool = False) -> bool | None:
+        """load(), reporting instead of raising: errors are kept for health and logged.
+
+        With settle, a file that had stubs and now reads empty is taken for a write in progress:
+        nothing changes and None asks the caller to try again shortly.
+        """
+        try:
+            count = self.load(self.table.files if settle else ())
+        except FileInFlux:
+            return None
+        except ConfigErrors as exc:
+            self.config_errors = exc.errors
+            self.reloads["error"] += 1
+            log.error("reload (%s) failed; still serving the previous %d stub(s):\n  %s", why,
+                      len(self.table.routes), "\n  ".join(map(str, exc.errors)))
+            return False
+        self.reloads["ok"] += 1
+        log.info("reloaded (%s): %d stub(s)", why, count)
+        return True
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -70,6 +99,8 @@ class Server:
             except BaseException:
                 await self.close()
                 raise
+        if self.settings.watch:
+            self._watcher = asyncio.ensure_future(watch(self))
 
     @property
     def port(self) -> int:
@@ -80,6 +111,8 @@ class Server:
         return self._admin.port if self._admin else None
 
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self._listener is not None:
             self._listener.close()
         for conn in list(self.connections):
@@ -94,8 +127,9 @@ class Server:
 
     def health(self) -> dict:
         return {
-            "status": "ok",
+            "status": "degraded" if self.config_errors else "ok",
             "version": __version__,
             "uptimeSeconds": round(time.time() - self.started, 3),
             "stubs": len(self.table.routes),
+            "configErrors": [error.as_dict() for error in self.config_errors],
         }

@@ -1,8 +1,18 @@
 """Runtime settings of a server (from CLI flags / STUNTMAN_* env vars, or built by tests)."""
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
 
 
 @dataclass(frozen=True)
@@ -28,3 +38,5 @@ class Settings:
     linger_timeout: float = 5.0          # reading the rest of a body we answered early, before close
     session_header: str = "X-Stuntman-Session"
     uvloop: bool = True
+    watch: bool = True                   # reload when files under `stubs` change
+    admin_token: str | None = None       # bearer token the admin API requires (when set)

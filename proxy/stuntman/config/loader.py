@@ -9,7 +9,7 @@ import json
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
@@ -28,6 +28,9 @@ class ConfigError:
     line: int | None
     field: str  # dotted path inside the file, e.g. "[0].request.headers.Accept"; "" for the file
     message: str
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "line": self.line, "field": self.field, "message": self.message}
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -154,23 +157,32 @@ def stub_files(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def load_file(path: Path, root: Path) -> list[LoadedStub]:
+class FileInFlux(Exception):
+    """A file that had stubs reads empty: most likely a writer truncated it and is not done."""
+
+
+def load_file(path: Path, root: Path, emptied_means_busy: Collection[str] = ()) -> list[LoadedStub]:
     name = path.relative_to(root).as_posix()
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigErrors([ConfigError(name, None, "", f"cannot read: {exc}")]) from None
+    if name in emptied_means_busy and not text.strip():
+        raise FileInFlux(name)
     data, lines = parse_documents(text, name, path.suffix.lower() == ".json")
     return validate_stubs(data, name, lines)
 
 
-def load_dir(root: Path) -> tuple[list[LoadedStub], list[ConfigError]]:
-    """Every stub under root, and every error found (the caller decides what an error means)."""
+def load_dir(root: Path, emptied_means_busy: Collection[str] = ()) -> tuple[list[LoadedStub], list[ConfigError]]:
+    """Every stub under root, and every error found (the caller decides what an error means).
+
+    Raises FileInFlux if a file named in `emptied_means_busy` reads empty.
+    """
     stubs: list[LoadedStub] = []
     errors: list[ConfigError] = []
     for path in stub_files(root):
         try:
-            stubs.extend(load_file(path, root))
+            stubs.extend(load_file(path, root, emptied_means_busy))
         except ConfigErrors as exc:
             errors.extend(exc.errors)
     # a .json file that a stub serves as its bodyFile is a body, not a broken stub

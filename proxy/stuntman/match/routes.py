@@ -21,12 +21,12 @@ class Route:
     __slots__ = (
         "name", "id", "rank", "source", "methods", "path_text", "path_kind", "path_re",
         "query", "headers", "body", "scenario", "required_state", "new_state", "action",
-        "needs_body", "specificity", "priority", "order",
+        "needs_body", "specificity", "priority", "order", "file",
     )
 
-    def __init__(self, *, name, id, source, priority, order, methods, path_kind, path_text, path_re, query,
+    def __init__(self, *, name, id, file, source, priority, order, methods, path_kind, path_text, path_re, query,
                  headers, body, scenario, required_state, new_state, action):
-        self.name, self.id, self.source = name, id, source
+        self.name, self.id, self.file, self.source = name, id, file, source
         self.priority, self.order = priority, order
         self.methods = methods  # frozenset of method names, or None for ANY
         self.path_kind, self.path_text, self.path_re = path_kind, path_text, path_re
@@ -216,6 +216,7 @@ class RouteTable:
         for i, route in enumerate(routes):
             route.rank = i
         self.routes = routes
+        self.files = {r.file for r in routes}  # the stub files these routes come from
         self._exact: dict[str, list[Route]] = {}
         self._trie = _Node()
         self._has_templates = False
