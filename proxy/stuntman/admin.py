@@ -1,10 +1,43 @@
-"""The admin API (aiohttp), on its own port: health and reload so far; the control-plane issue
-grows it (mappings, journal, near-misses, scenarios, metrics)."""
+"""The admin API (aiohttp), on its own port, in WireMock's shape under /__admin: health, stubs at
+runtime (mappings), scenarios, reload, shutdown. Bodies are JSON or YAML, validated by the same
+model as the stub files; errors are 400 with field paths.
+"""
 from __future__ import annotations
 
 import hmac
+import json
 
+import yaml
 from aiohttp import web
+
+from .config.loader import ConfigErrors
+from .config.model import STARTED
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+class BadBody(Exception):
+    pass
+
+
+async def _body(request: web.Request):
+    text = await request.text()
+    try:
+        if request.content_type in YAML_TYPES:
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        kind = "YAML" if request.content_type in YAML_TYPES else "JSON"
+        raise BadBody(f"the body is not valid {kind}: {exc}") from None
+
+
+def _errors(exc: ConfigErrors) -> web.Response:
+    return web.json_response({"error": "invalid stub", "errors": [
+        {"field": e.field, "message": e.message} for e in exc.errors]}, status=400)
+
+
+def mapping_json(route) -> dict:
+    return {"id": route.id, **json.loads(route.definition), "source": route.source}
 
 
 def _bearer_auth(token: str):
@@ -39,6 +72,97 @@ async def start_admin(server) -> Admin:
     async def health(request: web.Request) -> web.Response:
         return web.json_response(server.health())
 
+    mappings = server.mappings
+
+    def changed() -> None:
+        server.publish()
+
+    async def list_mappings(request: web.Request) -> web.Response:
+        routes = server.table.routes
+        return web.json_response({"mappings": [mapping_json(r) for r in routes], "meta": {"total": len(routes)}})
+
+    async def create_mapping(request: web.Request) -> web.Response:
+        try:
+            route = mappings.add(await _body(request))
+        except BadBody as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        except ConfigErrors as exc:
+            return _errors(exc)
+        changed()
+        return web.json_response(mapping_json(route), status=201)
+
+    async def delete_mappings(request: web.Request) -> web.Response:
+        mappings.delete_all()
+        changed()
+        return web.json_response({"mappings": [], "meta": {"total": 0}})
+
+    def _not_found(route_id: str) -> web.Response:
+        return web.json_response({"error": f"no stub with id {route_id!r}"}, status=404)
+
+    async def get_mapping(request: web.Request) -> web.Response:
+        route_id = request.match_info["id"]
+        route = mappings.get(route_id)
+        return web.json_response(mapping_json(route)) if route else _not_found(route_id)
+
+    async def put_mapping(request: web.Request) -> web.Response:
+        route_id = request.match_info["id"]
+        try:
+            route = mappings.replace(route_id, await _body(request))
+        except BadBody as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        except ConfigErrors as exc:
+            return _errors(exc)
+        if route is None:
+            return _not_found(route_id)
+        changed()
+        return web.json_response(mapping_json(route))
+
+    async def delete_mapping(request: web.Request) -> web.Response:
+        route_id = request.match_info["id"]
+        if not mappings.delete(route_id):
+            return _not_found(route_id)
+        changed()
+        return web.json_response({"deleted": route_id})
+
+    async def reset_mappings(request: web.Request) -> web.Response:
+        mappings.reset()
+        if not server.reload("POST /__admin/mappings/reset"):
+            changed()  # the files have errors: the API's changes are gone all the same
+        return web.json_response({"stubs": len(server.table.routes),
+                                  "configErrors": [e.as_dict() for e in server.config_errors]})
+
+    async def list_scenarios(request: web.Request) -> web.Response:
+        possible: dict[str, set[str]] = {}
+        for route in server.table.routes:
+            if route.scenario:
+                states = possible.setdefault(route.scenario, {STARTED})
+                states.update(s for s in (route.required_state, route.new_state) if s)
+        session = request.query.get("session", "")
+        current = server.state.states(session)
+        return web.json_response({"session": session, "scenarios": [
+            {"name": name, "state": current.get(name, STARTED), "possibleStates": sorted(states)}
+            for name, states in sorted(possible.items())]})
+
+    async def set_scenario(request: web.Request) -> web.Response:
+        try:
+            body = await _body(request)
+            name, state = body["name"], body["state"]
+            session = body.get("session", "")
+        except BadBody as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        except (KeyError, TypeError, AttributeError):
+            return web.json_response({"error": "expected {name, state[, session]}"}, status=400)
+        server.state.set_state(session, name, state)
+        return web.json_response({"name": name, "state": state, "session": session})
+
+    async def reset_scenarios(request: web.Request) -> web.Response:
+        server.state.reset(request.query.get("session"))
+        return web.json_response({"reset": True})
+
+    async def shutdown(request: web.Request) -> web.Response:
+        server.stop_requested.set()
+        return web.json_response({"shuttingDown": True})
+
     async def reload(request: web.Request) -> web.Response:
         if server.reload("POST /__admin/mappings/reload"):
             return web.json_response({"reloaded": True, "stubs": len(server.table.routes)})
@@ -51,6 +175,17 @@ async def start_admin(server) -> Admin:
     app = web.Application(middlewares=middlewares)
     app.router.add_get("/__admin/health", health)
     app.router.add_post("/__admin/mappings/reload", reload)
+    app.router.add_post("/__admin/mappings/reset", reset_mappings)
+    app.router.add_get("/__admin/mappings", list_mappings)
+    app.router.add_post("/__admin/mappings", create_mapping)
+    app.router.add_delete("/__admin/mappings", delete_mappings)
+    app.router.add_get("/__admin/mappings/{id}", get_mapping)
+    app.router.add_put("/__admin/mappings/{id}", put_mapping)
+    app.router.add_delete("/__admin/mappings/{id}", delete_mapping)
+    app.router.add_get("/__admin/scenarios", list_scenarios)
+    app.router.add_post("/__admin/scenarios", set_scenario)
+    app.router.add_post("/__admin/scenarios/reset", reset_scenarios)
+    app.router.add_post("/__admin/shutdown", shutdown)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.admin_host, settings.admin_port)

@@ -217,7 +217,11 @@ async def _serve(settings: Settings) -> int:
     print(f"stuntman {__version__}: {count} stub(s) from {settings.stubs} on "
           f"http://{settings.host}:{server.port}{admin}{upstream} "
           f"({'uvloop' if settings.uvloop else 'asyncio'})", flush=True)
-    await stop.wait()
+    stopped = asyncio.ensure_future(stop.wait())
+    asked = asyncio.ensure_future(server.stop_requested.wait())
+    await asyncio.wait([stopped, asked], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    asked.cancel()
     await server.close()
     return 0
 

@@ -42,7 +42,8 @@ def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, setti
     spec = loaded.spec
     req = spec.request
     source = f"{loaded.file}:{loaded.line}" if loaded.line else loaded.file
-    route_id = spec.id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"stuntman:{source}:{spec.name}"))
+    # stable across reloads while the stub keeps its place in its file
+    route_id = spec.id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"stuntman:{loaded.file}:{loaded.loc}:{spec.name}"))
     methods = [req.method] if isinstance(req.method, str) else req.method
     methods = {m.upper() for m in methods}
     if "ANY" in methods:
@@ -72,7 +73,8 @@ def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, setti
         action = StubAction(responses, spec.sequence == "cycle", route_id)
 
     return Route(
-        name=spec.name, id=route_id, file=loaded.file, source=source, priority=spec.priority, order=order,
+        name=spec.name, id=route_id, file=loaded.file, source=source,
+        definition=spec.model_dump_json(by_alias=True, exclude_unset=True), priority=spec.priority, order=order,
         methods=method_set, path_kind=kind, path_text=text, path_re=path_re,
         query=[(k, compile_matcher(m)) for k, m in req.query.items()],
         headers=[(k.lower(), compile_matcher(m)) for k, m in req.headers.items()],
@@ -84,10 +86,16 @@ def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, setti
 
 def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Settings
                   ) -> tuple[RouteTable, list[ConfigError]]:
-    routes, errors = [], []
+    routes, errors, ids = [], [], {}
     for order, loaded in enumerate(stubs):
         try:
-            routes.append(compile_route(loaded, order, root, pools, settings))
+            route = compile_route(loaded, order, root, pools, settings)
         except ConfigValueError as exc:
             errors.append(loaded.error(exc.loc, str(exc)))
+            continue
+        if route.id in ids:
+            errors.append(loaded.error(("id",), f"id {route.id!r} is also used at {ids[route.id]}"))
+            continue
+        ids[route.id] = route.source
+        routes.append(route)
     return RouteTable(routes), errors

@@ -10,8 +10,8 @@ import time
 from typing import Collection
 
 from . import __version__
-from .compile import compile_table
-from .config.loader import ConfigError, ConfigErrors, FileInFlux, load_dir
+from .config.loader import ConfigError, ConfigErrors, FileInFlux
+from .mappings import Mappings
 from .http1.listener import HTTP1Connection
 from .match.routes import RouteTable
 from .respond.scenarios import StubState
@@ -38,6 +38,7 @@ class Server:
         self.settings = settings
         self.state = StubState(settings.session_header)
         self.pools: dict = {}
+        self.mappings = Mappings(settings, self.pools)
         self.table = RouteTable([])
         self.default_upstream = (UpstreamTarget(settings.upstream, self.pools, settings)
                                  if settings.upstream else None)
@@ -53,18 +54,20 @@ class Server:
         self._watcher: asyncio.Task | None = None
         self.config_errors: list[ConfigError] = []  # of the last load that failed, until one works
         self.reloads = {"ok": 0, "error": 0}
+        self.stop_requested = asyncio.Event()  # POST /__admin/shutdown
 
     def load(self, emptied_means_busy: Collection[str] = ()) -> int:
         """(Re)load the stubs directory; on any error keep the current table and raise."""
-        stubs, errors = load_dir(self.settings.stubs, emptied_means_busy)
-        table, compile_errors = compile_table(stubs, self.settings.stubs, self.pools, self.settings)
-        errors += compile_errors
-        if errors:
-            raise ConfigErrors(errors)
-        self.table = table  # one assignment: a request sees the old table or the new one
+        self.mappings.load_files(emptied_means_busy)
         self.config_errors = []
+        self.publish()
         _give_back_memory()
-        return len(table.routes)
+        return len(self.table.routes)
+
+    def publish(self) -> None:
+        """Swap in the table of the current mappings: one assignment, so a request sees the old
+        table or the new one, never a mix."""
+        self.table = self.mappings.table()
 
     def reload(self, why: str, settle: bool = False) -> bool | None:
         """load(), reporting instead of raising: errors are kept for health and logged.

@@ -29,8 +29,9 @@ class _Model(BaseModel):
 def _exactly_one(model: BaseModel, names: tuple[str, ...], what: str) -> None:
     given = [n for n in names if getattr(model, n) is not None]
     if len(given) != 1:
-        aliases = [model.model_fields[n].alias or n for n in names]
-        found = [model.model_fields[n].alias or n for n in given]
+        fields = type(model).model_fields
+        aliases = [fields[n].alias or n for n in names]
+        found = [fields[n].alias or n for n in given]
         raise ValueError(f"{what} needs exactly one of {', '.join(aliases)}; got {found or 'none'}")
 
 

@@ -21,12 +21,13 @@ class Route:
     __slots__ = (
         "name", "id", "rank", "source", "methods", "path_text", "path_kind", "path_re",
         "query", "headers", "body", "scenario", "required_state", "new_state", "action",
-        "needs_body", "specificity", "priority", "order", "file",
+        "needs_body", "specificity", "priority", "order", "file", "definition",
     )
 
-    def __init__(self, *, name, id, file, source, priority, order, methods, path_kind, path_text, path_re, query,
+    def __init__(self, *, name, id, file, source, definition, priority, order, methods, path_kind, path_text, path_re, query,
                  headers, body, scenario, required_state, new_state, action):
         self.name, self.id, self.file, self.source = name, id, file, source
+        self.definition = definition  # the stub as written (compact JSON), for the admin API
         self.priority, self.order = priority, order
         self.methods = methods  # frozenset of method names, or None for ANY
         self.path_kind, self.path_text, self.path_re = path_kind, path_text, path_re

@@ -24,7 +24,7 @@ class StubState:
         return self._scenarios.get((self.session(ex), scenario), STARTED)
 
     def set_scenario_state(self, ex, scenario: str, state: str) -> None:
-        self._scenarios[(self.session(ex), scenario)] = state
+        self.set_state(self.session(ex), scenario, state)
 
     def next_position(self, ex, key: str, length: int, cycle: bool) -> int:
         """Index of the response to give now in a sequence of `length`, and advance."""
@@ -32,3 +32,20 @@ class StubState:
         pos = self._positions.get(slot, 0)
         self._positions[slot] = pos + 1 if pos + 1 < length or cycle else pos
         return pos % length
+
+    def states(self, session: str) -> dict[str, str]:
+        """{scenario: state} of one session (scenarios still in Started are absent)."""
+        return {name: state for (owner, name), state in self._scenarios.items() if owner == session}
+
+    def set_state(self, session: str, scenario: str, state: str) -> None:
+        self._scenarios[(session, scenario)] = state
+
+    def reset(self, session: str | None = None) -> None:
+        """Scenarios and sequences back to the start: of one session, or of all of them."""
+        if session is None:
+            self._scenarios.clear()
+            self._positions.clear()
+            return
+        for store in (self._scenarios, self._positions):
+            for key in [k for k in store if k[0] == session]:
+                del store[key]
