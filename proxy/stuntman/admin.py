@@ -10,8 +10,13 @@ import json
 import yaml
 from aiohttp import web
 
-from .config.loader import ConfigErrors
+from .compile import compile_route
+from .config.loader import ConfigError, ConfigErrors, validate_stubs
 from .config.model import STARTED
+from .exchange import Exchange
+from .journal import as_exchange, entry_json
+from .match.nearmiss import nearest, report_json
+from .respond.stub import ConfigValueError
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
@@ -34,6 +39,33 @@ async def _body(request: web.Request):
 def _errors(exc: ConfigErrors) -> web.Response:
     return web.json_response({"error": "invalid stub", "errors": [
         {"field": e.field, "message": e.message} for e in exc.errors]}, status=400)
+
+
+def request_matcher(body, settings):
+    """A request matcher (a stub's `request:`), compiled: find and count run it over the journal."""
+    try:
+        [loaded] = validate_stubs({"request": body, "response": {}}, "request matcher")
+        return compile_route(loaded, 0, settings.stubs, {}, settings)
+    except ConfigErrors as exc:  # report fields relative to the body, not to the wrapper stub
+        raise ConfigErrors([ConfigError(e.file, None, e.field.removeprefix("request").lstrip("."), e.message)
+                            for e in exc.errors]) from None
+    except ConfigValueError as exc:
+        raise ConfigErrors([ConfigError("request matcher", None, ".".join(map(str, exc.loc)), str(exc))]) from None
+
+
+def exchange_from(body) -> Exchange:
+    """A request described in JSON ({method, url, headers, body}) as an Exchange, for near-misses."""
+    if not isinstance(body, dict) or not isinstance(body.get("url", "/"), str):
+        raise BadBody("expected {method, url[, headers, body]}")
+    ex = Exchange()
+    ex.method = str(body.get("method", "GET")).upper()
+    ex.set_target(body.get("url", "/").encode("latin-1", "replace"))
+    headers = body.get("headers") or {}
+    ex.raw_headers = [(str(k).encode("latin-1", "replace"), str(v).encode("latin-1", "replace"))
+                      for k, v in (headers.items() if isinstance(headers, dict) else [])]
+    text = body.get("body")
+    ex.body = [str(text).encode()] if text else None
+    return ex
 
 
 def mapping_json(route) -> dict:
@@ -159,6 +191,62 @@ async def start_admin(server) -> Admin:
         server.state.reset(request.query.get("session"))
         return web.json_response({"reset": True})
 
+    journal = server.journal
+
+    def _entries():
+        return reversed(journal.entries) if journal is not None else ()
+
+    def _requests(entries) -> web.Response:
+        found = [entry_json(e) for e in entries]
+        return web.json_response({"requests": found, "meta": {"total": len(found)}})
+
+    async def list_requests(request: web.Request) -> web.Response:
+        try:
+            limit = int(request.query.get("limit", "0"))
+        except ValueError:
+            return web.json_response({"error": "limit must be an integer"}, status=400)
+        entries = list(_entries())
+        return _requests(entries[:limit] if limit > 0 else entries)
+
+    async def clear_requests(request: web.Request) -> web.Response:
+        if journal is not None:
+            journal.clear()
+        return web.json_response({"cleared": True})
+
+    async def _matching(request: web.Request):
+        route = request_matcher(await _body(request), settings)
+        for entry in _entries():
+            ex = as_exchange(entry)
+            if route.path_params(ex.path) is not None and route.accepts(ex, server.state):
+                yield entry
+
+    async def find_requests(request: web.Request) -> web.Response:
+        try:
+            return _requests([e async for e in _matching(request)])
+        except BadBody as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        except ConfigErrors as exc:
+            return _errors(exc)
+
+    async def count_requests(request: web.Request) -> web.Response:
+        try:
+            return web.json_response({"count": len([e async for e in _matching(request)])})
+        except BadBody as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        except ConfigErrors as exc:
+            return _errors(exc)
+
+    async def unmatched_requests(request: web.Request) -> web.Response:
+        return _requests(e for e in _entries() if e.route is None)
+
+    async def near_misses(request: web.Request) -> web.Response:
+        try:
+            ex = exchange_from(await _body(request))
+        except BadBody as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        report = json.loads(report_json(ex, nearest(server.table, ex, server.state)))
+        return web.json_response(report)
+
     async def shutdown(request: web.Request) -> web.Response:
         server.stop_requested.set()
         return web.json_response({"shuttingDown": True})
@@ -186,6 +274,12 @@ async def start_admin(server) -> Admin:
     app.router.add_post("/__admin/scenarios", set_scenario)
     app.router.add_post("/__admin/scenarios/reset", reset_scenarios)
     app.router.add_post("/__admin/shutdown", shutdown)
+    app.router.add_get("/__admin/requests", list_requests)
+    app.router.add_delete("/__admin/requests", clear_requests)
+    app.router.add_post("/__admin/requests/find", find_requests)
+    app.router.add_post("/__admin/requests/count", count_requests)
+    app.router.add_get("/__admin/requests/unmatched", unmatched_requests)
+    app.router.add_post("/__admin/near-misses", near_misses)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.admin_host, settings.admin_port)

@@ -122,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
          "seconds for a client to send a whole request head (then 408)", "S")
     _add(run, "--session-header", str, DEFAULTS.session_header,
          "request header whose value partitions scenario and sequence state", "NAME")
+    _add(run, "--journal-size", int, DEFAULTS.journal_size,
+         "requests kept in the journal (/__admin/requests), oldest dropped first; 0 turns it off", "N")
+    _add(run, "--journal-body-bytes", int, DEFAULTS.journal_body_bytes,
+         "bytes of each request body kept in the journal", "N")
     _add(run, "--no-uvloop", bool, False, "use asyncio's default event loop instead of uvloop")
     _add(run, "--no-watch", bool, False, "do not reload when files under --stubs change")
 

@@ -18,7 +18,7 @@ class Exchange:
         "method", "target", "path", "query_string", "version", "raw_headers", "client",
         "keep_alive", "has_body", "body", "body_size", "complete", "too_large",
         "route", "params", "action", "status", "started", "phase", "call", "expect_continue",
-        "candidates", "_received_at", "_headers", "_query", "_body_view",
+        "candidates", "error", "_received_at", "_headers", "_query", "_body_view",
     )
 
     def __init__(self) -> None:
@@ -43,6 +43,7 @@ class Exchange:
         self.call = None             # the ProxyCall while forwarding upstream
         self.expect_continue = False
         self.candidates = ()          # routes whose path may match, from one table snapshot
+        self.error: str | None = None  # why the upstream gave no (whole) response
         self.started = monotonic()
         self._headers: dict[str, str] | None = None
         self._query: dict[str, list[str]] | None = None

@@ -11,6 +11,7 @@ from typing import Collection
 
 from . import __version__
 from .config.loader import ConfigError, ConfigErrors, FileInFlux
+from .journal import Journal
 from .mappings import Mappings
 from .http1.listener import HTTP1Connection
 from .match.routes import RouteTable
@@ -39,6 +40,8 @@ class Server:
         self.state = StubState(settings.session_header)
         self.pools: dict = {}
         self.mappings = Mappings(settings, self.pools)
+        self.journal = Journal(settings.journal_size, settings.journal_body_bytes) if settings.journal_size else None
+        self.journal_body_bytes = settings.journal_body_bytes if self.journal else 0
         self.table = RouteTable([])
         self.default_upstream = (UpstreamTarget(settings.upstream, self.pools, settings)
                                  if settings.upstream else None)
@@ -135,4 +138,6 @@ class Server:
             "uptimeSeconds": round(time.time() - self.started, 3),
             "stubs": len(self.table.routes),
             "configErrors": [error.as_dict() for error in self.config_errors],
+            "journal": {"size": len(self.journal.entries) if self.journal else 0,
+                        "capacity": self.settings.journal_size},
         }

@@ -38,5 +38,7 @@ class Settings:
     linger_timeout: float = 5.0          # reading the rest of a body we answered early, before close
     session_header: str = "X-Stuntman-Session"
     uvloop: bool = True
+    journal_size: int = 10_000           # requests kept for /__admin/requests (0: no journal)
+    journal_body_bytes: int = 8192       # of each request body, in the journal
     watch: bool = True                   # reload when files under `stubs` change
     admin_token: str | None = None       # bearer token the admin API requires (when set)

@@ -199,8 +199,12 @@ class HTTP1Connection(asyncio.Protocol):
 
     def on_body(self, data: bytes) -> None:
         ex = self.reading
-        if ex.call is not None:
+        if ex.call is not None:  # streaming upstream: keep only what the journal shows
             ex.call.feed(data)
+            kept = self.server.journal_body_bytes - ex.body_size
+            if kept > 0:
+                ex.body.append(data[:kept])
+            ex.body_size += len(data)
             return
         ex.body_size += len(data)
         if ex.body_size > self.settings.max_body_bytes:
@@ -273,7 +277,8 @@ class HTTP1Connection(asyncio.Protocol):
         if ex.body:
             for chunk in ex.body:
                 call.feed(chunk)
-            ex.body = None
+        elif ex.has_body:
+            ex.body = []  # for the journal's copy of what streams through
         if ex.complete:
             call.end_body()
         call.start()
@@ -314,6 +319,8 @@ class HTTP1Connection(asyncio.Protocol):
         """
         ex.phase = "done"
         ex.call = None
+        if self.server.journal is not None:
+            self.server.journal.record(ex)
         ex.body = None
         if ex.complete:
             self._advance()
@@ -362,6 +369,8 @@ class HTTP1Connection(asyncio.Protocol):
 
     def abort(self) -> None:
         """Cut a response that cannot be completed: the client sees a truncated message."""
+        if self.active is not None and self.server.journal is not None:
+            self.server.journal.record(self.active)
         self.active = None
         self._close()
 

@@ -479,11 +479,12 @@ class ProxyCall:
             return
         self.done = True
         self._drop_connection()
+        ex = self.ex
+        ex.error = err.cause
         if self.head_sent:  # part of a response is out: the only honest signal left is to cut it
             self.flush()
             self.client.abort()
             return
-        ex = self.ex
         ex.status = err.status
         ex.action = "error"
         ex.keep_alive = ex.keep_alive and self.body_done
