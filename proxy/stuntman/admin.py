@@ -36,9 +36,16 @@ async def _body(request: web.Request):
         raise BadBody(f"the body is not valid {kind}: {exc}") from None
 
 
-def _errors(exc: ConfigErrors) -> web.Response:
-    return web.json_response({"error": "invalid stub", "errors": [
-        {"field": e.field, "message": e.message} for e in exc.errors]}, status=400)
+@web.middleware
+async def _bad_input_is_400(request: web.Request, handler):
+    """A body that does not parse, or does not validate, is the client's: 400 saying why."""
+    try:
+        return await handler(request)
+    except BadBody as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    except ConfigErrors as exc:
+        return web.json_response({"error": "invalid stub", "errors": [
+            {"field": e.field, "message": e.message} for e in exc.errors]}, status=400)
 
 
 def request_matcher(body, settings):
@@ -114,12 +121,7 @@ async def start_admin(server) -> Admin:
         return web.json_response({"mappings": [mapping_json(r) for r in routes], "meta": {"total": len(routes)}})
 
     async def create_mapping(request: web.Request) -> web.Response:
-        try:
-            route = mappings.add(await _body(request))
-        except BadBody as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        except ConfigErrors as exc:
-            return _errors(exc)
+        route = mappings.add(await _body(request))
         changed()
         return web.json_response(mapping_json(route), status=201)
 
@@ -138,12 +140,7 @@ async def start_admin(server) -> Admin:
 
     async def put_mapping(request: web.Request) -> web.Response:
         route_id = request.match_info["id"]
-        try:
-            route = mappings.replace(route_id, await _body(request))
-        except BadBody as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        except ConfigErrors as exc:
-            return _errors(exc)
+        route = mappings.replace(route_id, await _body(request))
         if route is None:
             return _not_found(route_id)
         changed()
@@ -176,14 +173,12 @@ async def start_admin(server) -> Admin:
             for name, states in sorted(possible.items())]})
 
     async def set_scenario(request: web.Request) -> web.Response:
+        body = await _body(request)
         try:
-            body = await _body(request)
             name, state = body["name"], body["state"]
             session = body.get("session", "")
-        except BadBody as exc:
-            return web.json_response({"error": str(exc)}, status=400)
         except (KeyError, TypeError, AttributeError):
-            return web.json_response({"error": "expected {name, state[, session]}"}, status=400)
+            raise BadBody("expected {name, state[, session]}") from None
         server.state.set_state(session, name, state)
         return web.json_response({"name": name, "state": state, "session": session})
 
@@ -221,29 +216,16 @@ async def start_admin(server) -> Admin:
                 yield entry
 
     async def find_requests(request: web.Request) -> web.Response:
-        try:
-            return _requests([e async for e in _matching(request)])
-        except BadBody as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        except ConfigErrors as exc:
-            return _errors(exc)
+        return _requests([e async for e in _matching(request)])
 
     async def count_requests(request: web.Request) -> web.Response:
-        try:
-            return web.json_response({"count": len([e async for e in _matching(request)])})
-        except BadBody as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        except ConfigErrors as exc:
-            return _errors(exc)
+        return web.json_response({"count": len([e async for e in _matching(request)])})
 
     async def unmatched_requests(request: web.Request) -> web.Response:
         return _requests(e for e in _entries() if e.route is None)
 
     async def near_misses(request: web.Request) -> web.Response:
-        try:
-            ex = exchange_from(await _body(request))
-        except BadBody as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+        ex = exchange_from(await _body(request))
         report = json.loads(report_json(ex, nearest(server.table, ex, server.state)))
         return web.json_response(report)
 
@@ -260,6 +242,7 @@ async def start_admin(server) -> Admin:
             "configErrors": [e.as_dict() for e in server.config_errors]}, status=422)
 
     middlewares = [_bearer_auth(settings.admin_token)] if settings.admin_token else []
+    middlewares.append(_bad_input_is_400)
     app = web.Application(middlewares=middlewares)
     app.router.add_get("/__admin/health", health)
     app.router.add_post("/__admin/mappings/reload", reload)
