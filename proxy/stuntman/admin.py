@@ -229,6 +229,12 @@ async def start_admin(server) -> Admin:
         report = json.loads(report_json(ex, nearest(server.table, ex, server.state)))
         return web.json_response(report)
 
+    async def metrics(request: web.Request) -> web.Response:
+        if server.metrics is None:
+            return web.json_response({"error": "metrics are off (--no-metrics)"}, status=404)
+        return web.Response(body=server.metrics.exposition(),
+                            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
     async def shutdown(request: web.Request) -> web.Response:
         server.stop_requested.set()
         return web.json_response({"shuttingDown": True})
@@ -263,6 +269,7 @@ async def start_admin(server) -> Admin:
     app.router.add_post("/__admin/requests/count", count_requests)
     app.router.add_get("/__admin/requests/unmatched", unmatched_requests)
     app.router.add_post("/__admin/near-misses", near_misses)
+    app.router.add_get("/metrics", metrics)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.admin_host, settings.admin_port)

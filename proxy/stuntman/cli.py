@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
          "requests kept in the journal (/__admin/requests), oldest dropped first; 0 turns it off", "N")
     _add(run, "--journal-body-bytes", int, DEFAULTS.journal_body_bytes,
          "bytes of each request body kept in the journal", "N")
+    _add(run, "--no-metrics", bool, False, "do not count requests for GET /metrics")
     _add(run, "--no-uvloop", bool, False, "use asyncio's default event loop instead of uvloop")
     _add(run, "--no-watch", bool, False, "do not reload when files under --stubs change")
 
@@ -145,6 +146,7 @@ def _settings(args) -> Settings:
     values = {f.name: getattr(args, f.name) for f in fields(Settings) if hasattr(args, f.name)}
     values["uvloop"] = not args.no_uvloop
     values["watch"] = not args.no_watch
+    values["metrics"] = not args.no_metrics
     return Settings(**values)
 
 

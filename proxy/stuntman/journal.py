@@ -9,14 +9,31 @@ import base64
 import itertools
 from collections import deque
 from datetime import datetime, timezone
-from time import monotonic, time
+from operator import itemgetter
+from time import time
 
 from .exchange import Exchange
 
 
-class Entry:
-    __slots__ = ("id", "at", "method", "target", "version", "headers", "body", "body_size",
-                 "route", "action", "status", "seconds", "error", "client")
+class Entry(tuple):
+    """One journaled exchange. A tuple subclass built by `Journal.record` with one tuple.__new__
+    call (a class with attributes costs twice as much on every request); fields by name below."""
+
+    __slots__ = ()
+    id = property(itemgetter(0))
+    at = property(itemgetter(1))          # wall-clock time the response was done
+    seconds = property(itemgetter(2))     # from the request head to the end of the response
+    method = property(itemgetter(3))
+    target = property(itemgetter(4))
+    version = property(itemgetter(5))
+    headers = property(itemgetter(6))     # [(name, value)] as received
+    body = property(itemgetter(7))        # the first journal_body_bytes
+    body_size = property(itemgetter(8))
+    route = property(itemgetter(9))       # the Route that matched, or None
+    action = property(itemgetter(10))
+    status = property(itemgetter(11))
+    error = property(itemgetter(12))
+    client = property(itemgetter(13))
 
 
 class Journal:
@@ -25,19 +42,17 @@ class Journal:
         self.body_bytes = body_bytes
         self._ids = itertools.count(1)
 
-    def record(self, ex: Exchange) -> None:
-        e = Entry()
-        e.id = next(self._ids)
-        e.at = time()
-        e.seconds = monotonic() - ex.started
-        e.method, e.target, e.version, e.headers = ex.method, ex.target, ex.version, ex.raw_headers
-        e.body = ex.body_bytes[:self.body_bytes] if ex.body else b""
-        e.body_size = ex.body_size
-        e.route, e.action, e.status, e.error, e.client = ex.route, ex.action, ex.status, ex.error, ex.client
-        self.entries.append(e)
+    def record(self, ex: Exchange, seconds: float) -> None:
+        self.entries.append(_new_entry(Entry, (
+            next(self._ids), time(), seconds, ex.method, ex.target, ex.version, ex.raw_headers,
+            ex.body_bytes[:self.body_bytes] if ex.body else b"", ex.body_size, ex.route, ex.action,
+            ex.status, ex.error, ex.client)))
 
     def clear(self) -> None:
         self.entries.clear()
+
+
+_new_entry = tuple.__new__
 
 
 def as_exchange(e: Entry) -> Exchange:

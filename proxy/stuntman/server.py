@@ -7,11 +7,13 @@ import gc
 import logging
 import re
 import time
+from time import monotonic
 from typing import Collection
 
 from . import __version__
 from .config.loader import ConfigError, ConfigErrors, FileInFlux
 from .journal import Journal
+from .metrics import Metrics
 from .mappings import Mappings
 from .http1.listener import HTTP1Connection
 from .match.routes import RouteTable
@@ -42,6 +44,8 @@ class Server:
         self.mappings = Mappings(settings, self.pools)
         self.journal = Journal(settings.journal_size, settings.journal_body_bytes) if settings.journal_size else None
         self.journal_body_bytes = settings.journal_body_bytes if self.journal else 0
+        self.metrics = Metrics(self) if settings.metrics else None
+        self.recording = self.journal is not None or self.metrics is not None
         self.table = RouteTable([])
         self.default_upstream = (UpstreamTarget(settings.upstream, self.pools, settings)
                                  if settings.upstream else None)
@@ -66,6 +70,14 @@ class Server:
         self.publish()
         _give_back_memory()
         return len(self.table.routes)
+
+    def record(self, ex) -> None:
+        """An exchange is answered: journal it and count it."""
+        seconds = monotonic() - ex.started
+        if self.journal is not None:
+            self.journal.record(ex, seconds)
+        if self.metrics is not None:
+            self.metrics.observe(ex, seconds)
 
     def publish(self) -> None:
         """Swap in the table of the current mappings: one assignment, so a request sees the old

@@ -287,9 +287,9 @@ class HTTP1Connection(asyncio.Protocol):
         try:
             data = ex.route.action.respond(ex, self.server.state)
         except Exception as exc:  # a template that fails on this request's data: say so
-            log.exception("stub %s failed to render for %s", ex.route.label(), ex.describe())
+            log.exception("stub %s failed to render for %s", ex.route.label, ex.describe())
             ex.keep_alive = False
-            data = simple_response(500, f"stuntman: stub {ex.route.label()} failed to render: {exc!r}\n",
+            data = simple_response(500, f"stuntman: stub {ex.route.label} failed to render: {exc!r}\n",
                                    keep_alive=False, version=ex.version)
         self.transport.write(data)
         self.response_done(ex)
@@ -319,8 +319,8 @@ class HTTP1Connection(asyncio.Protocol):
         """
         ex.phase = "done"
         ex.call = None
-        if self.server.journal is not None:
-            self.server.journal.record(ex)
+        if self.server.recording:
+            self.server.record(ex)
         ex.body = None
         if ex.complete:
             self._advance()
@@ -369,8 +369,8 @@ class HTTP1Connection(asyncio.Protocol):
 
     def abort(self) -> None:
         """Cut a response that cannot be completed: the client sees a truncated message."""
-        if self.active is not None and self.server.journal is not None:
-            self.server.journal.record(self.active)
+        if self.active is not None and self.server.recording:
+            self.server.record(self.active)
         self.active = None
         self._close()
 

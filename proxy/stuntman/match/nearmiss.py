@@ -25,7 +25,7 @@ def report_text(ex, near) -> str:
         lines.append("(no stubs are loaded)")
     for route, diffs in near:
         lines.append("")
-        lines.append(f"nearest: {route.label()}  ({route.source})")
+        lines.append(f"nearest: {route.label}  ({route.source})")
         lines.extend(f"  - {d}" for d in diffs)
     return "\n".join(lines) + "\n"
 

@@ -21,13 +21,14 @@ class Route:
     __slots__ = (
         "name", "id", "rank", "source", "methods", "path_text", "path_kind", "path_re",
         "query", "headers", "body", "scenario", "required_state", "new_state", "action",
-        "needs_body", "specificity", "priority", "order", "file", "definition",
+        "needs_body", "specificity", "priority", "order", "file", "definition", "label",
     )
 
     def __init__(self, *, name, id, file, source, definition, priority, order, methods, path_kind, path_text, path_re, query,
                  headers, body, scenario, required_state, new_state, action):
         self.name, self.id, self.file, self.source = name, id, file, source
         self.definition = definition  # the stub as written (compact JSON), for the admin API
+        self.label = name or source   # how reports and metrics name it
         self.priority, self.order = priority, order
         self.methods = methods  # frozenset of method names, or None for ANY
         self.path_kind, self.path_text, self.path_re = path_kind, path_text, path_re
@@ -107,9 +108,6 @@ class Route:
             if current != self.required_state:
                 out.append(f"scenario {self.scenario!r}: needs state {self.required_state!r}, is {current!r}")
         return out
-
-    def label(self) -> str:
-        return self.name or f"{self.source}"
 
 
 class _Node:

@@ -1,0 +1,79 @@
+"""Prometheus metrics, served at GET /metrics on the admin port.
+
+The hot path only bumps plain dict counters and histogram buckets (a few hundred ns); a
+prometheus-client collector turns them into metric families when Prometheus scrapes, which is
+also when the journal size and reload counts are read.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+STATUS_CLASSES = ("0xx", "1xx", "2xx", "3xx", "4xx", "5xx")
+
+
+class Metrics:
+    def __init__(self, server):
+        self.server = server
+        self.requests: dict[tuple, int] = {}     # (route, action, method, status class) → count
+        self.latency: dict[str, list] = {}       # action → [count per bucket..., +Inf, sum]
+        self.upstream_errors: dict[str, int] = {}  # cause → count
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
+
+    def observe(self, ex, seconds: float) -> None:
+        route = ex.route
+        key = (route.label if route is not None else "", ex.action, ex.method, ex.status // 100)
+        requests = self.requests
+        requests[key] = requests.get(key, 0) + 1
+        histogram = self.latency.get(ex.action)
+        if histogram is None:
+            histogram = self.latency[ex.action] = [0] * (len(BUCKETS) + 1) + [0.0]
+        histogram[bisect_left(BUCKETS, seconds)] += 1
+        histogram[-1] += seconds
+        if ex.error is not None:
+            self.upstream_errors[ex.error] = self.upstream_errors.get(ex.error, 0) + 1
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+    # prometheus-client's collector protocol
+    def collect(self):
+        requests = CounterMetricFamily(
+            "stuntman_requests", "Requests answered, by route name (empty: no stub matched), action "
+            "(stub, proxy, none, error), method and status class.",
+            labels=("route", "action", "method", "status_class"))
+        unmatched = 0
+        for (route, action, method, status), count in sorted(self.requests.items()):
+            requests.add_metric((route, action, method, STATUS_CLASSES[min(status, 5)]), count)
+            unmatched += count if route == "" else 0
+        yield requests
+        yield CounterMetricFamily("stuntman_unmatched_requests", "Requests no stub matched "
+                                  "(passed upstream in sidecar mode, else answered 404).", value=unmatched)
+        latency = HistogramMetricFamily(
+            "stuntman_request_duration_seconds", "From the request head to the end of the response, "
+            "by action.", labels=("action",))
+        for action, histogram in sorted(self.latency.items()):
+            cumulative, total = [], 0
+            for bound, count in zip((*map(str, BUCKETS), "+Inf"), histogram[:-1]):
+                total += count
+                cumulative.append((bound, total))
+            latency.add_metric((action,), cumulative, histogram[-1])
+        yield latency
+        errors = CounterMetricFamily("stuntman_upstream_errors", "Upstream failures, by cause "
+                                     "(the X-Stuntman-Error value).", labels=("cause",))
+        for cause, count in sorted(self.upstream_errors.items()):
+            errors.add_metric((cause,), count)
+        yield errors
+        reloads = CounterMetricFamily("stuntman_config_reloads", "Reloads of the stub files, by outcome.",
+                                      labels=("outcome",))
+        for outcome, count in sorted(self.server.reloads.items()):
+            reloads.add_metric((outcome,), count)
+        yield reloads
+        journal = self.server.journal
+        yield GaugeMetricFamily("stuntman_journal_entries", "Requests held in the journal.",
+                                value=len(journal.entries) if journal is not None else 0)
+        yield GaugeMetricFamily("stuntman_stubs", "Stubs in the route table.", value=len(self.server.table.routes))
