@@ -30,7 +30,9 @@ from pathlib import Path
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-BASE_PORTS = {"stuntman-proxy": 18100, "stuntman-stub": 18101}
+BASE_PORTS = {"stuntman-proxy": 18100, "stuntman-stub": 18101,
+              "stuntman-proxy-bare": 18102, "stuntman-stub-bare": 18103}
+BARE = "--journal-size 0 --no-metrics"  # the "-bare" rows: journal and metrics off
 # the comparison rows asked for; other built-in targets need tools we do not install
 DEFAULT_ONLY = ["direct", "nginx-proxy", "nginx-return", "aiohttp-ref-proxy", "aiohttp-ref-stub",
                 "stuntman-proxy", "stuntman-stub"]
@@ -163,6 +165,11 @@ def summarize(report: dict) -> str:
     add("stub req/s, stuntman / nginx-return", v, "(info; nginx-return is usually gen-bound)", None)
     v = ratio(as_, ss, "cpu_us")
     add("stub CPU us/req, aiohttp-ref / stuntman", v, "(info)", None)
+    for workload, full, bare in (("proxy", sp, p32.get("stuntman-proxy-bare")),
+                                 ("stub", ss, s32.get("stuntman-stub-bare"))):
+        v = ratio(full, bare, "cpu_us")
+        if v is not None:
+            add(f"{workload} CPU us/req, journal+metrics on / off", v, "<= 1.10x", v <= 1.10)
     sp1, np1, d1 = p1.get("stuntman-proxy"), p1.get("nginx-proxy"), p1.get("direct")
     if all(x and "error" not in x for x in (sp1, np1, d1)):
         a_s = sp1["p50_ms"] - d1["p50_ms"]
@@ -193,6 +200,8 @@ def main() -> int:
     ap.add_argument("--stuntman", default=os.path.join(ROOT, ".venv", "bin", "stuntman"))
     ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
     ap.add_argument("--tag", default="comparison")
+    ap.add_argument("--bare", action="store_true",
+                    help="also run stuntman with journal and metrics off, and report what they cost")
     ap.add_argument("--summarize", default="", help="only print the summary of an existing --json file")
     ours, rest = ap.parse_known_args()
     if ours.summarize:
@@ -224,12 +233,21 @@ def main() -> int:
         "--add", "stuntman-stub", "stub", str(BASE_PORTS["stuntman-stub"] + offset),
         f"{sm} run --stubs {stubs}/stub --host 127.0.0.1 --port {{PORT}} --admin-port {{ADMIN_PORT}}",
     ]
+    if ours.bare:
+        adds += [
+            "--add", "stuntman-proxy-bare", "proxy", str(BASE_PORTS["stuntman-proxy-bare"] + offset),
+            f"{sm} run --stubs {stubs}/proxy --host 127.0.0.1 --port {{PORT}} --admin-port {{ADMIN_PORT}} "
+            f"--upstream {{UPSTREAM_URL}} {BARE}",
+            "--add", "stuntman-stub-bare", "stub", str(BASE_PORTS["stuntman-stub-bare"] + offset),
+            f"{sm} run --stubs {stubs}/stub --host 127.0.0.1 --port {{PORT}} --admin-port {{ADMIN_PORT}} {BARE}",
+        ]
     os.makedirs(ours.out_dir, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     md = os.path.join(ours.out_dir, f"{ours.tag}-{stamp}.md")
     js = os.path.join(ours.out_dir, f"{ours.tag}-{stamp}.json")
     if "--only" not in rest and not any(a.startswith("--only=") for a in rest):
-        rest = ["--only", ",".join(DEFAULT_ONLY)] + rest
+        only = DEFAULT_ONLY + (["stuntman-proxy-bare", "stuntman-stub-bare"] if ours.bare else [])
+        rest = ["--only", ",".join(only)] + rest
     sys.argv = ["run.py"] + adds + rest + ["--out", md, "--json", js]
     sys.path.insert(0, HERE)
     from scale import stuntman_rev

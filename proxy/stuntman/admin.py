@@ -14,7 +14,7 @@ from .compile import compile_route
 from .config.loader import ConfigError, ConfigErrors, validate_stubs
 from .config.model import STARTED
 from .exchange import Exchange
-from .journal import as_exchange, entry_json
+from .journal import entry_json
 from .match.nearmiss import nearest, report_json
 from .respond.stub import ConfigValueError
 
@@ -188,11 +188,11 @@ async def start_admin(server) -> Admin:
 
     journal = server.journal
 
-    def _entries():
-        return reversed(journal.entries) if journal is not None else ()
+    def _entries() -> list:
+        return journal.newest_first() if journal is not None else []
 
     def _requests(entries) -> web.Response:
-        found = [entry_json(e) for e in entries]
+        found = [entry_json(entry_id, ex) for entry_id, ex in entries]
         return web.json_response({"requests": found, "meta": {"total": len(found)}})
 
     async def list_requests(request: web.Request) -> web.Response:
@@ -200,7 +200,7 @@ async def start_admin(server) -> Admin:
             limit = int(request.query.get("limit", "0"))
         except ValueError:
             return web.json_response({"error": "limit must be an integer"}, status=400)
-        entries = list(_entries())
+        entries = _entries()
         return _requests(entries[:limit] if limit > 0 else entries)
 
     async def clear_requests(request: web.Request) -> web.Response:
@@ -210,10 +210,9 @@ async def start_admin(server) -> Admin:
 
     async def _matching(request: web.Request):
         route = request_matcher(await _body(request), settings)
-        for entry in _entries():
-            ex = as_exchange(entry)
+        for entry_id, ex in _entries():
             if route.path_params(ex.path) is not None and route.accepts(ex, server.state):
-                yield entry
+                yield entry_id, ex
 
     async def find_requests(request: web.Request) -> web.Response:
         return _requests([e async for e in _matching(request)])
@@ -222,7 +221,7 @@ async def start_admin(server) -> Admin:
         return web.json_response({"count": len([e async for e in _matching(request)])})
 
     async def unmatched_requests(request: web.Request) -> web.Response:
-        return _requests(e for e in _entries() if e.route is None)
+        return _requests((i, ex) for i, ex in _entries() if ex.route is None)
 
     async def near_misses(request: web.Request) -> web.Response:
         ex = exchange_from(await _body(request))

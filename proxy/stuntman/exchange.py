@@ -18,7 +18,7 @@ class Exchange:
         "method", "target", "path", "query_string", "version", "raw_headers", "client",
         "keep_alive", "has_body", "body", "body_size", "complete", "too_large",
         "route", "params", "action", "status", "started", "phase", "call", "expect_continue",
-        "candidates", "error", "_received_at", "_headers", "_query", "_body_view",
+        "candidates", "error", "ended", "_received_at", "_headers", "_query", "_body_view",
     )
 
     def __init__(self) -> None:
@@ -44,6 +44,7 @@ class Exchange:
         self.expect_continue = False
         self.candidates = ()          # routes whose path may match, from one table snapshot
         self.error: str | None = None  # why the upstream gave no (whole) response
+        self.ended = 0.0              # monotonic time the response was done
         self.started = monotonic()
         self._headers: dict[str, str] | None = None
         self._query: dict[str, list[str]] | None = None
@@ -81,6 +82,11 @@ class Exchange:
     @property
     def body_bytes(self) -> bytes:
         return b"".join(self.body) if self.body else b""
+
+    def cut_body(self, limit: int) -> None:
+        """Keep only the first `limit` bytes of the body (and drop views of the whole)."""
+        self.body = [self.body_bytes[:limit]]
+        self._body_view = None
 
     @property
     def body_view(self) -> BodyView:

@@ -73,11 +73,11 @@ class Server:
 
     def record(self, ex) -> None:
         """An exchange is answered: journal it and count it."""
-        seconds = monotonic() - ex.started
+        ex.ended = monotonic()
         if self.journal is not None:
-            self.journal.record(ex, seconds)
+            self.journal.record(ex)
         if self.metrics is not None:
-            self.metrics.observe(ex, seconds)
+            self.metrics.observe(ex, ex.ended - ex.started)
 
     def publish(self) -> None:
         """Swap in the table of the current mappings: one assignment, so a request sees the old

@@ -199,6 +199,9 @@ class HTTP1Connection(asyncio.Protocol):
 
     def on_body(self, data: bytes) -> None:
         ex = self.reading
+        if ex.phase == "done":  # answered already (an early 413, an error): read and drop the rest
+            ex.body_size += len(data)
+            return
         if ex.call is not None:  # streaming upstream: keep only what the journal shows
             ex.call.feed(data)
             kept = self.server.journal_body_bytes - ex.body_size
@@ -321,7 +324,6 @@ class HTTP1Connection(asyncio.Protocol):
         ex.call = None
         if self.server.recording:
             self.server.record(ex)
-        ex.body = None
         if ex.complete:
             self._advance()
         elif not ex.keep_alive:
