@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
     --snapshot) snapshot=HEAD ;;
     --snapshot=*) snapshot="${1#--snapshot=}" ;;
     -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
-    --) shift; passthru=("$@"); break ;;
+    --) shift; passthru+=("$@"); break ;;
     *) passthru+=("$1") ;;
   esac
   shift

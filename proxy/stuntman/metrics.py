@@ -18,7 +18,7 @@ STATUS_CLASSES = ("0xx", "1xx", "2xx", "3xx", "4xx", "5xx")
 class Metrics:
     def __init__(self, server):
         self.server = server
-        self.requests: dict[tuple, int] = {}     # (route, action, method, status class) → count
+        self.requests: dict[tuple, list] = {}    # (route, action, method, status) → [count]
         self.latency: dict[str, list] = {}       # action → [count per bucket..., +Inf, sum]
         self.upstream_errors: dict[str, int] = {}  # cause → count
         self.registry = CollectorRegistry(auto_describe=False)
@@ -26,9 +26,11 @@ class Metrics:
 
     def observe(self, ex, seconds: float) -> None:
         route = ex.route
-        key = (route.label if route is not None else "", ex.action, ex.method, ex.status // 100)
-        requests = self.requests
-        requests[key] = requests.get(key, 0) + 1
+        key = (route.label if route is not None else "", ex.action, ex.method, ex.status)
+        cell = self.requests.get(key)  # one hash of the key per request, not two
+        if cell is None:
+            cell = self.requests[key] = [0]
+        cell[0] += 1
         histogram = self.latency.get(ex.action)
         if histogram is None:
             histogram = self.latency[ex.action] = [0] * (len(BUCKETS) + 1) + [0.0]
@@ -46,10 +48,14 @@ class Metrics:
             "stuntman_requests", "Requests answered, by route name (empty: no stub matched), action "
             "(stub, proxy, none, error), method and status class.",
             labels=("route", "action", "method", "status_class"))
+        by_class: dict[tuple, int] = {}
+        for (route, action, method, status), (count,) in self.requests.items():
+            labels = (route, action, method, STATUS_CLASSES[min(status // 100, 5)])
+            by_class[labels] = by_class.get(labels, 0) + count
         unmatched = 0
-        for (route, action, method, status), count in sorted(self.requests.items()):
-            requests.add_metric((route, action, method, STATUS_CLASSES[min(status, 5)]), count)
-            unmatched += count if route == "" else 0
+        for labels, count in sorted(by_class.items()):
+            requests.add_metric(labels, count)
+            unmatched += count if labels[0] == "" else 0
         yield requests
         yield CounterMetricFamily("stuntman_unmatched_requests", "Requests no stub matched "
                                   "(passed upstream in sidecar mode, else answered 404).", value=unmatched)
