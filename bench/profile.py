@@ -28,11 +28,20 @@ import signal
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 import time
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from scale import CLK, GEN_CPU, HOST, SUT_CPU, Stuntman, free_port, run_wrk, stuntman_rev  # noqa: E402
+from scale import (  # noqa: E402
+    CLK,
+    GEN_CPU,
+    HOST,
+    SUT_CPU,
+    Stuntman,
+    free_port,
+    run_wrk,
+    stuntman_rev,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)

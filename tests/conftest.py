@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 import uvloop
 from aiohttp import web
-
 from stuntman.server import Server
 from stuntman.settings import Settings
 

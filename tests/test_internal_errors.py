@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from conftest import parse_responses, raw_exchange, run_cli, write_stubs
-
 from stuntman.exchange import Exchange
 from stuntman.respond.stub import StubAction
 

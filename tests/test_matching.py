@@ -8,7 +8,6 @@ from urllib.parse import quote
 import pytest
 from conftest import call
 
-
 # -- string matchers on query, headers and body ---------------------------------------------
 
 # name: (matcher as written in YAML, a value that matches, a value that does not); None = not sent

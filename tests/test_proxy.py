@@ -10,7 +10,15 @@ import subprocess
 import time
 
 import pytest
-from conftest import RawUpstream, Upstream, _pattern, free_port, parse_responses, raw_exchange, read_request
+from conftest import (
+    RawUpstream,
+    Upstream,
+    _pattern,
+    free_port,
+    parse_responses,
+    raw_exchange,
+    read_request,
+)
 
 
 def get(port: int, path: str, method: str = "GET", body=None, headers=None, conn=None):

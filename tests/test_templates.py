@@ -10,11 +10,9 @@ from urllib.parse import quote
 
 import pytest
 from conftest import call, run_cli, write_stubs
-
 from stuntman.config.loader import ConfigErrors
 from stuntman.server import Server
 from stuntman.settings import Settings
-
 
 DOC = json.dumps({"a": {"b": ["first", "second"]}, "name": "Ada"})
 

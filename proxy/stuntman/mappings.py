@@ -11,7 +11,13 @@ from collections.abc import Collection
 from typing import Any
 
 from .compile import compile_route, compile_table
-from .config.loader import ConfigError, ConfigErrors, LoadedStub, load_dir, validate_stubs
+from .config.loader import (
+    ConfigError,
+    ConfigErrors,
+    LoadedStub,
+    load_dir,
+    validate_stubs,
+)
 from .match.routes import Route, RouteTable
 from .respond.stub import ConfigValueError
 

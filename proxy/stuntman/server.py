@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import gc
 import logging
@@ -12,13 +13,13 @@ from typing import Collection
 
 from . import __version__
 from .config.loader import ConfigError, ConfigErrors, FileInFlux
-from .journal import Journal
-from .metrics import Metrics
-from .mappings import Mappings
 from .http1.listener import HTTP1Connection
+from .journal import Journal
+from .mappings import Mappings
 from .match.routes import RouteTable
-from .respond.scenarios import StubState
+from .metrics import Metrics
 from .reload import watch
+from .respond.scenarios import StubState
 from .respond.upstream import UpstreamTarget
 from .settings import Settings
 
@@ -131,6 +132,8 @@ class Server:
     async def close(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         if self._listener is not None:
             self._listener.close()
         for conn in list(self.connections):

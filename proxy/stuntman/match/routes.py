@@ -8,7 +8,8 @@ Candidates come out in rank order (priority, specificity, file order).
 from __future__ import annotations
 
 import re
-from re import _constants as _re, _parser as _re_parser  # to read a regex's literal prefix/suffix
+from re import _constants as _re  # to read a regex's literal prefix/suffix
+from re import _parser as _re_parser
 from urllib.parse import unquote
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
