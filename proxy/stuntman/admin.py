@@ -16,6 +16,7 @@ from .config.model import STARTED
 from .exchange import Exchange
 from .journal import entry_json
 from .match.nearmiss import nearest, report_json
+from .openapi import docs_page, document
 from .respond.stub import ConfigValueError
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -26,7 +27,10 @@ class BadBody(Exception):
 
 
 async def _body(request: web.Request):
-    text = await request.text()
+    try:
+        text = (await request.read()).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadBody(f"the body is not UTF-8: {exc}") from None
     try:
         if request.content_type in YAML_TYPES:
             return yaml.safe_load(text)
@@ -62,16 +66,17 @@ def request_matcher(body, settings):
 
 def exchange_from(body) -> Exchange:
     """A request described in JSON ({method, url, headers, body}) as an Exchange, for near-misses."""
-    if not isinstance(body, dict) or not isinstance(body.get("url", "/"), str):
-        raise BadBody("expected {method, url[, headers, body]}")
+    if not isinstance(body, dict) or not all(isinstance(body.get(k, ""), str) for k in ("method", "url", "body")) \
+            or not isinstance(body.get("headers") or {}, dict):
+        raise BadBody("expected {method, url[, headers, body]}: strings, and an object of headers")
     ex = Exchange()
-    ex.method = str(body.get("method", "GET")).upper()
-    ex.set_target(body.get("url", "/").encode("latin-1", "replace"))
+    ex.method = (body.get("method") or "GET").upper()
+    ex.set_target((body.get("url") or "/").encode("latin-1", "replace"))
     headers = body.get("headers") or {}
     ex.raw_headers = [(str(k).encode("latin-1", "replace"), str(v).encode("latin-1", "replace"))
-                      for k, v in (headers.items() if isinstance(headers, dict) else [])]
+                      for k, v in headers.items()]
     text = body.get("body")
-    ex.body = [str(text).encode()] if text else None
+    ex.body = [text.encode()] if text else None
     return ex
 
 
@@ -178,7 +183,9 @@ async def start_admin(server) -> Admin:
             name, state = body["name"], body["state"]
             session = body.get("session", "")
         except (KeyError, TypeError, AttributeError):
-            raise BadBody("expected {name, state[, session]}") from None
+            name = state = session = None
+        if not all(isinstance(v, str) for v in (name, state, session)):
+            raise BadBody("expected {name, state[, session]}, all strings")
         server.state.set_state(session, name, state)
         return web.json_response({"name": name, "state": state, "session": session})
 
@@ -234,6 +241,12 @@ async def start_admin(server) -> Admin:
         return web.Response(body=server.metrics.exposition(),
                             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
+    async def openapi(request: web.Request) -> web.Response:
+        return web.json_response(document())
+
+    async def docs(request: web.Request) -> web.Response:
+        return web.Response(text=docs_page(), content_type="text/html")
+
     async def shutdown(request: web.Request) -> web.Response:
         server.stop_requested.set()
         return web.json_response({"shuttingDown": True})
@@ -269,6 +282,8 @@ async def start_admin(server) -> Admin:
     app.router.add_get("/__admin/requests/unmatched", unmatched_requests)
     app.router.add_post("/__admin/near-misses", near_misses)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/__admin/openapi.json", openapi)
+    app.router.add_get("/__admin/docs", docs)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.admin_host, settings.admin_port)

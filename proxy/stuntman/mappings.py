@@ -58,6 +58,8 @@ class Mappings:
     # -- changes from the admin API (each raises ConfigErrors naming the body's fields) -------
     def add(self, data: Any) -> Route:
         route_id = data.get("id") if isinstance(data, dict) else None
+        if route_id is not None and not isinstance(route_id, str):
+            raise ConfigErrors([ConfigError(API_SOURCE, None, "id", "an id is a string")])
         if route_id is not None and self.get(route_id) is not None:
             raise ConfigErrors([ConfigError(API_SOURCE, None, "id",
                                             f"a stub with id {route_id!r} exists: PUT /__admin/mappings/{route_id}")])

@@ -1,0 +1,161 @@
+"""The admin API's OpenAPI 3.1 document (GET /__admin/openapi.json) and its docs page.
+
+Stub bodies reuse the config model's JSON Schema, so the document cannot drift from what the
+API accepts; the tests fuzz the running API from this document (schemathesis).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from . import __version__
+from .config.model import RequestSpec, StubSpec
+
+REF = "#/components/schemas/{model}"
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+OBJECT = {"type": "object"}
+ERROR = _json({"type": "object", "required": ["error"], "properties": {
+    "error": {"type": "string"},
+    "errors": {"type": "array", "items": {"type": "object", "properties": {
+        "field": {"type": "string"}, "message": {"type": "string"}}}}}}, "Invalid input")
+NOT_FOUND = _json({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                  "No such stub")
+MAPPING = {"type": "object", "required": ["id", "source"], "description": "A stub (StubSpec's fields) with "
+           "its id and where it comes from (file:line, or admin-api)", "properties": {
+               "id": {"type": "string"}, "source": {"type": "string"}}}
+MAPPINGS = {"type": "object", "required": ["mappings", "meta"], "properties": {
+    "mappings": {"type": "array", "items": MAPPING},
+    "meta": {"type": "object", "properties": {"total": {"type": "integer"}}}}}
+REQUESTS = {"type": "object", "required": ["requests", "meta"], "properties": {
+    "requests": {"type": "array", "items": OBJECT},
+    "meta": {"type": "object", "properties": {"total": {"type": "integer"}}}}}
+CONFIG_ERRORS = {"type": "array", "items": {"type": "object", "properties": {
+    "file": {"type": "string"}, "line": {"type": ["integer", "null"]},
+    "field": {"type": "string"}, "message": {"type": "string"}}}}
+STUB_BODY = {"required": True, "content": {
+    "application/json": {"schema": _ref("StubSpec")},
+    "application/yaml": {"schema": _ref("StubSpec")}}}
+MATCHER_BODY = {"required": True, "content": {"application/json": {"schema": _ref("RequestSpec")}}}
+ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+SESSION = [{"name": "session", "in": "query", "required": False, "schema": {"type": "string"}}]
+
+
+def _op(summary: str, responses: dict, **extra: Any) -> dict:
+    return {"summary": summary, "responses": responses, **extra}
+
+
+@lru_cache(maxsize=1)
+def document() -> dict:
+    schemas = TypeAdapter(StubSpec).json_schema(by_alias=True, ref_template=REF)
+    components = schemas.pop("$defs", {})
+    components["StubSpec"] = schemas
+    request = TypeAdapter(RequestSpec).json_schema(by_alias=True, ref_template=REF)
+    components.update(request.pop("$defs", {}))
+    components["RequestSpec"] = request
+    paths = {
+        "/__admin/health": {"get": _op("Version, uptime, stub count, configuration errors", {"200": _json(
+            {"type": "object", "required": ["status", "stubs"], "properties": {
+                "status": {"enum": ["ok", "degraded"]}, "version": {"type": "string"},
+                "uptimeSeconds": {"type": "number"}, "stubs": {"type": "integer"},
+                "configErrors": CONFIG_ERRORS, "journal": OBJECT}})})},
+        "/__admin/mappings": {
+            "get": _op("Every stub, in match order", {"200": _json(MAPPINGS)}),
+            "post": _op("Create a stub", {"201": _json(MAPPING, "Created"), "400": ERROR}, requestBody=STUB_BODY),
+            "delete": _op("Delete every stub, file stubs included (reset brings them back)",
+                          {"200": _json(MAPPINGS)}),
+        },
+        "/__admin/mappings/{id}": {
+            "parameters": ID,
+            "get": _op("One stub", {"200": _json(MAPPING), "404": NOT_FOUND}),
+            "put": _op("Replace a stub", {"200": _json(MAPPING), "400": ERROR, "404": NOT_FOUND},
+                       requestBody=STUB_BODY),
+            "delete": _op("Delete a stub", {"200": _json({"type": "object", "required": ["deleted"]}),
+                                            "404": NOT_FOUND}),
+        },
+        "/__admin/mappings/reset": {"post": _op("Back to exactly what the stub files say", {"200": _json(
+            {"type": "object", "required": ["stubs"], "properties": {
+                "stubs": {"type": "integer"}, "configErrors": CONFIG_ERRORS}})})},
+        "/__admin/mappings/reload": {"post": _op("Re-read the stub files (the API's changes stay)", {
+            "200": _json({"type": "object", "required": ["reloaded", "stubs"]}),
+            "422": _json({"type": "object", "required": ["reloaded", "configErrors"], "properties": {
+                "configErrors": CONFIG_ERRORS}}, "The files have errors; the previous table keeps serving")})},
+        "/__admin/requests": {
+            "get": _op("The journal, newest first", {"200": _json(REQUESTS), "400": ERROR}, parameters=[
+                {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer"}}]),
+            "delete": _op("Empty the journal", {"200": _json(OBJECT)}),
+        },
+        "/__admin/requests/find": {"post": _op("Journaled requests a request matcher accepts",
+                                               {"200": _json(REQUESTS), "400": ERROR}, requestBody=MATCHER_BODY)},
+        "/__admin/requests/count": {"post": _op("How many journaled requests a request matcher accepts", {
+            "200": _json({"type": "object", "required": ["count"], "properties": {"count": {"type": "integer"}}}),
+            "400": ERROR}, requestBody=MATCHER_BODY)},
+        "/__admin/requests/unmatched": {"get": _op("Journaled requests no stub matched", {"200": _json(REQUESTS)})},
+        "/__admin/near-misses": {"post": _op("The stubs nearest to a request, with what differed", {
+            "200": _json({"type": "object", "required": ["nearest"]}), "400": ERROR}, requestBody={
+                "required": True, "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "method": {"type": "string"}, "url": {"type": "string"},
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "body": {"type": "string"}}}}}})},
+        "/__admin/scenarios": {
+            "get": _op("Scenarios and their state in a session", {"200": _json(OBJECT)}, parameters=SESSION),
+            "post": _op("Set a scenario's state in a session", {"200": _json(OBJECT), "400": ERROR}, requestBody={
+                "required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["name", "state"], "properties": {
+                        "name": {"type": "string"}, "state": {"type": "string"},
+                        "session": {"type": "string"}}}}}}),
+        },
+        "/__admin/scenarios/reset": {"post": _op("Scenarios and sequences back to the start (one session, or all)",
+                                                 {"200": _json(OBJECT)}, parameters=SESSION)},
+        "/__admin/shutdown": {"post": _op("Stop stuntman", {"200": _json(OBJECT)})},
+        "/__admin/openapi.json": {"get": _op("This document", {"200": _json(OBJECT)})},
+        "/__admin/docs": {"get": _op("This API for humans", {
+            "200": {"description": "OK", "content": {"text/html": {"schema": {"type": "string"}}}}})},
+        "/metrics": {"get": _op("Prometheus metrics", {
+            "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}},
+            "404": NOT_FOUND})},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "stuntman admin API", "version": __version__,
+                 "description": "Stubs at runtime, the request journal, near-misses, scenarios, health."},
+        "paths": paths,
+        "components": {"schemas": components,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{}, {"bearer": []}],
+    }
+
+
+DOCS_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>stuntman admin API</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+code{background:#f3f3f3;padding:0 .2em}h2{margin-top:2rem}li{margin:.2rem 0}</style></head>
+<body><h1>stuntman admin API</h1>
+<p>The machine-readable document is <a href="/__admin/openapi.json">/__admin/openapi.json</a>
+(OpenAPI 3.1). Bodies are JSON, or YAML with <code>Content-Type: application/yaml</code>; stubs
+follow the same model as the files in <code>stubs/</code>.</p>
+{sections}
+</body></html>
+"""
+
+
+@lru_cache(maxsize=1)
+def docs_page() -> str:
+    from html import escape
+
+    items = []
+    for path, operations in document()["paths"].items():
+        for method, op in operations.items():
+            if method != "parameters":
+                items.append(f"<li><code>{method.upper()} {escape(path)}</code> — {escape(op['summary'])}</li>")
+    return DOCS_PAGE.replace("{sections}", "<h2>Endpoints</h2><ul>\n" + "\n".join(items) + "\n</ul>")
