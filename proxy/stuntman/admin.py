@@ -4,6 +4,7 @@ model as the stub files; errors are 400 with field paths.
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 
@@ -19,6 +20,7 @@ from .match.nearmiss import nearest, report_json
 from .openapi import docs_page, document
 from .respond.stub import ConfigValueError
 
+YIELD_EVERY = 200  # journal entries handled between two turns of the event loop
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
@@ -198,8 +200,12 @@ async def start_admin(server) -> Admin:
     def _entries() -> list:
         return journal.newest_first() if journal is not None else []
 
-    def _requests(entries) -> web.Response:
-        found = [entry_json(entry_id, ex) for entry_id, ex in entries]
+    async def _requests(entries) -> web.Response:
+        found = []
+        for entry_id, ex in entries:
+            found.append(entry_json(entry_id, ex))
+            if len(found) % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # the data plane shares this loop: never hold it long
         return web.json_response({"requests": found, "meta": {"total": len(found)}})
 
     async def list_requests(request: web.Request) -> web.Response:
@@ -208,7 +214,7 @@ async def start_admin(server) -> Admin:
         except ValueError:
             return web.json_response({"error": "limit must be an integer"}, status=400)
         entries = _entries()
-        return _requests(entries[:limit] if limit > 0 else entries)
+        return await _requests(entries[:limit] if limit > 0 else entries)
 
     async def clear_requests(request: web.Request) -> web.Response:
         if journal is not None:
@@ -217,18 +223,20 @@ async def start_admin(server) -> Admin:
 
     async def _matching(request: web.Request):
         route = request_matcher(await _body(request), settings)
-        for entry_id, ex in _entries():
+        for n, (entry_id, ex) in enumerate(_entries(), 1):
             if route.path_params(ex.path) is not None and route.accepts(ex, server.state):
                 yield entry_id, ex
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
 
     async def find_requests(request: web.Request) -> web.Response:
-        return _requests([e async for e in _matching(request)])
+        return await _requests([e async for e in _matching(request)])
 
     async def count_requests(request: web.Request) -> web.Response:
         return web.json_response({"count": len([e async for e in _matching(request)])})
 
     async def unmatched_requests(request: web.Request) -> web.Response:
-        return _requests((i, ex) for i, ex in _entries() if ex.route is None)
+        return await _requests((i, ex) for i, ex in _entries() if ex.route is None)
 
     async def near_misses(request: web.Request) -> web.Response:
         ex = exchange_from(await _body(request))
