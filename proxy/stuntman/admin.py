@@ -120,21 +120,18 @@ async def start_admin(server) -> Admin:
 
     mappings = server.mappings
 
-    def changed() -> None:
-        server.publish()
-
     async def list_mappings(request: web.Request) -> web.Response:
         routes = server.table.routes
         return web.json_response({"mappings": [mapping_json(r) for r in routes], "meta": {"total": len(routes)}})
 
     async def create_mapping(request: web.Request) -> web.Response:
         route = mappings.add(await _body(request))
-        changed()
+        server.publish()
         return web.json_response(mapping_json(route), status=201)
 
     async def delete_mappings(request: web.Request) -> web.Response:
         mappings.delete_all()
-        changed()
+        server.publish()
         return web.json_response({"mappings": [], "meta": {"total": 0}})
 
     def _not_found(route_id: str) -> web.Response:
@@ -150,20 +147,20 @@ async def start_admin(server) -> Admin:
         route = mappings.replace(route_id, await _body(request))
         if route is None:
             return _not_found(route_id)
-        changed()
+        server.publish()
         return web.json_response(mapping_json(route))
 
     async def delete_mapping(request: web.Request) -> web.Response:
         route_id = request.match_info["id"]
         if not mappings.delete(route_id):
             return _not_found(route_id)
-        changed()
+        server.publish()
         return web.json_response({"deleted": route_id})
 
     async def reset_mappings(request: web.Request) -> web.Response:
         mappings.reset()
         if not server.reload("POST /__admin/mappings/reset"):
-            changed()  # the files have errors: the API's changes are gone all the same
+            server.publish()  # the files have errors: the API's changes are gone all the same
         return web.json_response({"stubs": len(server.table.routes),
                                   "configErrors": [e.as_dict() for e in server.config_errors]})
 

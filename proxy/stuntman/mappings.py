@@ -45,9 +45,6 @@ class Mappings:
         return RouteTable([r for r in self.file_routes if r.id not in api and r.id not in self.deleted]
                           + list(api.values()))
 
-    def current(self) -> list[Route]:
-        return self.table().routes
-
     def get(self, route_id: str) -> Route | None:
         if route_id in self.api_routes:
             return self.api_routes[route_id]
