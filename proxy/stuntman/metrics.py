@@ -22,8 +22,9 @@ STATUS_CLASSES = ("0xx", "1xx", "2xx", "3xx", "4xx", "5xx")
 class Metrics:
     def __init__(self, server):
         self.server = server
-        self.requests: dict[tuple, list] = {}    # (route, action, method, status) → [count]
-        self.latency: dict[str, list] = {}       # action → [count per bucket..., +Inf, sum]
+        # (route, action, method, status) → [count per latency bucket..., +Inf, sum of seconds]:
+        # one dict lookup per request updates both the request counter and the histogram
+        self.cells: dict[tuple, list] = {}
         self.upstream_errors: dict[str, int] = {}  # cause → count
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
@@ -31,15 +32,11 @@ class Metrics:
     def observe(self, ex, seconds: float) -> None:
         route = ex.route
         key = (route.label if route is not None else "", ex.action, ex.method, ex.status)
-        cell = self.requests.get(key)  # one hash of the key per request, not two
+        cell = self.cells.get(key)
         if cell is None:
-            cell = self.requests[key] = [0]
-        cell[0] += 1
-        histogram = self.latency.get(ex.action)
-        if histogram is None:
-            histogram = self.latency[ex.action] = [0] * (len(BUCKETS) + 1) + [0.0]
-        histogram[bisect_left(BUCKETS, seconds)] += 1
-        histogram[-1] += seconds
+            cell = self.cells[key] = [0] * (len(BUCKETS) + 1) + [0.0]
+        cell[bisect_left(BUCKETS, seconds)] += 1
+        cell[-1] += seconds
         if ex.error is not None:
             self.upstream_errors[ex.error] = self.upstream_errors.get(ex.error, 0) + 1
 
@@ -53,9 +50,13 @@ class Metrics:
             "(stub, proxy, none, error), method and status class.",
             labels=("route", "action", "method", "status_class"))
         by_class: dict[tuple, int] = {}
-        for (route, action, method, status), (count,) in self.requests.items():
+        by_action: dict[str, list] = {}
+        for (route, action, method, status), cell in self.cells.items():
             labels = (route, action, method, STATUS_CLASSES[min(status // 100, 5)])
-            by_class[labels] = by_class.get(labels, 0) + count
+            by_class[labels] = by_class.get(labels, 0) + sum(cell[:-1])
+            histogram = by_action.setdefault(action, [0] * len(cell))
+            for i, value in enumerate(cell):
+                histogram[i] += value
         unmatched = 0
         for labels, count in sorted(by_class.items()):
             requests.add_metric(labels, count)
@@ -66,7 +67,7 @@ class Metrics:
         latency = HistogramMetricFamily(
             "stuntman_request_duration_seconds", "From the request head to the end of the response, "
             "by action.", labels=("action",))
-        for action, histogram in sorted(self.latency.items()):
+        for action, histogram in sorted(by_action.items()):
             cumulative, total = [], 0
             for bound, count in zip((*map(str, BUCKETS), "+Inf"), histogram[:-1]):
                 total += count
