@@ -25,7 +25,7 @@ def test_fuzzing_the_admin_api_from_its_document_finds_no_server_error_and_no_un
         [str(SCHEMATHESIS), "run", f"http://127.0.0.1:{admin}/__admin/openapi.json",
          "--exclude-path", "/__admin/shutdown", "--checks", CHECKS, "--max-examples", "25",
          "--seed", "20261125", "--workers", "1"],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)  # it writes .schemathesis/ there
     assert result.returncode == 0, result.stdout[-6000:]
     assert " passed" in result.stdout and "failed" not in result.stdout.split("SUMMARY")[-1]
     assert proc.poll() is None  # and stuntman is still up
