@@ -11,7 +11,7 @@ import select
 import socket
 import time
 
-from conftest import _pattern, free_port, parse_responses
+from conftest import _pattern, free_port, parse_responses, raw_exchange
 
 STUBS = {"wire.yaml": """
     - name: hello
@@ -579,3 +579,26 @@ def test_upstream_timeout_504(stuntman, upstream):
         ok = c.get("/slow?s=0")
         assert (ok.status, ok.body) == (200, b"finally")
         assert "x-stuntman-error" not in ok.headers
+
+
+def test_stalled_request_body_gets_408_on_stub_and_proxy_routes(stuntman, upstream):
+    """A body that stops arriving cannot hold a connection: 408 after body_timeout, then close."""
+    st = stuntman({"s.yaml": "- {request: {method: POST, path: /submit}, response: {status: 201}}"},
+                  upstream=upstream.url, body_timeout=0.5)
+    for path in ("/submit", "/upload"):  # a stub, and a route streamed to the upstream
+        data = raw_exchange(st.port, b"POST " + path.encode() + b" HTTP/1.1\r\nHost: t\r\n"
+                            b"Content-Length: 100\r\n\r\n" + b"x" * 10, timeout=10)
+        [(status, headers, body)] = parse_responses(data)
+        assert status == 408 and headers["connection"] == "close", path
+        assert b"request body stalled" in body
+
+
+def test_a_slow_but_steady_body_is_not_cut(stuntman):
+    st = stuntman({"s.yaml": "- {request: {method: POST, path: /submit}, response: {status: 201}}"},
+                  body_timeout=0.5)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.sendall(b"POST /submit HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\n")
+        for _ in range(8):  # 8 x 0.2 s = 1.6 s in all, never 0.5 s without a byte
+            time.sleep(0.2)
+            sock.sendall(b"x")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 201")

@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add(run, "--idle-timeout", float, DEFAULTS.idle_timeout, "seconds before an idle connection closes", "S")
     _add(run, "--header-timeout", float, DEFAULTS.header_timeout,
          "seconds for a client to send a whole request head (then 408)", "S")
+    _add(run, "--body-timeout", float, DEFAULTS.body_timeout,
+         "seconds a request body may stall between two reads (then 408)", "S")
     _add(run, "--session-header", str, DEFAULTS.session_header,
          "request header whose value partitions scenario and sequence state", "NAME")
     _add(run, "--journal-size", int, DEFAULTS.journal_size,

@@ -53,7 +53,7 @@ class Server:
         self.connections: set[HTTP1Connection] = set()
         # the listener's deadlines, by what a connection is waiting for (None: busy, look later)
         self.timeouts = {"idle": settings.idle_timeout, "head": settings.header_timeout,
-                         "linger": settings.linger_timeout,
+                         "body": settings.body_timeout, "linger": settings.linger_timeout,
                          None: min(settings.idle_timeout, settings.header_timeout)}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.started = time.time()

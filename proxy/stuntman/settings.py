@@ -35,6 +35,7 @@ class Settings:
     max_url_bytes: int = 8 * 1024        # request-target → 414
     idle_timeout: float = 75.0           # keep-alive connection with no request
     header_timeout: float = 10.0         # from a request's first byte to the end of its head → 408
+    body_timeout: float = 60.0           # between two reads of a request body → 408
     linger_timeout: float = 5.0          # reading the rest of a body we answered early, before close
     session_header: str = "X-Stuntman-Session"
     uvloop: bool = True

@@ -191,7 +191,6 @@ class HTTP1Connection(asyncio.Protocol):
         self.header_bytes = 0
         self.heads_seen += 1
         if self.active is None:
-            self.waiting_for = None
             self._begin(ex)
         else:
             self.waiting.append(ex)
@@ -199,6 +198,8 @@ class HTTP1Connection(asyncio.Protocol):
 
     def on_body(self, data: bytes) -> None:
         ex = self.reading
+        if self.waiting_for == "body":
+            self.since = self.loop.time()  # the body timeout is between reads, not for the whole body
         if ex.phase == "done":  # answered already (an early 413, an error): read and drop the rest
             ex.body_size += len(data)
             return
@@ -221,6 +222,8 @@ class HTTP1Connection(asyncio.Protocol):
         self.reading = None
         self.in_head = True
         ex.complete = True
+        if self.waiting_for == "body":
+            self.waiting_for = None
         if ex.call is not None:
             ex.call.end_body()
         if ex is self.active:
@@ -235,6 +238,10 @@ class HTTP1Connection(asyncio.Protocol):
     def _begin(self, ex: Exchange) -> None:
         """ex is now at the head of the line: match it, then respond."""
         self.active = ex
+        if ex.has_body and not ex.complete:
+            self._wait("body")  # a body that stops arriving must not hold the connection
+        else:
+            self.waiting_for = None
         if ex.expect_continue and not ex.complete:
             self.transport.write(CONTINUE)
         table = self.server.table  # read once: the exchange sees one table even across a reload
@@ -451,6 +458,8 @@ class HTTP1Connection(asyncio.Protocol):
             return self._arm(deadline)
         if what == "head":
             self._reject(408, f"request head not received within {self.settings.header_timeout:g} s")
+        elif what == "body":
+            self._reject(408, f"request body stalled: nothing received for {self.settings.body_timeout:g} s")
         else:  # idle, or done lingering over an unread body
             self._close()
 
