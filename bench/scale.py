@@ -57,6 +57,18 @@ GOAL_DROP = {"exact": 10.0, "template": 10.0, "template-shared": 10.0, "template
              "regex": 25.0, "regex-shared": 25.0}
 
 
+def write_report(out_dir: str, tag: str, md: str, data: dict) -> None:
+    """results/TAG-STAMP.md (the report) and .json (the raw data); print the report."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    os.makedirs(out_dir, exist_ok=True)
+    mdp, jsp = os.path.join(out_dir, f"{tag}-{stamp}.md"), os.path.join(out_dir, f"{tag}-{stamp}.json")
+    with open(mdp, "w") as f:
+        f.write(md)
+    with open(jsp, "w") as f:
+        json.dump(data, f, indent=1)
+    print("\n" + md + f"\n# report: {mdp}\n# raw:    {jsp}")
+
+
 # ---------------------------------------------------------------------------------------------
 # stub generators: (path condition as YAML flow text, the URL that matches it) for stub i
 # ---------------------------------------------------------------------------------------------
@@ -319,15 +331,8 @@ def cmd_scale(args) -> int:
                           flush=True)
     shutil.rmtree(base, ignore_errors=True)
     args.rev_end = stuntman_rev(args.stuntman)
-    md = render_scale(results, kinds, args)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    os.makedirs(args.out_dir, exist_ok=True)
-    mdp, jsp = os.path.join(args.out_dir, f"scale-{stamp}.md"), os.path.join(args.out_dir, f"scale-{stamp}.json")
-    with open(mdp, "w") as f:
-        f.write(md)
-    with open(jsp, "w") as f:
-        json.dump({"args": vars(args), "results": results}, f, indent=1)
-    print("\n" + md + f"\n# report: {mdp}\n# raw:    {jsp}")
+    write_report(args.out_dir, "scale", render_scale(results, kinds, args),
+                 {"args": vars(args), "results": results})
     return 0
 
 
@@ -435,15 +440,8 @@ def cmd_rss(args) -> int:
         sm.stop()
         shutil.rmtree(base, ignore_errors=True)
     args.rev_end = stuntman_rev(args.stuntman)
-    md = render_rss(args, points, phases, samples, err)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    os.makedirs(args.out_dir, exist_ok=True)
-    mdp, jsp = os.path.join(args.out_dir, f"rss-{stamp}.md"), os.path.join(args.out_dir, f"rss-{stamp}.json")
-    with open(mdp, "w") as f:
-        f.write(md)
-    with open(jsp, "w") as f:
-        json.dump({"args": vars(args), "points": points, "phases": phases, "samples": samples, "error": err}, f, indent=1)
-    print("\n" + md + f"\n# report: {mdp}\n# raw:    {jsp}")
+    write_report(args.out_dir, "rss", render_rss(args, points, phases, samples, err),
+                 {"args": vars(args), "points": points, "phases": phases, "samples": samples, "error": err})
     return 1 if err else 0
 
 
