@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from . import __version__
-from .config.loader import ConfigErrors, load_dir
+from .config.loader import ConfigErrors
 from .config.model import ProxySpec, stub_file_schema
 from .settings import Settings, is_loopback
 
@@ -160,19 +160,16 @@ def _check_dir(path: Path) -> None:
 
 
 def cmd_validate(args) -> int:
-    from .compile import compile_table
+    from .compile import load_table
 
     _check_dir(args.dir)
-    stubs, errors = load_dir(args.dir)
-    _, compile_errors = compile_table(stubs, args.dir, {}, DEFAULTS)
-    errors += compile_errors
+    table, errors = load_table(args.dir, {}, DEFAULTS)
     for err in errors:
         print(err)
     if errors:
         print(f"{len(errors)} error(s) in {args.dir}", file=sys.stderr)
         return 1
-    files = len({s.file for s in stubs})
-    print(f"ok: {len(stubs)} stub(s) in {files} file(s) under {args.dir}")
+    print(f"ok: {len(table.routes)} stub(s) in {len(table.files)} file(s) under {args.dir}")
     return 0
 
 

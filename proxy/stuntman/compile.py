@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 import uuid
 import zlib
+from collections.abc import Collection
 from pathlib import Path
 
-from .config.loader import ConfigError, LoadedStub
+from .config.loader import ConfigError, LoadedStub, load_dir
 from .config.model import StubSpec
 from .match.matchers import compile_body_matcher, compile_matcher
 from .match.routes import Route, RouteTable, template_regex
@@ -99,3 +100,11 @@ def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Se
         ids[route.id] = route.source
         routes.append(route)
     return RouteTable(routes), errors
+
+
+def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: Collection[str] = ()
+               ) -> tuple[RouteTable, list[ConfigError]]:
+    """Read, validate and compile every stub file under root; every error found, of all three."""
+    stubs, errors = load_dir(root, emptied_means_busy)
+    table, compile_errors = compile_table(stubs, root, pools, settings)
+    return table, errors + compile_errors

@@ -10,12 +10,11 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from .compile import compile_route, compile_table
+from .compile import compile_route, load_table
 from .config.loader import (
     ConfigError,
     ConfigErrors,
     LoadedStub,
-    load_dir,
     validate_stubs,
 )
 from .match.routes import Route, RouteTable
@@ -34,10 +33,9 @@ class Mappings:
 
     def load_files(self, emptied_means_busy: Collection[str] = ()) -> None:
         """Re-read the files; on any error (ConfigErrors, FileInFlux) nothing changes."""
-        stubs, errors = load_dir(self.settings.stubs, emptied_means_busy)
-        table, compile_errors = compile_table(stubs, self.settings.stubs, self.pools, self.settings)
-        if errors or compile_errors:
-            raise ConfigErrors(errors + compile_errors)
+        table, errors = load_table(self.settings.stubs, self.pools, self.settings, emptied_means_busy)
+        if errors:
+            raise ConfigErrors(errors)
         self.file_routes = table.routes
 
     def table(self) -> RouteTable:
