@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import json
 
-from conftest import call, free_port
+import socket
+import threading
+import time
+from types import SimpleNamespace
+
+from conftest import call, free_port, raw_exchange, wait_port, write_stubs
 from test_admin import api
 
 STUBS = {"s.yaml": """
@@ -32,6 +37,39 @@ def test_every_answered_request_is_journaled_newest_first(stuntman, upstream):
     assert user["action"] == "stub" and user["matched"]["source"] == "s.yaml:2"
     assert user["timing"]["totalMs"] >= 0 and user["loggedDate"].endswith("+00:00")
     assert api(st, "GET", "/__admin/requests?limit=1")[1]["meta"]["total"] == 1
+
+
+def test_journaled_headers_are_exact_however_the_requests_were_read(stuntman):
+    """The journal lets go of parsed fields and parses them again from the bytes as read: check
+    it with pipelined requests in one read, requests split over reads, and a read too large to
+    keep."""
+    st = stuntman(STUBS, admin_port=0)
+
+    def order(n: int, extra: bytes = b"") -> bytes:
+        body = b'{"n": %d}' % n
+        return (b"POST /api/orders HTTP/1.1\r\nHost: t\r\nX-N: %d\r\nX-Dup: a\r\nX-Dup: b\r\n%s"
+                b"Content-Length: %d\r\n\r\n%s" % (n, extra, len(body), body))
+
+    raw_exchange(st.port, order(0) + order(1) + order(2) + b"GET /api/users/1 HTTP/1.1\r\nAccept: json\r\n"
+                 b"Connection: close\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", st.port)) as sock:  # one request in three reads
+        for part in (order(3)[:10], order(3)[10:40], order(3)[40:]):
+            sock.sendall(part)
+            time.sleep(0.05)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 201")
+    raw_exchange(st.port, order(4, b"X-Big: " + b"b" * 20000 + b"\r\n") + b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n")
+    requests = api(st, "GET", "/__admin/requests")[1]["requests"]
+    orders = [r["request"] for r in requests if r["request"]["method"] == "POST"][::-1]
+    assert len(orders) == 5
+    for n, request in enumerate(orders):
+        names = [name for name, _ in request["headers"]]
+        assert names[:4] == ["Host", "X-N", "X-Dup", "X-Dup"] and ["X-N", str(n)] in request["headers"]
+        assert json.loads(request["body"]) == {"n": n}
+    assert ["X-Big", "b" * 20000] in orders[4]["headers"]
+    [user] = [r["request"] for r in requests if r["request"]["url"] == "/api/users/1"]
+    assert user["headers"] == [["Accept", "json"], ["Connection", "close"]]
+    assert api(st, "POST", "/__admin/requests/count", {"headers": {"X-N": "2"}}) == (200, {"count": 1})
+    assert api(st, "POST", "/__admin/requests/count", {"headers": {"X-Dup": "a, b"}}) == (200, {"count": 5})
 
 
 def test_find_count_and_unmatched(stuntman):
@@ -86,3 +124,26 @@ def test_near_misses_for_a_described_request(stuntman):
     assert nearest["name"] == "get-user"
     assert nearest["diff"] == ["headers.accept: expected contains 'json', got 'text/html'"]
     assert api(st, "POST", "/__admin/near-misses", ["not", "an", "object"])[0] == 400
+
+
+def test_a_slow_admin_call_never_stalls_traffic(cli_server, tmp_path):
+    """A journal search that takes about a second (a backtracking regex on 600 bodies) shares
+    the event loop with the data plane: requests sent while it runs are all answered before it
+    ends. (A server process of its own: in-process, the GIL would starve the test's client.)"""
+    admin = free_port()
+    _, port = cli_server("--stubs", str(write_stubs(tmp_path, STUBS)), "--admin-port", str(admin))
+    wait_port(admin)
+    st = SimpleNamespace(admin_url=f"http://127.0.0.1:{admin}")
+    for _ in range(600):
+        call(port, "POST", "/api/orders", body=b"a" * 22)
+    found = {}
+    search = threading.Thread(target=lambda: found.update(result=api(
+        st, "POST", "/__admin/requests/count", {"body": {"regex": "^(a|aa)*c"}})))
+    search.start()
+    time.sleep(0.3)  # the search is under way
+    assert search.is_alive()
+    for _ in range(20):
+        assert call(port, "POST", "/api/orders")[0] == 201
+    assert search.is_alive(), "the data plane waited for the admin call"
+    search.join()
+    assert found["result"] == (200, {"count": 0})

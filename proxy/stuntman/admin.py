@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from time import monotonic
 
 import yaml
 from aiohttp import web
@@ -20,7 +21,20 @@ from .match.nearmiss import nearest, report_json
 from .openapi import docs_page, document
 from .respond.stub import ConfigValueError
 
-YIELD_EVERY = 200  # journal entries handled between two turns of the event loop
+SLICE_SECONDS = 0.002  # the longest the admin API holds the event loop the data plane shares
+
+
+class _Slices:
+    """Long admin work (walking a journal of 10,000 entries, JSONPath on each body) gives the
+    loop back every few milliseconds, so a slow admin call never stalls traffic."""
+
+    def __init__(self) -> None:
+        self.since = monotonic()
+
+    async def turn(self) -> None:
+        if monotonic() - self.since > SLICE_SECONDS:
+            await asyncio.sleep(0)
+            self.since = monotonic()
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
@@ -198,11 +212,10 @@ async def start_admin(server) -> Admin:
         return journal.newest_first() if journal is not None else []
 
     async def _requests(entries) -> web.Response:
-        found = []
+        found, slices = [], _Slices()
         for entry_id, ex in entries:
             found.append(entry_json(entry_id, ex))
-            if len(found) % YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # the data plane shares this loop: never hold it long
+            await slices.turn()
         return web.json_response({"requests": found, "meta": {"total": len(found)}})
 
     async def list_requests(request: web.Request) -> web.Response:
@@ -220,11 +233,11 @@ async def start_admin(server) -> Admin:
 
     async def _matching(request: web.Request):
         route = request_matcher(await _body(request), settings)
-        for n, (entry_id, ex) in enumerate(_entries(), 1):
+        slices = _Slices()
+        for entry_id, ex in _entries():
             if route.path_params(ex.path) is not None and route.accepts(ex, server.state):
                 yield entry_id, ex
-            if n % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
+            await slices.turn()
 
     async def find_requests(request: web.Request) -> web.Response:
         return await _requests([e async for e in _matching(request)])

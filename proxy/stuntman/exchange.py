@@ -10,7 +10,11 @@ from datetime import datetime, timezone
 from time import monotonic, time
 from urllib.parse import parse_qs
 
+from .http1.wire import header_fields
 from .match.matchers import BodyView
+
+
+NO_PARAMS: dict[str, str] = {}
 
 
 class Exchange:
@@ -18,7 +22,7 @@ class Exchange:
         "method", "target", "path", "query_string", "version", "raw_headers", "client",
         "keep_alive", "has_body", "body", "body_size", "complete", "too_large",
         "route", "params", "action", "status", "started", "phase", "call", "expect_continue",
-        "candidates", "error", "ended", "_received_at", "_headers", "_query", "_body_view",
+        "candidates", "error", "ended", "raw", "raw_index", "_received_at", "_headers", "_query", "_body_view",
     )
 
     def __init__(self) -> None:
@@ -36,7 +40,7 @@ class Exchange:
         self.complete = False        # the whole request (body included) has been read
         self.too_large = False
         self.route = None            # the matched route, or None
-        self.params: dict[str, str] = {}
+        self.params: dict[str, str] = NO_PARAMS  # replaced, never mutated
         self.action = "none"         # stub | proxy | none | error
         self.status = 0
         self.phase = "new"           # new → route (body needed to match) | stub | proxy → done
@@ -46,6 +50,10 @@ class Exchange:
         self.error: str | None = None  # why the upstream gave no (whole) response
         self.ended = 0.0              # monotonic time the response was done
         self.started = monotonic()
+        # the bytes as received, when this request began and ended in that one read (the usual
+        # case), and its rank among the requests in them: enough to parse the fields again
+        self.raw: bytes | None = None
+        self.raw_index = 0
         self._headers: dict[str, str] | None = None
         self._query: dict[str, list[str]] | None = None
         self._body_view: BodyView | None = None
@@ -56,12 +64,27 @@ class Exchange:
         """Lower-cased header names; repeated headers joined with ', ' (RFC 9110 §5.3)."""
         if self._headers is None:
             out: dict[str, str] = {}
-            for name, value in self.raw_headers:
+            for name, value in self.fields():
                 key = name.decode("latin-1").lower()
                 text = value.decode("latin-1")
                 out[key] = f"{out[key]}, {text}" if key in out else text
             self._headers = out
         return self._headers
+
+    def fields(self) -> list[tuple[bytes, bytes]]:
+        """The header fields as (name, value) bytes, in order."""
+        if self.raw_headers is None:
+            return header_fields(self.raw, self.raw_index)
+        return self.raw_headers
+
+    def release(self) -> None:
+        """Kept in the journal: drop what can be rebuilt. Thousands of retained entries with a
+        dozen small objects each cost a cache miss apiece when they are recycled; the fields
+        are parsed again from `raw` if someone asks."""
+        if self.raw is not None:
+            self.raw_headers = None
+        self.candidates = ()
+        self._headers = self._query = self._body_view = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)

@@ -23,6 +23,7 @@ class Journal:
     def record(self, ex: Exchange) -> None:
         if ex.body:
             ex.cut_body(self.body_bytes)
+        ex.release()
         self.entries.append(ex)
         self.appended += 1
 
@@ -49,7 +50,7 @@ def entry_json(entry_id: int, ex: Exchange) -> dict:
         "request": {
             "method": ex.method, "url": ex.target.decode("latin-1"), "httpVersion": ex.version,
             "clientIp": ex.client,
-            "headers": [[n.decode("latin-1"), v.decode("latin-1")] for n, v in ex.raw_headers],
+            "headers": [[n.decode("latin-1"), v.decode("latin-1")] for n, v in ex.fields()],
             "body": body, "bodyEncoding": encoding, "bodySize": ex.body_size,
             "bodyTruncated": ex.body_size > len(raw),
         },

@@ -22,6 +22,10 @@ from ..respond.upstream import ProxyCall
 from .wire import simple_response
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# one shared str per common method and version, not a fresh one per request (and per journal entry)
+METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE")}
+VERSIONS = {v: v for v in ("1.1", "1.0")}
+RAW_KEEP_BYTES = 16384  # a read larger than this is not kept for the journal (bodies are cut)
 log = logging.getLogger("stuntman")
 
 
@@ -47,7 +51,7 @@ class HTTP1Connection(asyncio.Protocol):
         "server", "settings", "parser", "transport", "peer", "reading", "active", "waiting",
         "url", "header_bytes", "in_head", "paused_for", "closed", "timer", "timer_at", "rejected",
         "waiting_for", "since", "loop",
-        "advancing", "advance_again", "heads_seen", "header_size",
+        "advancing", "advance_again", "heads_seen", "header_size", "chunk", "chunk_requests",
     )
 
     def __init__(self, server):
@@ -77,6 +81,8 @@ class HTTP1Connection(asyncio.Protocol):
         self.advance_again = False
         self.heads_seen = 0                    # request heads completed (for the head-size cap)
         self.header_size = 0                   # bytes of header fields in the current head
+        self.chunk: bytes | None = None        # the current read, if requests may keep it
+        self.chunk_requests = 0                # requests begun in it
 
     # -- transport events -----------------------------------------------------------------
     def connection_made(self, transport) -> None:
@@ -103,6 +109,9 @@ class HTTP1Connection(asyncio.Protocol):
         if self.closed or self.rejected is not None:
             return
         was_in_head, heads = self.in_head, self.heads_seen
+        # requests that begin and end in this read can keep `data` for the journal
+        self.chunk = data if self.reading is None and len(data) <= RAW_KEEP_BYTES else None
+        self.chunk_requests = 0
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -147,7 +156,11 @@ class HTTP1Connection(asyncio.Protocol):
 
     # -- llhttp callbacks -----------------------------------------------------------------
     def on_message_begin(self) -> None:
-        self.reading = Exchange()
+        self.reading = ex = Exchange()
+        if self.chunk is not None:
+            ex.raw = self.chunk
+            ex.raw_index = self.chunk_requests
+            self.chunk_requests += 1
         self.url = []
         self.header_size = 0
         if self.active is None:  # the head must now arrive within header_timeout (slowloris)
@@ -171,10 +184,12 @@ class HTTP1Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         ex = self.reading
         parser = self.parser
-        ex.method = parser.get_method().decode()
+        method = parser.get_method()
+        ex.method = METHODS.get(method) or method.decode()
         if ex.method == "CONNECT":
             raise Rejected(501, "CONNECT (forward proxying) is not supported on this port")
-        ex.version = parser.get_http_version()
+        version = parser.get_http_version()
+        ex.version = VERSIONS.get(version, version)
         ex.keep_alive = parser.should_keep_alive()
         ex.client = self.peer
         ex.set_target(b"".join(self.url) if len(self.url) != 1 else self.url[0])
@@ -222,6 +237,8 @@ class HTTP1Connection(asyncio.Protocol):
         self.reading = None
         self.in_head = True
         ex.complete = True
+        if ex.raw is not self.chunk:  # it spanned reads
+            ex.raw = None
         if self.waiting_for == "body":
             self.waiting_for = None
         if ex.call is not None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from email.utils import formatdate
+
+import httptools
 from http import HTTPStatus
 from time import time
 
@@ -62,3 +64,25 @@ def simple_response(status: int, body: str | bytes, *, headers: list[tuple[str, 
     if not head_only:
         head.append(data)
     return b"".join(head)
+
+
+class _FieldCollector:
+    def __init__(self) -> None:
+        self.messages: list[list[tuple[bytes, bytes]]] = []
+
+    def on_message_begin(self) -> None:
+        self.messages.append([])
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.messages[-1].append((name, value))
+
+
+def header_fields(chunk: bytes, index: int) -> list[tuple[bytes, bytes]]:
+    """The header fields of the index-th request in `chunk`, bytes as received that began
+    between requests: how the journal gets back the fields it let go of."""
+    collector = _FieldCollector()
+    try:
+        httptools.HttpRequestParser(collector).feed_data(chunk)
+    except httptools.HttpParserError:  # an upgrade, or the request after the one asked for
+        pass
+    return collector.messages[index] if index < len(collector.messages) else []
