@@ -13,7 +13,6 @@ from urllib.parse import parse_qs
 from .http1.wire import header_fields
 from .match.matchers import BodyView
 
-
 NO_PARAMS: dict[str, str] = {}
 
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from email.utils import formatdate
-
-import httptools
 from http import HTTPStatus
 from time import time
+
+import httptools
 
 # RFC 9110 §7.6.1: hop-by-hop fields, never forwarded (plus whatever `Connection` lists).
 HOP_BY_HOP = frozenset({
