@@ -16,6 +16,7 @@ from .compile import compile_route
 from .config.loader import ConfigError, ConfigErrors, validate_stubs
 from .config.model import STARTED
 from .exchange import Exchange
+from .faults.admin import add_fault_routes
 from .journal import entry_json
 from .match.nearmiss import nearest, report_json
 from .openapi import docs_page, document
@@ -64,7 +65,8 @@ async def _bad_input_is_400(request: web.Request, handler):
     except BadBody as exc:
         return web.json_response({"error": str(exc)}, status=400)
     except ConfigErrors as exc:
-        return web.json_response({"error": "invalid stub", "errors": [
+        what = "fault" if request.path.startswith("/__admin/faults") else "stub"
+        return web.json_response({"error": f"invalid {what}", "errors": [
             {"field": e.field, "message": e.message} for e in exc.errors]}, status=400)
 
 
@@ -299,6 +301,7 @@ async def start_admin(server) -> Admin:
     app.router.add_post("/__admin/requests/count", count_requests)
     app.router.add_get("/__admin/requests/unmatched", unmatched_requests)
     app.router.add_post("/__admin/near-misses", near_misses)
+    add_fault_routes(app, server, _body)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/__admin/openapi.json", openapi)
     app.router.add_get("/__admin/docs", docs)

@@ -129,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add(run, "--journal-body-bytes", int, DEFAULTS.journal_body_bytes,
          "bytes of each request body kept in the journal", "N")
     _add(run, "--no-metrics", bool, False, "do not count requests for GET /metrics")
+    _add(run, "--seed", int, None, "seed of fault decisions (default: random, printed at start)", "N")
+    _add(run, "--fault-headers", bool, False,
+         "let any request ask for a delay or an error with X-Stuntman-Delay-Ms / X-Stuntman-Abort")
+    run.add_argument("--fault", action="append", default=[], metavar="K=V,...",
+                     help="a fault for matching requests, e.g. 'path=/api/payments,type=error,status=503,"
+                          "probability=0.1' (repeatable; keys: method, path, pathPrefix, route, and the fault's "
+                          "own fields)")
     _add(run, "--no-uvloop", bool, False, "use asyncio's default event loop instead of uvloop")
     _add(run, "--no-watch", bool, False, "do not reload when files under --stubs change")
 
@@ -149,6 +156,7 @@ def _settings(args) -> Settings:
     values["uvloop"] = not args.no_uvloop
     values["watch"] = not args.no_watch
     values["metrics"] = not args.no_metrics
+    values["fault"] = tuple(args.fault)
     return Settings(**values)
 
 
@@ -199,7 +207,10 @@ def cmd_run(args) -> int:
 async def _serve(settings: Settings) -> int:
     from .server import Server
 
-    server = Server(settings)
+    try:
+        server = Server(settings)
+    except ConfigErrors as exc:  # a --fault flag
+        raise CliError("; ".join(map(str, exc.errors))) from None
     try:
         count = server.load()
     except ConfigErrors as exc:
@@ -221,7 +232,8 @@ async def _serve(settings: Settings) -> int:
     upstream = f", unmatched → {settings.upstream}" if settings.upstream else ""
     print(f"stuntman {__version__}: {count} stub(s) from {settings.stubs} on "
           f"http://{settings.host}:{server.port}{admin}{upstream} "
-          f"({'uvloop' if settings.uvloop else 'asyncio'})", flush=True)
+          f"({'uvloop' if settings.uvloop else 'asyncio'}; fault seed {server.seed}: --seed {server.seed} repeats "
+          f"this run's fault decisions)", flush=True)
     stopped = asyncio.ensure_future(stop.wait())
     asked = asyncio.ensure_future(server.stop_requested.wait())
     await asyncio.wait([stopped, asked], return_when=asyncio.FIRST_COMPLETED)

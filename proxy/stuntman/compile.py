@@ -13,6 +13,8 @@ from pathlib import Path
 
 from .config.loader import ConfigError, LoadedStub, load_dir
 from .config.model import StubSpec
+from .faults.kinds import FaultState, compile_fault
+from .faults.rules import FaultRule, FaultRules
 from .match.matchers import compile_body_matcher, compile_matcher
 from .match.routes import Route, RouteTable, template_regex
 from .respond.stub import ConfigValueError, StubAction, StubResponse
@@ -39,7 +41,8 @@ class SeededFaker:
         return self.instance
 
 
-def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, settings: Settings) -> Route:
+def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, settings: Settings,
+                  faults: FaultState | None = None) -> Route:
     spec = loaded.spec
     req = spec.request
     source = f"{loaded.file}:{loaded.line}" if loaded.line else loaded.file
@@ -81,30 +84,52 @@ def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, setti
         headers=[(k.lower(), compile_matcher(m)) for k, m in req.headers.items()],
         body=compile_body_matcher(req.body) if req.body is not None else None,
         scenario=spec.scenario, required_state=spec.required_state, new_state=spec.new_state,
-        action=action,
+        action=action, fault_headers=spec.fault_headers,
+        faults=tuple(compile_fault(f, f.id or f"{route_id}/faults/{i}", f"{source} faults[{i}]", faults or FaultState(0))
+                     for i, f in enumerate(spec.faults)),
     )
 
 
-def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Settings
-                  ) -> tuple[RouteTable, list[ConfigError]]:
-    routes, errors, ids = [], [], {}
+def compile_fault_rule(loaded: LoadedStub, settings: Settings, faults: FaultState, origin: str = "file") -> FaultRule:
+    """A standalone fault (fault file, admin API, --fault) and its target, compiled."""
+    spec = loaded.spec
+    source = f"{loaded.file}:{loaded.line}" if loaded.line else loaded.file
+    fault_id = spec.id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"stuntman-fault:{loaded.file}:{loaded.loc}:{spec.name}"))
+    matcher = None
+    if spec.request is not None:
+        probe = LoadedStub(StubSpec(request=spec.request, response={}), loaded.file, loaded.line,
+                           loaded.loc + ("request",), loaded.lines)
+        matcher = compile_route(probe, 0, settings.stubs, {}, settings)
+    return FaultRule(compile_fault(spec, fault_id, source, faults), spec.route, matcher,
+                     spec.model_dump_json(by_alias=True, exclude_unset=True), origin)
+
+
+def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Settings,
+                  faults: FaultState | None = None) -> tuple[RouteTable, list[ConfigError]]:
+    """Stubs and standalone faults (fault files) → a route table; every error found."""
+    faults = faults or FaultState(0)
+    routes, rules, errors, ids = [], [], [], {}
     for order, loaded in enumerate(stubs):
         try:
-            route = compile_route(loaded, order, root, pools, settings)
+            if isinstance(loaded.spec, StubSpec):
+                item = compile_route(loaded, order, root, pools, settings, faults)
+            else:
+                item = compile_fault_rule(loaded, settings, faults)
         except ConfigValueError as exc:
             errors.append(loaded.error(exc.loc, str(exc)))
             continue
-        if route.id in ids:
-            errors.append(loaded.error(("id",), f"id {route.id!r} is also used at {ids[route.id]}"))
+        item_id = item.id if isinstance(item, Route) else item.fault.id
+        if item_id in ids:
+            errors.append(loaded.error(("id",), f"id {item_id!r} is also used at {ids[item_id]}"))
             continue
-        ids[route.id] = route.source
-        routes.append(route)
-    return RouteTable(routes), errors
+        ids[item_id] = f"{loaded.file}:{loaded.line}"
+        (routes if isinstance(item, Route) else rules).append(item)
+    return RouteTable(routes, FaultRules(rules, routes, settings.fault_headers)), errors
 
 
-def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: Collection[str] = ()
-               ) -> tuple[RouteTable, list[ConfigError]]:
+def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: Collection[str] = (),
+               faults: FaultState | None = None) -> tuple[RouteTable, list[ConfigError]]:
     """Read, validate and compile every stub file under root; every error found, of all three."""
     stubs, errors = load_dir(root, emptied_means_busy)
-    table, compile_errors = compile_table(stubs, root, pools, settings)
+    table, compile_errors = compile_table(stubs, root, pools, settings, faults)
     return table, errors + compile_errors

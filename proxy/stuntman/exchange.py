@@ -21,7 +21,7 @@ class Exchange:
         "method", "target", "path", "query_string", "version", "raw_headers", "client",
         "keep_alive", "has_body", "body", "body_size", "complete", "too_large",
         "route", "params", "action", "status", "started", "phase", "call", "expect_continue",
-        "candidates", "error", "ended", "raw", "raw_index", "_received_at", "_headers", "_query", "_body_view",
+        "candidates", "error", "ended", "raw", "raw_index", "plan", "pending", "_received_at", "_headers", "_query", "_body_view",
     )
 
     def __init__(self) -> None:
@@ -40,7 +40,7 @@ class Exchange:
         self.too_large = False
         self.route = None            # the matched route, or None
         self.params: dict[str, str] = NO_PARAMS  # replaced, never mutated
-        self.action = "none"         # stub | proxy | none | error
+        self.action = "none"         # stub | proxy | none | error | fault (a fault answered)
         self.status = 0
         self.phase = "new"           # new → route (body needed to match) | stub | proxy → done
         self.call = None             # the ProxyCall while forwarding upstream
@@ -48,6 +48,8 @@ class Exchange:
         self.candidates = ()          # routes whose path may match, from one table snapshot
         self.error: str | None = None  # why the upstream gave no (whole) response
         self.ended = 0.0              # monotonic time the response was done
+        self.plan = None              # what the faults that fired will do (stuntman.faults.plan)
+        self.pending = None           # a delayed step or paced body (anything with cancel())
         self.started = monotonic()
         # the bytes as received, when this request began and ended in that one read (the usual
         # case), and its rank among the requests in them: enough to parse the fields again
@@ -83,6 +85,7 @@ class Exchange:
         if self.raw is not None:
             self.raw_headers = None
         self.candidates = ()
+        self.pending = None
         self._headers = self._query = self._body_view = None
 
     def header(self, name: str) -> str | None:

@@ -55,8 +55,10 @@ def entry_json(entry_id: int, ex: Exchange) -> dict:
             "bodyTruncated": ex.body_size > len(raw),
         },
         "response": {"status": ex.status},
-        "action": ex.action,  # stub | proxy | none (unmatched, no upstream) | error (upstream failed)
+        # stub | proxy | none (unmatched, no upstream) | error (upstream failed) | fault (a fault answered)
+        "action": ex.action,
         "matched": None if route is None else {"id": route.id, "name": route.name, "source": route.source},
         "timing": {"totalMs": round((ex.ended - ex.started) * 1000, 3)},
         "error": ex.error,
+        "faults": ex.plan.describe() if ex.plan is not None else [],
     }

@@ -26,6 +26,7 @@ class Metrics:
         # one dict lookup per request updates both the request counter and the histogram
         self.cells: dict[tuple, list] = {}
         self.upstream_errors: dict[str, int] = {}  # cause → count
+        self.faults: dict[tuple[str, str], int] = {}  # (route, fault type) → injections
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -39,6 +40,10 @@ class Metrics:
         cell[-1] += seconds
         if ex.error is not None:
             self.upstream_errors[ex.error] = self.upstream_errors.get(ex.error, 0) + 1
+        if ex.plan is not None:
+            for fault in ex.plan.fired:
+                slot = (key[0], fault.type)
+                self.faults[slot] = self.faults.get(slot, 0) + 1
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -79,6 +84,11 @@ class Metrics:
         for cause, count in sorted(self.upstream_errors.items()):
             errors.add_metric((cause,), count)
         yield errors
+        injected = CounterMetricFamily("stuntman_faults_injected", "Faults that fired, by route name "
+                                       "(empty: no stub matched) and fault type.", labels=("route", "type"))
+        for labels, count in sorted(self.faults.items()):
+            injected.add_metric(labels, count)
+        yield injected
         reloads = CounterMetricFamily("stuntman_config_reloads", "Reloads of the stub files, by outcome.",
                                       labels=("outcome",))
         for outcome, count in sorted(self.server.reloads.items()):

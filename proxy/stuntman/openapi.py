@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from . import __version__
-from .config.model import RequestSpec, StubSpec
+from .config.model import FaultSpec, RequestSpec, StubSpec
 
 REF = "#/components/schemas/{model}"
 
@@ -46,6 +46,18 @@ CONFIG_ERRORS = {"type": "array", "items": {"type": "object", "properties": {
 STUB_BODY = {"required": True, "content": {
     "application/json": {"schema": _ref("StubSpec")},
     "application/yaml": {"schema": _ref("StubSpec")}}}
+FAULT = {"type": "object", "required": ["id", "type", "origin", "source"], "description": "A fault "
+         "(FaultSpec's fields) with its id, origin (file, cli, api, stub) and source", "properties": {
+             "id": {"type": "string"}, "type": {"type": "string"}, "origin": {"type": "string"},
+             "source": {"type": "string"}, "stub": {"type": "string"}}}
+FAULTS = {"type": "object", "required": ["faults", "meta"], "properties": {
+    "faults": {"type": "array", "items": FAULT},
+    "meta": {"type": "object", "properties": {"total": {"type": "integer"}}}}}
+FAULT_BODY = {"required": True, "content": {
+    "application/json": {"schema": _ref("FaultSpec")},
+    "application/yaml": {"schema": _ref("FaultSpec")}}}
+CONFLICT = _json({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                 "A stub's own fault: change it through its stub")
 MATCHER_BODY = {"required": True, "content": {"application/json": {"schema": _ref("RequestSpec")}}}
 ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
 SESSION = [{"name": "session", "in": "query", "required": False, "schema": {"type": "string"}}]
@@ -63,6 +75,9 @@ def document() -> dict:
     request = TypeAdapter(RequestSpec).json_schema(by_alias=True, ref_template=REF)
     components.update(request.pop("$defs", {}))
     components["RequestSpec"] = request
+    fault = TypeAdapter(FaultSpec).json_schema(by_alias=True, ref_template=REF)
+    components.update(fault.pop("$defs", {}))
+    components["FaultSpec"] = fault
     paths = {
         "/__admin/health": {"get": _op("Version, uptime, stub count, configuration errors", {"200": _json(
             {"type": "object", "required": ["status", "stubs"], "properties": {
@@ -117,6 +132,26 @@ def document() -> dict:
         },
         "/__admin/scenarios/reset": {"post": _op("Scenarios and sequences back to the start (one session, or all)",
                                                  {"200": _json(OBJECT)}, parameters=SESSION)},
+        "/__admin/faults": {
+            "get": _op("Every fault: standalone ones (files, --fault, this API), then stubs' own", {"200": _json(FAULTS)}),
+            "post": _op("Create a fault (for a stub by `route` name, for requests a `request` matcher accepts, "
+                        "or for every request)", {"201": _json(FAULT, "Created"), "400": ERROR}, requestBody=FAULT_BODY),
+            "delete": _op("Delete every standalone fault, files' included (reset brings them back)",
+                          {"200": _json(FAULTS)}),
+        },
+        "/__admin/faults/reset": {"post": _op("Back to the files' and --fault flags' faults; counters and "
+                                              "generators start afresh", {"200": _json(FAULTS)})},
+        "/__admin/faults/{id}": {
+            "parameters": ID,
+            "get": _op("One standalone fault", {"200": _json(FAULT), "404": NOT_FOUND, "409": CONFLICT}),
+            "put": _op("Replace a fault", {"200": _json(FAULT), "400": ERROR, "404": NOT_FOUND, "409": CONFLICT},
+                       requestBody=FAULT_BODY),
+            "patch": _op("Change some fields of a fault, e.g. {\"enabled\": false}",
+                         {"200": _json(FAULT), "400": ERROR, "404": NOT_FOUND, "409": CONFLICT},
+                         requestBody={"required": True, "content": {"application/json": {"schema": OBJECT}}}),
+            "delete": _op("Delete a fault", {"200": _json({"type": "object", "required": ["deleted"]}),
+                                             "404": NOT_FOUND, "409": CONFLICT}),
+        },
         "/__admin/shutdown": {"post": _op("Stop stuntman", {"200": _json(OBJECT)})},
         "/__admin/openapi.json": {"get": _op("This document", {"200": _json(OBJECT)})},
         "/__admin/docs": {"get": _op("This API for humans", {
@@ -128,7 +163,7 @@ def document() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "stuntman admin API", "version": __version__,
-                 "description": "Stubs at runtime, the request journal, near-misses, scenarios, health."},
+                 "description": "Stubs and faults at runtime, the request journal, near-misses, scenarios, health."},
         "paths": paths,
         "components": {"schemas": components,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},

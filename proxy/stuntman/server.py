@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import gc
 import logging
+import random
 import re
 import time
 from time import monotonic
@@ -13,6 +14,7 @@ from typing import Collection
 
 from . import __version__
 from .config.loader import ConfigError, ConfigErrors, FileInFlux
+from .faults.kinds import FaultState
 from .http1.listener import HTTP1Connection
 from .journal import Journal
 from .mappings import Mappings
@@ -42,7 +44,10 @@ class Server:
         self.settings = settings
         self.state = StubState(settings.session_header)
         self.pools: dict = {}
-        self.mappings = Mappings(settings, self.pools)
+        # fault decisions: seeded per run (printed at start) so a failing run can be repeated
+        self.seed = settings.seed if settings.seed is not None else random.randrange(1 << 31)
+        self.fault_state = FaultState(self.seed)
+        self.mappings = Mappings(settings, self.pools, self.fault_state)
         self.journal = Journal(settings.journal_size, settings.journal_body_bytes) if settings.journal_size else None
         self.journal_body_bytes = settings.journal_body_bytes if self.journal else 0
         self.metrics = Metrics(self) if settings.metrics else None

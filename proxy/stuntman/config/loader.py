@@ -14,12 +14,13 @@ from typing import Any, Collection
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from .model import StubSpec
+from .model import FAULT_TYPES, FaultFileSpec, FaultSpec, StubSpec
 
 STUB_SUFFIXES = (".yaml", ".yml", ".json")
 # libyaml's safe loader when present: several times faster and far less memory than pure Python
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _stub_list = TypeAdapter(list[StubSpec])
+_fault = TypeAdapter(FaultSpec)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class ConfigError:
 
 @dataclass(frozen=True)
 class LoadedStub:
+    """A validated stub, or a standalone fault from a fault file (`spec` is then a fault model)."""
+
     spec: StubSpec
     file: str  # relative to the stubs root
     line: int | None
@@ -115,31 +118,63 @@ def parse_documents(text: str, name: str, is_json: bool) -> tuple[Any, dict[tupl
     return data, lines
 
 
+def is_fault_file(data: Any) -> bool:
+    return isinstance(data, dict) and data.keys() == {"faults"}
+
+
 def validate_stubs(data: Any, name: str, lines: dict[tuple, int] | None = None) -> list[LoadedStub]:
-    """Validate parsed data (one stub or a list) as stubs; raise ConfigErrors naming each field."""
+    """Validate parsed data (one stub, a list of stubs, or `{faults: [...]}`); raise
+    ConfigErrors naming each field at fault."""
     lines = lines or {}
     if data is None:
         return []
+    if is_fault_file(data):
+        try:
+            faults = FaultFileSpec.model_validate(data).faults
+        except ValidationError as exc:
+            raise ConfigErrors(_errors(exc, name, lines, 0)) from None
+        return [LoadedStub(f, name, _line_for(("faults", i), lines), ("faults", i), lines) for i, f in enumerate(faults)]
     single = isinstance(data, dict)
     items = [data] if single else data
     if not isinstance(items, list):
-        raise ConfigErrors([ConfigError(name, 1, "", "expected a stub (mapping) or a list of stubs")])
+        raise ConfigErrors([ConfigError(name, 1, "", "expected a stub (mapping), a list of stubs, or {faults: [...]}")])
     try:
         specs = _stub_list.validate_python(items)
     except ValidationError as exc:
-        errors = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            file_loc = loc[1:] if single else loc
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field"
-            errors.append(ConfigError(name, _line_for(file_loc, lines), _format_loc(file_loc), msg))
-        raise ConfigErrors(errors) from None
+        raise ConfigErrors(_errors(exc, name, lines, 1 if single else 0)) from None
     return [
         LoadedStub(spec, name, _line_for(loc, lines), loc, lines)
         for loc, spec in (((() if single else (i,)), spec) for i, spec in enumerate(specs))
     ]
+
+
+def validate_fault(data: Any, name: str) -> LoadedStub:
+    """One standalone fault (an admin API body, a --fault flag); ConfigErrors naming its fields."""
+    if not isinstance(data, dict):
+        raise ConfigErrors([ConfigError(name, None, "", "expected one fault (an object with a `type`)")])
+    try:
+        return LoadedStub(_fault.validate_python(data), name, None)
+    except ValidationError as exc:
+        raise ConfigErrors(_errors(exc, name, {}, 0)) from None
+
+
+def _errors(exc: ValidationError, name: str, lines: dict, skip: int) -> list[ConfigError]:
+    """pydantic's errors as ConfigErrors; `skip` leading loc parts are not in the file."""
+    errors = []
+    for err in exc.errors():
+        # a fault's loc carries its union tag (faults.0.latency.fixed_ms): not a key in the file
+        loc = tuple(p for i, p in enumerate(err["loc"])
+                    if not (p in FAULT_TYPES and (i == 0 or isinstance(err["loc"][i - 1], int))))
+        file_loc = loc[skip:]
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif err["type"] == "union_tag_invalid":
+            msg = f"unknown fault type {err['ctx']['tag']!r}; one of: {', '.join(FAULT_TYPES)}"
+        elif err["type"] == "union_tag_not_found":
+            msg = f"a fault needs a `type`: one of {', '.join(FAULT_TYPES)}"
+        errors.append(ConfigError(name, _line_for(file_loc, lines), _format_loc(file_loc), msg))
+    return errors
 
 
 BODY_DIR = "__files"  # WireMock's convention: bodies live here, never read as stubs
@@ -191,6 +226,8 @@ def load_dir(root: Path, emptied_means_busy: Collection[str] = ()) -> tuple[list
 
 
 def _body_files(spec: StubSpec) -> list[str]:
+    if not isinstance(spec, StubSpec):
+        return []
     responses = spec.responses or ([spec.response] if spec.response else [])
     return [r.body_file for r in responses if r.body_file]
 

@@ -7,6 +7,7 @@ plain objects for the hot path; nothing in this module runs per request.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -53,6 +54,17 @@ def _latin1(text: str) -> bool:
         return True
     except UnicodeEncodeError:
         return False
+
+
+def _wire_safe_headers(headers: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+    """Response headers that cannot break the response head they go into."""
+    for name, values in headers.items():
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"invalid header name {name!r}")
+        for value in [values] if isinstance(values, str) else values:
+            if "\r" in value or "\n" in value or not value.isascii() and not _latin1(value):
+                raise ValueError(f"header {name}: value must be one line of Latin-1 text")
+    return headers
 
 
 class MatcherSpec(_Model):
@@ -203,16 +215,7 @@ class ResponseSpec(_Model):
         None, description="render {{...}} expressions; default: on when the body or a header has one"
     )
 
-    @field_validator("headers")
-    @classmethod
-    def _wire_safe(cls, headers: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
-        for name, values in headers.items():
-            if not _TOKEN.fullmatch(name):
-                raise ValueError(f"invalid header name {name!r}")
-            for value in [values] if isinstance(values, str) else values:
-                if "\r" in value or "\n" in value or not value.isascii() and not _latin1(value):
-                    raise ValueError(f"header {name}: value must be one line of Latin-1 text")
-        return headers
+    _wire_safe = field_validator("headers")(_wire_safe_headers)
 
     @model_validator(mode="after")
     def _one_body(self) -> ResponseSpec:
@@ -229,6 +232,164 @@ class ProxySpec(_Model):
     )
     timeout_ms: int | None = Field(None, alias="timeoutMs", gt=0, description="default: --upstream-timeout")
     strip_prefix: str | None = Field(None, alias="stripPrefix", description="remove this path prefix")
+
+
+# -- faults ------------------------------------------------------------------------------------
+# Field names are the snake_case ones Toxiproxy and the fault docs use (fixed_ms, first_n...).
+
+class WindowSpec(_Model):
+    """When a fault is active: relative to the moment it was loaded or created, and/or between
+    two wall-clock times."""
+
+    after_ms: int = Field(0, ge=0, description="active from this long after the fault was loaded/created")
+    for_ms: int | None = Field(None, gt=0, description="then for this long (default: no end)")
+    from_: datetime | None = Field(None, alias="from", description="not before this time (ISO 8601)")
+    until: datetime | None = Field(None, description="not from this time on (ISO 8601)")
+
+
+class _FaultBase(_Model):
+    id: str | None = None
+    name: str | None = Field(None, description="for the admin API, the journal and `when_header`")
+    enabled: bool = True
+    probability: float = Field(1.0, ge=0, le=1, description="chance the fault fires on a request it applies to")
+    seed: int | None = Field(None, description="seed of this fault's decisions (default: from the run's --seed)")
+    first_n: int | None = Field(None, ge=0, description="fire only on the first N requests it applies to")
+    after_n: int | None = Field(None, ge=0, description="fire only after the first N requests it applies to")
+    every_nth: int | None = Field(None, ge=1, description="fire only on every Nth request it applies to")
+    when_header: dict[str, Matcher] | None = Field(
+        None, description="only for requests with these headers, e.g. {X-Stuntman-Fault: slow-payments}")
+    window: WindowSpec | None = None
+    header: bool = Field(True, description="add `X-Stuntman-Fault: <type>` to the response, when there is one")
+    # where a standalone fault applies (fault files, the admin API); inline on a stub: neither
+    route: str | None = Field(None, description="the stub (by name) this fault applies to")
+    request: RequestSpec | None = Field(None, description="the requests this fault applies to, stub or proxied")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> _FaultBase:
+        if self.route is not None and self.request is not None:
+            raise ValueError("use route (a stub name) or request (a matcher), not both")
+        return self
+
+
+class UniformSpec(_Model):
+    min_ms: float = Field(ge=0)
+    max_ms: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UniformSpec:
+        if self.max_ms < self.min_ms:
+            raise ValueError("max_ms is below min_ms")
+        return self
+
+
+class NormalSpec(_Model):
+    mean_ms: float = Field(ge=0)
+    stddev_ms: float = Field(ge=0)
+
+
+class LognormalSpec(_Model):
+    median_ms: float = Field(gt=0)
+    sigma: float = Field(ge=0)
+
+
+class LatencyFault(_FaultBase):
+    """Delay before the response starts (stage response), or before the request goes upstream."""
+
+    type: Literal["latency"]
+    stage: Literal["response", "request"] = "response"
+    fixed_ms: float | None = Field(None, ge=0)
+    uniform: UniformSpec | None = None
+    normal: NormalSpec | None = Field(None, description="samples below 0 count as 0")
+    lognormal: LognormalSpec | None = None
+    max_ms: float | None = Field(None, ge=0, description="cap on a sampled delay")
+
+    @model_validator(mode="after")
+    def _one_distribution(self) -> LatencyFault:
+        _exactly_one(self, ("fixed_ms", "uniform", "normal", "lognormal"), "a latency fault")
+        return self
+
+
+class ErrorFault(_FaultBase):
+    """Answer with this instead of the real response (a proxied request never goes upstream)."""
+
+    type: Literal["error"]
+    status: int = Field(503, ge=200, le=599)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = Field(None, description="default: a line naming the fault")
+
+    _wire_safe = field_validator("headers")(_wire_safe_headers)
+
+
+class ResetFault(_FaultBase):
+    """TCP RST (SO_LINGER 0) once the request is read: the client sees 'connection reset'."""
+
+    type: Literal["reset"]
+
+
+class CloseFault(_FaultBase):
+    """FIN without any response once the request is read: an empty reply."""
+
+    type: Literal["close"]
+
+
+class HangFault(_FaultBase):
+    """Read the request, never answer: until the client gives up, or close after for_ms."""
+
+    type: Literal["hang"]
+    for_ms: int | None = Field(None, gt=0)
+
+
+class BandwidthFault(_FaultBase):
+    """Throttle the response to bytes_per_s (a proxied body still streams)."""
+
+    type: Literal["bandwidth"]
+    bytes_per_s: int = Field(gt=0)
+
+
+class DribbleFault(_FaultBase):
+    """Send the body in `chunks` pieces spread evenly over duration_ms."""
+
+    type: Literal["dribble"]
+    chunks: int = Field(10, ge=1)
+    duration_ms: int = Field(ge=0)
+
+
+class TruncateFault(_FaultBase):
+    """Declare the whole Content-Length, send after_bytes of the body, then close."""
+
+    type: Literal["truncate"]
+    after_bytes: int = Field(0, ge=0)
+
+
+class CorruptFault(_FaultBase):
+    """bytes: garble body bytes (same length); chunking: malformed chunked framing;
+    gzip: declare Content-Encoding gzip and send a broken gzip stream."""
+
+    type: Literal["corrupt"]
+    mode: Literal["bytes", "chunking", "gzip"] = "bytes"
+
+
+class UpstreamTimeoutFault(_FaultBase):
+    """Proxied requests: give up on the upstream after after_ms and answer 504."""
+
+    type: Literal["upstream_timeout"]
+    after_ms: int = Field(gt=0)
+
+
+FaultSpec = Annotated[
+    Union[LatencyFault, ErrorFault, ResetFault, CloseFault, HangFault, BandwidthFault, DribbleFault,
+          TruncateFault, CorruptFault, UpstreamTimeoutFault],
+    Field(discriminator="type"),
+]
+FAULT_TYPES = ("latency", "error", "reset", "close", "hang", "bandwidth", "dribble", "truncate",
+               "corrupt", "upstream_timeout")
+
+
+class FaultFileSpec(_Model):
+    """A file of standalone faults: each applies to a stub (`route`), to matching requests
+    (`request`), or, with neither, to every request (before any stub's own faults)."""
+
+    faults: list[FaultSpec]
 
 
 class StubSpec(_Model):
@@ -248,12 +409,19 @@ class StubSpec(_Model):
     scenario: str | None = None
     required_state: str | None = Field(None, alias="requiredState")
     new_state: str | None = Field(None, alias="newState")
+    faults: list[FaultSpec] = Field(default_factory=list, description="applied in order to this stub's requests")
+    fault_headers: bool | None = Field(
+        None, alias="faultHeaders",
+        description="let requests ask for faults with X-Stuntman-Delay-Ms / X-Stuntman-Abort (default: --fault-headers)")
 
     @model_validator(mode="after")
     def _one_action(self) -> StubSpec:
         _exactly_one(self, ("response", "responses", "proxy"), "a stub")
         if (self.required_state or self.new_state) and not self.scenario:
             raise ValueError("requiredState/newState need a `scenario` name")
+        for fault in self.faults:
+            if fault.route is not None or fault.request is not None:
+                raise ValueError("a stub's own faults apply to it: drop their `route`/`request`")
         return self
 
 
@@ -264,7 +432,7 @@ def stub_file_schema() -> dict[str, Any]:
     """JSON Schema of a stub file: one stub or a list of stubs."""
     from pydantic import TypeAdapter
 
-    schema = TypeAdapter(Union[StubSpec, list[StubSpec]]).json_schema(by_alias=True)
+    schema = TypeAdapter(Union[StubSpec, list[StubSpec], FaultFileSpec]).json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "stuntman stub file"
     return schema

@@ -11,17 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import struct
 from collections import deque
 
 import httptools
 
 from ..exchange import Exchange
+from ..faults.delivery import Pacer, reshape, split
+from ..faults.plan import decide
 from ..match.nearmiss import nearest, report_json, report_text
 from ..match.routes import match
 from ..respond.upstream import ProxyCall
 from .wire import simple_response
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_LINGER_ZERO = struct.pack("ii", 1, 0)  # close() then sends RST, not FIN
 # one shared str per common method and version, not a fresh one per request (and per journal entry)
 METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE")}
 VERSIONS = {v: v for v in ("1.1", "1.0")}
@@ -44,6 +48,14 @@ class Rejected(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status, self.message = status, message
+
+
+class _Forever:
+    """The pending step of a hang without for_ms: nothing to cancel."""
+
+    @staticmethod
+    def cancel() -> None:
+        pass
 
 
 class HTTP1Connection(asyncio.Protocol):
@@ -102,8 +114,15 @@ class HTTP1Connection(asyncio.Protocol):
         self.closed = True
         self._stop_timer()
         self.server.connections.discard(self)
-        if self.active is not None and self.active.call is not None:
-            self.active.call.cancel()
+        ex = self.active
+        if ex is not None:
+            if ex.call is not None:
+                ex.call.cancel()
+            if ex.pending is not None:  # a delay, a hang, a paced body: the client left first
+                ex.pending.cancel()
+                ex.pending = None
+                if self.server.recording:
+                    self.server.record(ex)
 
     def data_received(self, data: bytes) -> None:
         if self.closed or self.rejected is not None:
@@ -284,6 +303,17 @@ class HTTP1Connection(asyncio.Protocol):
             return self._too_large(ex)
         route = match(ex, server.state, ex.candidates)
         ex.route = route
+        rules = server.table.faults
+        if rules.active:  # the faults stage: decide now, carry out as the response is made
+            faults = rules.for_request(ex, route, server.state)
+            if faults:
+                ex.plan = plan = decide(faults, ex, server.fault_state.counters, server.state.session(ex))
+                if plan is not None and plan.answer is not None:
+                    ex.action = "fault"
+                    ex.phase = "stub"  # answered by the fault, once the request is read
+                    if ex.complete:
+                        self._answer_stub(ex)
+                    return
         if route is not None and route.action.kind == "stub":
             ex.action = "stub"
             ex.phase = "stub"
@@ -308,28 +338,124 @@ class HTTP1Connection(asyncio.Protocol):
             ex.body = []  # for the journal's copy of what streams through
         if ex.complete:
             call.end_body()
-        call.start()
+        plan = ex.plan
+        if plan is not None and plan.delay_request:
+            ex.pending = self.loop.call_later(plan.delay_request, self._start_call, ex)
+        else:
+            call.start()
+
+    def _start_call(self, ex: Exchange) -> None:
+        ex.pending = None
+        if not self.closed and ex.call is not None:
+            ex.call.start()
 
     def _answer_stub(self, ex: Exchange) -> None:
+        plan = ex.plan
+        if plan is not None:
+            return self._answer_with_faults(ex, plan)
         try:
             data = ex.route.action.respond(ex, self.server.state)
         except Exception as exc:  # a template that fails on this request's data: say so
-            log.exception("stub %s failed to render for %s", ex.route.label, ex.describe())
-            ex.keep_alive = False
-            data = simple_response(500, f"stuntman: stub {ex.route.label} failed to render: {exc!r}\n",
-                                   keep_alive=False, version=ex.version)
+            data = self._render_failed(ex, exc)
         self.transport.write(data)
         self.response_done(ex)
+
+    def _render_failed(self, ex: Exchange, exc: Exception) -> bytes:
+        log.exception("stub %s failed to render for %s", ex.route.label, ex.describe())
+        ex.keep_alive = False
+        return simple_response(500, f"stuntman: stub {ex.route.label} failed to render: {exc!r}\n",
+                               keep_alive=False, version=ex.version)
+
+    # -- faults on a stub, or a fault's own answer ----------------------------------------
+    def _answer_with_faults(self, ex: Exchange, plan, ready: bytes | None = None) -> None:
+        ex.pending = None
+        if self.closed:
+            return
+        if plan.delay:  # both stages: nothing goes upstream, so the answer waits
+            delay, plan.delay_request, plan.delay_response = plan.delay, 0.0, 0.0
+            ex.pending = self.loop.call_later(delay, self._answer_with_faults, ex, plan, ready)
+            return
+        answer = plan.answer
+        if ready is not None and answer is None:
+            data = ready
+        elif answer is None:
+            try:
+                data = ex.route.action.respond(ex, self.server.state)
+            except Exception as exc:
+                data = self._render_failed(ex, exc)
+        elif answer.type == "error":
+            ex.status = answer.status
+            data = simple_response(answer.status, answer.body, headers=answer.headers, keep_alive=ex.keep_alive,
+                                   version=ex.version, head_only=ex.method == "HEAD")
+        elif answer.type == "hang":  # until the client gives up (connection_lost), or for_ms then close
+            if answer.seconds is not None:
+                ex.pending = self.loop.call_later(answer.seconds, self._hung_up, ex)
+            else:
+                ex.pending = _Forever
+            return
+        else:
+            return self._cut(ex, reset=answer.type == "reset")
+        self.deliver(ex, data)
+
+    def deliver(self, ex: Exchange, data: bytes) -> None:
+        """Write a whole response the faults reshape or pace (a stub's, a fault's, or a buffered
+        upstream one), then finish the exchange."""
+        plan = ex.plan
+        head, body = split(data)
+        head, body, close = reshape(head, body, plan, ex.method == "HEAD")
+        if ex.status == 0:
+            ex.status = int(head[9:12])
+        pacer = Pacer.for_plan(self, plan, len(body))
+        if pacer is None:
+            self.transport.write(head + body)
+            return self._delivered(ex, close)
+        self.transport.write(head)
+        ex.pending = pacer
+        pacer.push(body)
+        pacer.finish(lambda: self._delivered(ex, close))
+
+    def _delivered(self, ex: Exchange, close: bool) -> None:
+        ex.pending = None
+        if close:  # truncated or unframeable: the close is the only end the client gets
+            ex.keep_alive = False
+            self.abort()
+        else:
+            self.response_done(ex)
+
+    def _hung_up(self, ex: Exchange) -> None:
+        ex.pending = None
+        self.abort()
+
+    def _cut(self, ex: Exchange, reset: bool) -> None:
+        """No response at all: FIN (close), or RST (reset: SO_LINGER 0, then close)."""
+        if self.server.recording:
+            self.server.record(ex)
+        self.active = None
+        if reset:
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
+                except OSError:
+                    pass
+            self.closed = True
+            self._stop_timer()
+            self.transport.abort()
+        else:
+            self._close()
 
     def _not_found(self, ex: Exchange) -> None:
         near = nearest(self.server.table, ex, self.server.state)
         wants_json = "json" in (ex.headers.get("accept") or "")
         body = report_json(ex, near) if wants_json else report_text(ex, near)
         ex.status = 404
-        self._respond_now(ex, simple_response(
+        data = simple_response(
             404, body, headers=[("X-Stuntman-Match", "none")],
             content_type="application/json" if wants_json else "text/plain; charset=utf-8",
-            keep_alive=ex.keep_alive, version=ex.version, head_only=ex.method == "HEAD"))
+            keep_alive=ex.keep_alive, version=ex.version, head_only=ex.method == "HEAD")
+        if ex.plan is not None:  # global faults apply to unmatched requests too
+            return self._answer_with_faults(ex, ex.plan, data)
+        self._respond_now(ex, data)
 
     def _respond_now(self, ex: Exchange, data: bytes) -> None:
         if ex.status == 0:

@@ -12,6 +12,8 @@ from re import _constants as _re  # to read a regex's literal prefix/suffix
 from re import _parser as _re_parser
 from urllib.parse import unquote
 
+from ..faults.rules import FaultRules
+
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _REGEX_META = set(".^$*+?{}[]\\|()")
 
@@ -22,11 +24,12 @@ class Route:
     __slots__ = (
         "name", "id", "rank", "source", "methods", "path_text", "path_kind", "path_re",
         "query", "headers", "body", "scenario", "required_state", "new_state", "action",
-        "needs_body", "specificity", "priority", "order", "file", "definition", "label",
+        "needs_body", "specificity", "priority", "order", "file", "definition", "label", "faults",
+        "fault_headers",
     )
 
     def __init__(self, *, name, id, file, source, definition, priority, order, methods, path_kind, path_text, path_re, query,
-                 headers, body, scenario, required_state, new_state, action):
+                 headers, body, scenario, required_state, new_state, action, faults=(), fault_headers=None):
         self.name, self.id, self.file, self.source = name, id, file, source
         self.definition = definition  # the stub as written (compact JSON), for the admin API
         self.label = name or source   # how reports and metrics name it
@@ -36,6 +39,8 @@ class Route:
         self.query, self.headers, self.body = query, headers, body
         self.scenario, self.required_state, self.new_state = scenario, required_state, new_state
         self.action = action
+        self.faults = faults                # its own, compiled (stuntman.faults.kinds)
+        self.fault_headers = fault_headers  # honours X-Stuntman-Delay-Ms/-Abort (None: the global flag)
         self.needs_body = body is not None or action.needs_body
         self.rank = 0
         kind_score = {"exact": 400, "template": 300, "prefix": 200, "regex": 100, "any": 0}[path_kind]
@@ -211,7 +216,7 @@ class AffixIndex:
 class RouteTable:
     """Immutable once built; the server swaps the whole table on reload."""
 
-    def __init__(self, routes: list[Route]):
+    def __init__(self, routes: list[Route], faults=None):
         routes = sorted(routes, key=lambda r: (r.priority, -r.specificity, r.order))
         for i, route in enumerate(routes):
             route.rank = i
@@ -234,7 +239,8 @@ class RouteTable:
                 self._affixed.add(route.path_text, "", route)
             else:
                 self._affixed.add(*regex_affixes(route.path_text), route)
-        self.any_needs_body = any(r.needs_body for r in routes)
+        self.faults = faults if faults is not None else FaultRules([], routes, False)
+        self.any_needs_body = any(r.needs_body for r in routes) or self.faults.needs_body
 
     def _add_template(self, route: Route) -> None:
         self._has_templates = True

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from ..faults.delivery import Pacer
 from ..http1.wire import HOP_BY_HOP, connection_line, simple_response, status_line
 
 _NO_BODY_STATUS = (204, 304)
@@ -242,7 +243,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         call.upstream_failed(UpstreamError(
             504, "upstream-timeout",
-            f"{self.pool.origin} did not answer within {call.target.timeout:g} s"))
+            f"{self.pool.origin} did not answer within {call.timeout:g} s"))
 
     def data_received(self, data: bytes) -> None:
         call = self.call
@@ -326,6 +327,14 @@ class ProxyCall:
         self.head_sent = False
         self.done = False
         self.out: list[bytes] = []  # response bytes for the client, written by flush()
+        plan = self.plan = ex.plan  # faults that shape this response (None: the plain fast path)
+        self.timeout = target.timeout
+        self.holding = False        # a response-stage delay: nothing reaches the client yet
+        self.held_end = None        # response_complete's argument, while holding
+        self.pacer = None           # bandwidth: the body streams through it
+        self.buffered: list[bytes] | None = None  # dribble/truncate/corrupt: the whole body first
+        if plan is not None and plan.upstream_timeout is not None:
+            self.timeout = plan.upstream_timeout
         self.reset_response()
 
     def reset_response(self) -> None:
@@ -378,7 +387,7 @@ class ProxyCall:
         self.pending_size = 0
         self.client.resume_reading("pending")
         conn.transport.write(b"".join(out))
-        conn.expect_head_within(self.target.timeout)
+        conn.expect_head_within(self.timeout)
 
     def _frame(self, chunk: bytes) -> bytes:
         return b"%x\r\n%s\r\n" % (len(chunk), chunk) if self.chunked else chunk
@@ -419,15 +428,56 @@ class ProxyCall:
                 framing = b"transfer-encoding: chunked\r\n"
             else:
                 ex.keep_alive = False  # HTTP/1.0: the end of the body is the end of the connection
+        if self.plan is not None:
+            framing = self._shape_response(parts, framing, no_body)
         self.out += (status_line(status, self.reason or None), b"".join(parts), framing,
                      connection_line(ex.keep_alive, ex.version), b"\r\n")
+        if self.pacer is not None and not self.holding:  # the head unthrottled, the body paced
+            self.client.write(b"".join(self.out))
+            self.out.clear()
         if no_body and ex.method == "HEAD":
             # llhttp cannot be told the response was to HEAD: finish here, fresh parser next time
             self.conn.reset_parser()
             self.response_complete(upstream_keep_alive)
 
+    def _shape_response(self, parts: list, framing: bytes, no_body: bool) -> bytes:
+        """Faults on a proxied response: its header, a delay, a throttle, or buffering it whole
+        for a fault that needs the whole body. Returns the framing header to use."""
+        plan, ex = self.plan, self.ex
+        if plan.delay_response:
+            self.holding = True
+            self.pause_upstream()
+            ex.pending = self.client.loop.call_later(plan.delay_response, self._release)
+        if plan.reshapes_body and not no_body:
+            self.buffered = []
+            self.response_chunked = False
+            parts[:] = _without(parts, 0, {b"content-length"})  # the buffered body gets its own
+            return b""
+        if plan.header is not None:
+            parts.append(plan.header)
+        if plan.rate is not None and not no_body:
+            self.pacer = Pacer(self.client, plan.rate, max(1, plan.rate // 20),
+                               pause=self.pause_upstream, resume=self.resume_upstream)
+        return framing
+
+    def _release(self) -> None:
+        """The response-stage delay is over: let the response through."""
+        self.ex.pending = None
+        self.holding = False
+        self.resume_upstream()
+        if self.pacer is not None and self.out:  # the head (and what came with it) unthrottled
+            self.client.write(b"".join(self.out))
+            self.out.clear()
+        if self.held_end is not None:
+            self.response_complete(self.held_end)
+        else:
+            self.flush()
+
     def response_body(self, data: bytes) -> None:
         if not self.response_body_allowed or self.done:
+            return
+        if self.buffered is not None:
+            self.buffered.append(data)
             return
         if self.response_chunked:
             self.out += (b"%x\r\n" % len(data), data, b"\r\n")
@@ -436,24 +486,46 @@ class ProxyCall:
 
     def flush(self) -> None:
         out = self.out
-        if out:
-            self.client.write(out[0] if len(out) == 1 else b"".join(out))
+        if out and not self.holding and self.buffered is None:
+            data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
+            if self.pacer is not None:
+                self.pacer.push(data)
+            else:
+                self.client.write(data)
 
     def response_complete(self, upstream_keep_alive: bool) -> None:
         if self.done:
+            return
+        if self.holding:  # finish when the delay is over
+            self.held_end = upstream_keep_alive
             return
         if self.response_chunked:
             self.out.append(b"0\r\n\r\n")
         self.flush()  # before response_done: the next pipelined answer must come after this one
         self.done = True
         conn, self.conn = self.conn, None
-        conn.call = None
-        if upstream_keep_alive and self.body_done and not conn.closed:
-            conn.pool.release(conn)
+        if conn is not None:
+            conn.call = None
+            if upstream_keep_alive and self.body_done and not conn.closed:
+                conn.pool.release(conn)
+            else:
+                conn.close()
+        ex = self.ex
+        if self.buffered is not None:  # reshaped as a whole, then paced like a stub's
+            body = b"".join(self.buffered)
+            head = b"".join(self.out)
+            self.out.clear()
+            self.client.deliver(ex, head[:-2] + b"content-length: %d\r\n\r\n" % len(body) + body)
+        elif self.pacer is not None:
+            ex.pending = self.pacer
+            self.pacer.finish(lambda: self._paced(ex))
         else:
-            conn.close()
-        self.client.response_done(self.ex)
+            self.client.response_done(ex)
+
+    def _paced(self, ex) -> None:
+        ex.pending = None
+        self.client.response_done(ex)
 
     # -- failures -------------------------------------------------------------------------
     def upstream_lost(self, exc) -> None:
@@ -488,8 +560,11 @@ class ProxyCall:
         ex.status = err.status
         ex.action = "error"
         ex.keep_alive = ex.keep_alive and self.body_done
+        headers = [("X-Stuntman-Error", err.cause)]
+        if self.plan is not None and self.plan.header is not None:
+            headers.append(("X-Stuntman-Fault", self.plan.header.split(b": ", 1)[1].strip().decode()))
         self.client.write(simple_response(
-            err.status, f"stuntman: {err.detail}\n", headers=[("X-Stuntman-Error", err.cause)],
+            err.status, f"stuntman: {err.detail}\n", headers=headers,
             keep_alive=ex.keep_alive, version=ex.version, head_only=ex.method == "HEAD"))
         self.client.response_done(ex)
 

@@ -1,0 +1,89 @@
+"""Which faults apply to a request: a route's own, and standalone ones (fault files, the admin API,
+`--fault`) that target every request, a stub by name, or requests a matcher accepts.
+
+Built with each route table and swapped with it, so a request sees one consistent set. Order:
+standalone faults for every request, then those for the stub by name or by matcher, then the
+stub's own (each group in file, then API, order).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config.model import ErrorFault, LatencyFault
+from .kinds import Fault, FaultState, compile_fault
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    """A standalone fault and what it targets (neither a route name nor a matcher: everything)."""
+
+    fault: Fault
+    route_name: str | None = None
+    matcher: object | None = None  # a compiled Route used only to match requests
+    definition: str = ""           # as written (compact JSON), for the admin API
+    origin: str = "file"           # file | api | cli
+
+
+class FaultRules:
+    def __init__(self, rules: list[FaultRule], routes, fault_headers: bool):
+        self.rules = rules
+        self.everything = tuple(r.fault for r in rules if r.route_name is None and r.matcher is None)
+        self.matchers = [(r.matcher, r.fault) for r in rules if r.matcher is not None]
+        named: dict[str, list[Fault]] = {}
+        for r in rules:
+            if r.route_name is not None:
+                named.setdefault(r.route_name, []).append(r.fault)
+        self.before: dict[str, tuple] = {}  # route id → standalone faults ahead of its own
+        self.own: dict[str, tuple] = {}
+        self.asks: dict[str, bool] = {}     # route id → honours X-Stuntman-Delay-Ms / -Abort
+        for route in routes:
+            before = self.everything + tuple(named.get(route.name, ()) if route.name else ())
+            if before:
+                self.before[route.id] = before
+            if route.faults:
+                self.own[route.id] = route.faults
+            if route.fault_headers if route.fault_headers is not None else fault_headers:
+                self.asks[route.id] = True
+        self.fault_headers = fault_headers
+        self.active = bool(self.everything or self.matchers or self.before or self.own or self.asks
+                           or fault_headers)
+        self.needs_body = any(m.needs_body for m, _ in self.matchers)
+
+    def for_request(self, ex, route, state) -> list[Fault]:
+        if route is None:
+            faults = list(self.everything)
+            asks = self.fault_headers
+        else:
+            faults = list(self.before.get(route.id, ()))
+            asks = route.id in self.asks
+        for matcher, fault in self.matchers:
+            if matcher.path_params(ex.path) is not None and matcher.accepts(ex, state):
+                faults.append(fault)
+        if route is not None and route.id in self.own:
+            faults.extend(self.own[route.id])
+        if asks:
+            faults.extend(asked_for(ex))
+        return faults
+
+
+DELAY_HEADER, ABORT_HEADER = "x-stuntman-delay-ms", "x-stuntman-abort"
+_ASKING = FaultState(0)  # faults asked for fire unconditionally: no counters, no windows
+
+
+def asked_for(ex) -> list[Fault]:
+    """Envoy-style faults a request asks for in its headers (when a route or --fault-headers allows)."""
+    headers = ex.headers
+    out = []
+    delay, abort = headers.get(DELAY_HEADER), headers.get(ABORT_HEADER)
+    try:
+        if delay is not None:
+            out.append(compile_fault(LatencyFault(type="latency", fixed_ms=float(delay), name=DELAY_HEADER),
+                                     DELAY_HEADER, 0, "request header", {}))
+        if abort is not None:
+            out.append(compile_fault(ErrorFault(type="error", status=int(abort), name=ABORT_HEADER),
+                                     ABORT_HEADER, 0, "request header", {}))
+    except ValueError:  # a value out of range or not a number: the request gets what it would have
+        pass
+    for fault in out:
+        fault.unconditional = True
+    return out
