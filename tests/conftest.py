@@ -147,6 +147,20 @@ async def _upload(request: web.Request) -> web.Response:
                               "chunked": request.headers.get("Transfer-Encoding")})
 
 
+async def _drip(request: web.Request) -> web.StreamResponse:
+    """GET /drip?chunks=N&gap=S&size=B: N chunks of B bytes, S seconds apart (chunked)."""
+    chunks, gap = int(request.query.get("chunks", "5")), float(request.query.get("gap", "0.1"))
+    size = int(request.query.get("size", "1024"))
+    resp = web.StreamResponse()
+    await resp.prepare(request)
+    for i in range(chunks):
+        if i:
+            await asyncio.sleep(gap)
+        await resp.write(bytes([65 + i % 26]) * size)
+    await resp.write_eof()
+    return resp
+
+
 async def _slow(request: web.Request) -> web.Response:
     await asyncio.sleep(float(request.query.get("s", "5")))
     return web.Response(text="finally")
@@ -172,6 +186,7 @@ class Upstream:
         app.router.add_post("/upload", _upload)
         app.router.add_put("/upload", _upload)
         app.router.add_get("/slow", _slow)
+        app.router.add_get("/drip", _drip)
         app.router.add_route("*", "/status/{code}", _status)
         app.router.add_route("*", "/{tail:.*}", _echo)
         self.runner = web.AppRunner(app, access_log=None)

@@ -85,7 +85,7 @@ def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, setti
         body=compile_body_matcher(req.body) if req.body is not None else None,
         scenario=spec.scenario, required_state=spec.required_state, new_state=spec.new_state,
         action=action, fault_headers=spec.fault_headers,
-        faults=tuple(compile_fault(f, f.id or f"{route_id}/faults/{i}", f"{source} faults[{i}]", faults or FaultState(0))
+        faults=tuple(compile_fault(f, f.id or f"{route_id}-fault-{i}", f"{source} faults[{i}]", faults or FaultState(0))
                      for i, f in enumerate(spec.faults)),
     )
 

@@ -271,9 +271,12 @@ class _FaultBase(_Model):
         return self
 
 
+DAY_MS = 86_400_000  # the longest delay: anything longer is a hang
+
+
 class UniformSpec(_Model):
-    min_ms: float = Field(ge=0)
-    max_ms: float = Field(ge=0)
+    min_ms: float = Field(ge=0, le=DAY_MS)
+    max_ms: float = Field(ge=0, le=DAY_MS)
 
     @model_validator(mode="after")
     def _ordered(self) -> UniformSpec:
@@ -283,13 +286,13 @@ class UniformSpec(_Model):
 
 
 class NormalSpec(_Model):
-    mean_ms: float = Field(ge=0)
-    stddev_ms: float = Field(ge=0)
+    mean_ms: float = Field(ge=0, le=DAY_MS)
+    stddev_ms: float = Field(ge=0, le=DAY_MS)
 
 
 class LognormalSpec(_Model):
-    median_ms: float = Field(gt=0)
-    sigma: float = Field(ge=0)
+    median_ms: float = Field(gt=0, le=DAY_MS)
+    sigma: float = Field(ge=0, le=10)
 
 
 class LatencyFault(_FaultBase):
@@ -297,11 +300,11 @@ class LatencyFault(_FaultBase):
 
     type: Literal["latency"]
     stage: Literal["response", "request"] = "response"
-    fixed_ms: float | None = Field(None, ge=0)
+    fixed_ms: float | None = Field(None, ge=0, le=DAY_MS)
     uniform: UniformSpec | None = None
     normal: NormalSpec | None = Field(None, description="samples below 0 count as 0")
     lognormal: LognormalSpec | None = None
-    max_ms: float | None = Field(None, ge=0, description="cap on a sampled delay")
+    max_ms: float | None = Field(None, ge=0, le=DAY_MS, description="cap on a sampled delay (default: a day)")
 
     @model_validator(mode="after")
     def _one_distribution(self) -> LatencyFault:
@@ -336,7 +339,7 @@ class HangFault(_FaultBase):
     """Read the request, never answer: until the client gives up, or close after for_ms."""
 
     type: Literal["hang"]
-    for_ms: int | None = Field(None, gt=0)
+    for_ms: int | None = Field(None, gt=0, le=DAY_MS)
 
 
 class BandwidthFault(_FaultBase):
@@ -351,7 +354,7 @@ class DribbleFault(_FaultBase):
 
     type: Literal["dribble"]
     chunks: int = Field(10, ge=1)
-    duration_ms: int = Field(ge=0)
+    duration_ms: int = Field(ge=0, le=DAY_MS)
 
 
 class TruncateFault(_FaultBase):
@@ -373,7 +376,7 @@ class UpstreamTimeoutFault(_FaultBase):
     """Proxied requests: give up on the upstream after after_ms and answer 504."""
 
     type: Literal["upstream_timeout"]
-    after_ms: int = Field(gt=0)
+    after_ms: int = Field(gt=0, le=DAY_MS)
 
 
 FaultSpec = Annotated[

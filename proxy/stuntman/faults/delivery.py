@@ -6,8 +6,16 @@ from __future__ import annotations
 import gzip
 import math
 from collections import deque
+from time import monotonic
 
 HIGH_WATER = 64 * 1024  # paced bytes queued before the source (a proxied upstream) is paused
+
+
+def after(loop, seconds: float, callback, *args):
+    """call_later that never fires early. libuv keeps its clock in whole milliseconds, cached per
+    loop iteration, and truncates delays to whole milliseconds: a deadline on the monotonic
+    clock (which loop.time() follows), plus the millisecond truncation can take, cannot."""
+    return loop.call_at(monotonic() + seconds + 0.001, callback, *args)
 
 
 def split(data: bytes) -> tuple[bytes, bytes]:

@@ -15,6 +15,7 @@ import random
 import zlib
 from time import monotonic, time
 
+from ..config.model import DAY_MS
 from ..match.matchers import compile_matcher
 from .plan import Plan
 
@@ -134,7 +135,7 @@ class Latency(Fault):
     def __init__(self, spec, *args):
         super().__init__(spec, *args)
         self.stage = spec.stage
-        self.cap = spec.max_ms
+        self.cap = spec.max_ms if spec.max_ms is not None else DAY_MS
         if spec.fixed_ms is not None:
             ms = spec.fixed_ms
             self.sample = lambda rng: ms
@@ -149,9 +150,7 @@ class Latency(Fault):
             self.sample = lambda rng: rng.lognormvariate(mu, sigma)
 
     def apply(self, plan: Plan, rng: random.Random) -> None:
-        ms = self.sample(rng)
-        if self.cap is not None:
-            ms = min(ms, self.cap)
+        ms = min(self.sample(rng), self.cap)  # a lognormal tail can be astronomically long
         if self.stage == "request":
             plan.delay_request += ms / 1000
         else:

@@ -78,10 +78,10 @@ def asked_for(ex) -> list[Fault]:
     try:
         if delay is not None:
             out.append(compile_fault(LatencyFault(type="latency", fixed_ms=float(delay), name=DELAY_HEADER),
-                                     DELAY_HEADER, 0, "request header", {}))
+                                     DELAY_HEADER, "request header", _ASKING))
         if abort is not None:
             out.append(compile_fault(ErrorFault(type="error", status=int(abort), name=ABORT_HEADER),
-                                     ABORT_HEADER, 0, "request header", {}))
+                                     ABORT_HEADER, "request header", _ASKING))
     except ValueError:  # a value out of range or not a number: the request gets what it would have
         pass
     for fault in out:

@@ -17,7 +17,7 @@ from collections import deque
 import httptools
 
 from ..exchange import Exchange
-from ..faults.delivery import Pacer, reshape, split
+from ..faults.delivery import Pacer, after, reshape, split
 from ..faults.plan import decide
 from ..match.nearmiss import nearest, report_json, report_text
 from ..match.routes import match
@@ -340,7 +340,7 @@ class HTTP1Connection(asyncio.Protocol):
             call.end_body()
         plan = ex.plan
         if plan is not None and plan.delay_request:
-            ex.pending = self.loop.call_later(plan.delay_request, self._start_call, ex)
+            ex.pending = after(self.loop, plan.delay_request, self._start_call, ex)
         else:
             call.start()
 
@@ -373,7 +373,7 @@ class HTTP1Connection(asyncio.Protocol):
             return
         if plan.delay:  # both stages: nothing goes upstream, so the answer waits
             delay, plan.delay_request, plan.delay_response = plan.delay, 0.0, 0.0
-            ex.pending = self.loop.call_later(delay, self._answer_with_faults, ex, plan, ready)
+            ex.pending = after(self.loop, delay, self._answer_with_faults, ex, plan, ready)
             return
         answer = plan.answer
         if ready is not None and answer is None:
@@ -389,7 +389,7 @@ class HTTP1Connection(asyncio.Protocol):
                                    version=ex.version, head_only=ex.method == "HEAD")
         elif answer.type == "hang":  # until the client gives up (connection_lost), or for_ms then close
             if answer.seconds is not None:
-                ex.pending = self.loop.call_later(answer.seconds, self._hung_up, ex)
+                ex.pending = after(self.loop, answer.seconds, self._hung_up, ex)
             else:
                 ex.pending = _Forever
             return

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from ..faults.delivery import Pacer
+from ..faults.delivery import Pacer, after
 from ..http1.wire import HOP_BY_HOP, connection_line, simple_response, status_line
 
 _NO_BODY_STATUS = (204, 304)
@@ -447,7 +447,7 @@ class ProxyCall:
         if plan.delay_response:
             self.holding = True
             self.pause_upstream()
-            ex.pending = self.client.loop.call_later(plan.delay_response, self._release)
+            ex.pending = after(self.client.loop, plan.delay_response, self._release)
         if plan.reshapes_body and not no_body:
             self.buffered = []
             self.response_chunked = False
