@@ -27,7 +27,7 @@ def get(port, path, headers=None):
 def test_validate_demo_stubs_ok():
     result = run_cli("validate", "stubs")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("ok: 11 stub(s) in 4 file(s)")
+    assert result.stdout.startswith("ok: 11 stub(s), 4 standalone fault(s) in 5 file(s)")
 
 
 BAD_FILES = {
@@ -162,7 +162,7 @@ def test_body_files_are_not_stubs(tmp_path):
     })
     result = run_cli("validate", str(root))
     assert result.returncode == 0, result.stdout
-    assert result.stdout.startswith("ok: 2 stub(s) in 1 file(s)")
+    assert result.stdout.startswith("ok: 2 stub(s), 0 standalone fault(s) in 1 file(s)")
 
 
 def test_body_file_served_with_content_type(stuntman):
@@ -257,7 +257,7 @@ DEMO_FILES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "stubs").rgl
 
 
 def test_demo_dir_has_stub_files():
-    assert len(DEMO_FILES) == 4
+    assert len(DEMO_FILES) == 5
 
 
 @pytest.mark.parametrize("path", DEMO_FILES)

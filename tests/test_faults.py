@@ -464,3 +464,41 @@ def test_a_client_that_leaves_during_a_delay_is_journaled_and_nothing_leaks(stun
     assert entry["response"]["status"] == 0 and entry["faults"][0]["type"] == "latency"
     assert not st.server.connections
     wait_port(st.port)
+
+
+def test_the_demo_faults_fire_only_when_asked(cli_server, tmp_path):
+    import shutil
+
+    from conftest import ROOT
+
+    shutil.copytree(ROOT / "stubs", tmp_path / "stubs")
+    _, port = cli_server("--stubs", str(tmp_path / "stubs"))
+    assert call(port, "POST", "/api/payments", body=b"{}", headers={"X-Stuntman-Session": "a"})[0] == 503  # its sequence
+    status, headers, body = call(port, "POST", "/api/payments", body=b"{}",
+                                 headers={"X-Stuntman-Fault": "payments-down", "X-Stuntman-Session": "b"})
+    assert status == 503 and headers["retry-after"] == "2" and b"injected" in body
+    start = time.monotonic()
+    status, headers, _ = call(port, "GET", "/api/products/1", headers={"X-Stuntman-Fault": "slow"})
+    assert status == 200 and headers["x-stuntman-fault"] == "latency" and time.monotonic() - start >= 0.2
+    assert "x-stuntman-fault" not in call(port, "GET", "/api/products/1")[1]
+    with pytest.raises(OSError):
+        call(port, "GET", "/api/users/7", headers={"X-Stuntman-Fault": "reset"})
+
+
+def test_a_fault_file_naming_a_missing_stub_is_an_error(tmp_path):
+    from conftest import write_stubs
+
+    stubs = write_stubs(tmp_path / "s", {"f.yaml": "faults:\n  - {type: reset, route: nobody}\n"})
+    result = run_cli("validate", str(stubs))
+    assert result.returncode == 1 and "f.yaml:2: faults[0].route: no stub is named 'nobody'" in result.stdout
+
+
+def test_fault_files_are_hot_reloaded(stuntman):
+    from test_reload import eventually
+
+    st = stuntman({"s.yaml": "- {name: users, request: {path: /users}, response: {body: ok}}\n"}, watch=True)
+    assert call(st.port, "GET", "/users")[0] == 200
+    (st.stubs / "f.yaml").write_text("faults:\n  - {type: error, status: 503, route: users}\n")
+    eventually(lambda: call(st.port, "GET", "/users")[0] == 503)
+    (st.stubs / "f.yaml").unlink()
+    eventually(lambda: call(st.port, "GET", "/users")[0] == 200)

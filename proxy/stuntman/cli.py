@@ -177,7 +177,9 @@ def cmd_validate(args) -> int:
     if errors:
         print(f"{len(errors)} error(s) in {args.dir}", file=sys.stderr)
         return 1
-    print(f"ok: {len(table.routes)} stub(s) in {len(table.files)} file(s) under {args.dir}")
+    files = table.files | {r.fault.source.split(":")[0] for r in table.faults.rules}
+    print(f"ok: {len(table.routes)} stub(s), {len(table.faults.rules)} standalone fault(s) "
+          f"in {len(files)} file(s) under {args.dir}")
     return 0
 
 

@@ -123,8 +123,16 @@ def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Se
             errors.append(loaded.error(("id",), f"id {item_id!r} is also used at {ids[item_id]}"))
             continue
         ids[item_id] = f"{loaded.file}:{loaded.line}"
-        (routes if isinstance(item, Route) else rules).append(item)
-    return RouteTable(routes, FaultRules(rules, routes, settings.fault_headers)), errors
+        if isinstance(item, Route):
+            routes.append(item)
+        else:
+            rules.append((item, loaded))
+    names = {r.name for r in routes}
+    for rule, loaded in rules:
+        if rule.route_name is not None and rule.route_name not in names:
+            errors.append(loaded.error(("route",), f"no stub is named {rule.route_name!r}"))
+    kept = [rule for rule, _ in rules if rule.route_name is None or rule.route_name in names]
+    return RouteTable(routes, FaultRules(kept, routes, settings.fault_headers)), errors
 
 
 def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: Collection[str] = (),
