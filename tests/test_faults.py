@@ -339,6 +339,11 @@ def test_truncate_and_corrupt_on_proxied_responses(stuntman, upstream):
     with pytest.raises(aiohttp.ClientPayloadError):
         get(st.url + "/echo")
 
+    small = stuntman({"s.yaml": proxy_stub("t", "/download", "- {type: truncate, after_bytes: 10}", upstream)},
+                     max_body_bytes=50_000)
+    status, headers, body = get(small.url + "/download?size=60000")  # too big to hold whole: said so
+    assert status == 502 and headers["X-Stuntman-Error"] == "response-too-large" and b"--max-body-bytes" in body
+
 
 # -- configuration and runtime control -----------------------------------------------------------
 

@@ -333,6 +333,7 @@ class ProxyCall:
         self.held_end = None        # response_complete's argument, while holding
         self.pacer = None           # bandwidth: the body streams through it
         self.buffered: list[bytes] | None = None  # dribble/truncate/corrupt: the whole body first
+        self.buffered_size = 0
         if plan is not None and plan.upstream_timeout is not None:
             self.timeout = plan.upstream_timeout
         self.reset_response()
@@ -478,6 +479,12 @@ class ProxyCall:
             return
         if self.buffered is not None:
             self.buffered.append(data)
+            self.buffered_size += len(data)
+            if self.buffered_size > self.client.settings.max_body_bytes:
+                self.upstream_failed(UpstreamError(
+                    502, "response-too-large",
+                    "a dribble, truncate or corrupt fault needs the whole response, and it is over "
+                    f"{self.client.settings.max_body_bytes} bytes (--max-body-bytes)"))
             return
         if self.response_chunked:
             self.out += (b"%x\r\n" % len(data), data, b"\r\n")
@@ -553,7 +560,7 @@ class ProxyCall:
         self._drop_connection()
         ex = self.ex
         ex.error = err.cause
-        if self.head_sent:  # part of a response is out: the only honest signal left is to cut it
+        if self.head_sent and self.buffered is None:  # part of a response is out: cut it, the only signal left
             self.flush()
             self.client.abort()
             return
