@@ -12,7 +12,7 @@ import urllib.request
 
 import aiohttp
 import pytest
-from conftest import call, parse_responses, raw_exchange, run_cli, wait_port
+from conftest import call, raw_exchange, run_cli, wait_port
 from multidict import CIMultiDict
 from test_admin import api
 
@@ -56,24 +56,23 @@ def timed_many(url: str, n: int, concurrency: int, **kw) -> list[float]:
 
 def statuses(port: int, path: str, n: int, headers: str = "") -> list[int]:
     """n pipelined GETs on one raw connection, in batches: their statuses in order."""
+    import httptools
+
     out: list[int] = []
+
+    class Collector:
+        def on_headers_complete(self) -> None:
+            out.append(parser.get_status_code())
+
+    parser = httptools.HttpResponseParser(Collector())
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         request = f"GET {path} HTTP/1.1\r\nHost: t\r\n{headers}\r\n".encode()
         for start in range(0, n, 500):
             count = min(500, n - start)
             sock.sendall(request * count)
-            data = b""
-            while data.count(b"HTTP/1.1 ") < count or not _complete(data, count):
-                data += sock.recv(1 << 20)
-            out += [s for s, _, _ in parse_responses(data)]
+            while len(out) < start + count:
+                parser.feed_data(sock.recv(1 << 20))
     return out
-
-
-def _complete(data: bytes, count: int) -> bool:
-    try:
-        return len(parse_responses(data)) == count and data.endswith((b"\n", BODY.encode(), b"fault error\n"))
-    except Exception:
-        return False
 
 
 # -- each fault as a client sees it ------------------------------------------------------------
@@ -211,10 +210,10 @@ def test_the_run_seed_is_printed_and_repeats_decisions(cli_server, tmp_path):
     seen = []
     for _ in range(2):
         proc, port = cli_server("--stubs", str(stubs), "--seed", "1234")
+        assert "fault seed 1234" in proc.stdout.readline()
         seen.append(statuses(port, "/flaky", 200))
         proc.terminate()
-        out = proc.communicate(timeout=10)[0]
-        assert "fault seed 1234" in out
+        proc.wait(10)
     assert seen[0] == seen[1] and 60 < seen[0].count(503) < 140
     proc, port = cli_server("--stubs", str(stubs))
     assert "--seed " in proc.stdout.readline()  # a random seed, and how to repeat it
@@ -507,3 +506,14 @@ def test_fault_files_are_hot_reloaded(stuntman):
     eventually(lambda: call(st.port, "GET", "/users")[0] == 503)
     (st.stubs / "f.yaml").unlink()
     eventually(lambda: call(st.port, "GET", "/users")[0] == 200)
+
+
+def test_a_stub_created_through_the_api_takes_its_fault_decisions_from_the_run_seed(stuntman):
+    stub_body = {"id": "flaky", "request": {"path": "/flaky"}, "response": {"body": "ok"},
+                 "faults": [{"type": "error", "probability": 0.5}]}
+    runs = []
+    for seed in (5, 5, 6):
+        st = stuntman({}, admin_port=0, seed=seed)
+        assert api(st, "POST", "/__admin/mappings", stub_body)[0] == 201
+        runs.append(statuses(st.port, "/flaky", 100))
+    assert runs[0] == runs[1] != runs[2] and 25 < runs[0].count(503) < 75

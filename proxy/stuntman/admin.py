@@ -16,7 +16,7 @@ from .compile import compile_route
 from .config.loader import ConfigError, ConfigErrors, validate_stubs
 from .config.model import STARTED
 from .exchange import Exchange
-from .faults.admin import add_fault_routes
+from .faults.admin import add_fault_routes, fault_json, fault_listing, no_such_fault
 from .journal import entry_json
 from .match.nearmiss import nearest, report_json
 from .openapi import docs_page, document
@@ -116,6 +116,52 @@ def _bearer_auth(token: str):
     return check
 
 
+def add_collection(app: web.Application, server, layer, to_json, listing, not_found) -> None:
+    """The admin API over one layer of the mappings (stubs, faults), in WireMock's shape: list,
+    create, delete all; get, replace, delete one. Every change swaps in a new route table."""
+    mappings = server.mappings
+
+    async def list_all(request: web.Request) -> web.Response:
+        return listing()
+
+    async def create(request: web.Request) -> web.Response:
+        item = mappings.add(layer, await _body(request))
+        server.publish()
+        return web.json_response(to_json(item), status=201)
+
+    async def delete_all(request: web.Request) -> web.Response:
+        layer.delete_all()
+        server.publish()
+        return listing()
+
+    async def get_one(request: web.Request) -> web.Response:
+        item_id = request.match_info["id"]
+        item = layer.get(item_id)
+        return web.json_response(to_json(item)) if item is not None else not_found(item_id)
+
+    async def replace_one(request: web.Request) -> web.Response:
+        item_id = request.match_info["id"]
+        item = mappings.replace(layer, item_id, await _body(request))
+        if item is None:
+            return not_found(item_id)
+        server.publish()
+        return web.json_response(to_json(item))
+
+    async def delete_one(request: web.Request) -> web.Response:
+        item_id = request.match_info["id"]
+        if not layer.delete(item_id):
+            return not_found(item_id)
+        server.publish()
+        return web.json_response({"deleted": item_id})
+
+    app.router.add_get(layer.path, list_all)
+    app.router.add_post(layer.path, create)
+    app.router.add_delete(layer.path, delete_all)
+    app.router.add_get(layer.path + "/{id}", get_one)
+    app.router.add_put(layer.path + "/{id}", replace_one)
+    app.router.add_delete(layer.path + "/{id}", delete_one)
+
+
 class Admin:
     def __init__(self, runner: web.AppRunner, site: web.TCPSite):
         self.runner, self.site = runner, site
@@ -136,45 +182,15 @@ async def start_admin(server) -> Admin:
 
     mappings = server.mappings
 
-    async def list_mappings(request: web.Request) -> web.Response:
+    def list_mappings() -> web.Response:
         routes = server.table.routes
         return web.json_response({"mappings": [mapping_json(r) for r in routes], "meta": {"total": len(routes)}})
 
-    async def create_mapping(request: web.Request) -> web.Response:
-        route = mappings.add(await _body(request))
-        server.publish()
-        return web.json_response(mapping_json(route), status=201)
-
-    async def delete_mappings(request: web.Request) -> web.Response:
-        mappings.delete_all()
-        server.publish()
-        return web.json_response({"mappings": [], "meta": {"total": 0}})
-
-    def _not_found(route_id: str) -> web.Response:
+    def no_such_stub(route_id: str) -> web.Response:
         return web.json_response({"error": f"no stub with id {route_id!r}"}, status=404)
 
-    async def get_mapping(request: web.Request) -> web.Response:
-        route_id = request.match_info["id"]
-        route = mappings.get(route_id)
-        return web.json_response(mapping_json(route)) if route else _not_found(route_id)
-
-    async def put_mapping(request: web.Request) -> web.Response:
-        route_id = request.match_info["id"]
-        route = mappings.replace(route_id, await _body(request))
-        if route is None:
-            return _not_found(route_id)
-        server.publish()
-        return web.json_response(mapping_json(route))
-
-    async def delete_mapping(request: web.Request) -> web.Response:
-        route_id = request.match_info["id"]
-        if not mappings.delete(route_id):
-            return _not_found(route_id)
-        server.publish()
-        return web.json_response({"deleted": route_id})
-
     async def reset_mappings(request: web.Request) -> web.Response:
-        mappings.reset()
+        mappings.stubs.reset()
         if not server.reload("POST /__admin/mappings/reset"):
             server.publish()  # the files have errors: the API's changes are gone all the same
         return web.json_response({"stubs": len(server.table.routes),
@@ -285,12 +301,9 @@ async def start_admin(server) -> Admin:
     app.router.add_get("/__admin/health", health)
     app.router.add_post("/__admin/mappings/reload", reload)
     app.router.add_post("/__admin/mappings/reset", reset_mappings)
-    app.router.add_get("/__admin/mappings", list_mappings)
-    app.router.add_post("/__admin/mappings", create_mapping)
-    app.router.add_delete("/__admin/mappings", delete_mappings)
-    app.router.add_get("/__admin/mappings/{id}", get_mapping)
-    app.router.add_put("/__admin/mappings/{id}", put_mapping)
-    app.router.add_delete("/__admin/mappings/{id}", delete_mapping)
+    add_collection(app, server, mappings.stubs, mapping_json, list_mappings, no_such_stub)
+    add_collection(app, server, mappings.faults, fault_json, lambda: fault_listing(server),
+                   lambda fault_id: no_such_fault(server, fault_id))
     app.router.add_get("/__admin/scenarios", list_scenarios)
     app.router.add_post("/__admin/scenarios", set_scenario)
     app.router.add_post("/__admin/scenarios/reset", reset_scenarios)
@@ -301,7 +314,7 @@ async def start_admin(server) -> Admin:
     app.router.add_post("/__admin/requests/count", count_requests)
     app.router.add_get("/__admin/requests/unmatched", unmatched_requests)
     app.router.add_post("/__admin/near-misses", near_misses)
-    add_fault_routes(app, server, _body)
+    add_fault_routes(app, server, _body)  # PATCH and reset
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/__admin/openapi.json", openapi)
     app.router.add_get("/__admin/docs", docs)
