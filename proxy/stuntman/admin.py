@@ -22,6 +22,7 @@ from .match.nearmiss import nearest, report_json
 from .openapi import docs_page, document
 from .respond.stub import ConfigValueError
 
+READY_PATH = "/__admin/ready"  # the one path that needs no token
 SLICE_SECONDS = 0.002  # the longest the admin API holds the event loop the data plane shares
 
 
@@ -107,6 +108,8 @@ def _bearer_auth(token: str):
 
     @web.middleware
     async def check(request: web.Request, handler):
+        if request.path == READY_PATH:  # probes (Docker, Kubernetes) carry no token
+            return await handler(request)
         given = request.headers.get("Authorization", "").encode()
         if not hmac.compare_digest(given, expected):
             return web.json_response(
@@ -179,6 +182,12 @@ async def start_admin(server) -> Admin:
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response(server.health())
+
+    async def ready(request: web.Request) -> web.Response:
+        """Serving (200), or stopping (503: take this instance out of rotation)."""
+        if server.draining:
+            return web.json_response({"status": "draining"}, status=503)
+        return web.json_response({"status": "ready"})
 
     mappings = server.mappings
 
@@ -299,6 +308,7 @@ async def start_admin(server) -> Admin:
     middlewares.append(_bad_input_is_400)
     app = web.Application(middlewares=middlewares)
     app.router.add_get("/__admin/health", health)
+    app.router.add_get(READY_PATH, ready)
     app.router.add_post("/__admin/mappings/reload", reload)
     app.router.add_post("/__admin/mappings/reset", reset_mappings)
     add_collection(app, server, mappings.stubs, mapping_json, list_mappings, no_such_stub)

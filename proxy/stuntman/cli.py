@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
          "seconds for a client to send a whole request head (then 408)", "S")
     _add(run, "--body-timeout", float, DEFAULTS.body_timeout,
          "seconds a request body may stall between two reads (then 408)", "S")
+    _add(run, "--drain-timeout", float, DEFAULTS.drain_timeout,
+         "on SIGTERM/SIGINT: stop accepting, then give in-flight requests this long to finish", "S")
     _add(run, "--session-header", str, DEFAULTS.session_header,
          "request header whose value partitions scenario and sequence state", "NAME")
     _add(run, "--journal-size", int, DEFAULTS.journal_size,
@@ -241,7 +243,10 @@ async def _serve(settings: Settings) -> int:
     await asyncio.wait([stopped, asked], return_when=asyncio.FIRST_COMPLETED)
     stopped.cancel()
     asked.cancel()
+    busy = await server.drain(settings.drain_timeout)
     await server.close()
+    print(f"stuntman: stopped ({'drained' if not busy else f'{busy} connection(s) cut at --drain-timeout'})",
+          flush=True)
     return 0
 
 

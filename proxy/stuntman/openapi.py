@@ -84,6 +84,11 @@ def document() -> dict:
                 "status": {"enum": ["ok", "degraded"]}, "version": {"type": "string"},
                 "uptimeSeconds": {"type": "number"}, "stubs": {"type": "integer"},
                 "configErrors": CONFIG_ERRORS, "journal": OBJECT}})})},
+        "/__admin/ready": {"get": _op("Readiness for probes, no token needed: 200 while serving, 503 while "
+                                      "draining on shutdown", {
+            "200": _json({"type": "object", "required": ["status"], "properties": {"status": {"const": "ready"}}}),
+            "503": _json({"type": "object", "required": ["status"], "properties": {"status": {"const": "draining"}}},
+                         "Stopping")})},
         "/__admin/mappings": {
             "get": _op("Every stub, in match order", {"200": _json(MAPPINGS)}),
             "post": _op("Create a stub", {"201": _json(MAPPING, "Created"), "400": ERROR}, requestBody=STUB_BODY),

@@ -68,6 +68,7 @@ class Server:
         self.config_errors: list[ConfigError] = []  # of the last load that failed, until one works
         self.reloads = {"ok": 0, "error": 0}
         self.stop_requested = asyncio.Event()  # POST /__admin/shutdown
+        self.draining = False                  # stopping: finish what is in flight, take nothing new
 
     def load(self, emptied_means_busy: Collection[str] = ()) -> int:
         """(Re)load the stubs directory; on any error keep the current table and raise."""
@@ -133,6 +134,23 @@ class Server:
     @property
     def admin_port(self) -> int | None:
         return self._admin.port if self._admin else None
+
+    async def drain(self, timeout: float) -> int:
+        """Graceful stop, step one: accept no more connections, close idle ones, let in-flight
+        exchanges finish (each connection closes after its last answer) for up to `timeout`
+        seconds. Returns how many connections were still busy at the deadline."""
+        self.draining = True
+        if self._listener is not None:
+            self._listener.close()
+        for conn in list(self.connections):
+            conn.drain()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.connections and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        if self.connections:
+            log.warning("drain: %d connection(s) still busy after %g s; closing them", len(self.connections), timeout)
+        return len(self.connections)
 
     async def close(self) -> None:
         if self._watcher is not None:

@@ -37,6 +37,7 @@ class Settings:
     header_timeout: float = 10.0         # from a request's first byte to the end of its head → 408
     body_timeout: float = 60.0           # between two reads of a request body → 408
     linger_timeout: float = 5.0          # reading the rest of a body we answered early, before close
+    drain_timeout: float = 10.0          # on SIGTERM: how long in-flight requests may take to finish
     session_header: str = "X-Stuntman-Session"
     uvloop: bool = True
     journal_size: int = 10_000           # requests kept for /__admin/requests (0: no journal)

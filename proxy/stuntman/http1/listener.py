@@ -209,7 +209,7 @@ class HTTP1Connection(asyncio.Protocol):
             raise Rejected(501, "CONNECT (forward proxying) is not supported on this port")
         version = parser.get_http_version()
         ex.version = VERSIONS.get(version, version)
-        ex.keep_alive = parser.should_keep_alive()
+        ex.keep_alive = parser.should_keep_alive() and not self.server.draining
         ex.client = self.peer
         ex.set_target(b"".join(self.url) if len(self.url) != 1 else self.url[0])
         for name, value in ex.raw_headers:
@@ -500,6 +500,8 @@ class HTTP1Connection(asyncio.Protocol):
                 elif self.rejected is not None:
                     self.transport.write(self.rejected)
                     return self._close()
+                elif self.server.draining and self.reading is None:
+                    return self._close()
                 else:
                     if self.reading is None:
                         self._wait("idle")
@@ -509,6 +511,14 @@ class HTTP1Connection(asyncio.Protocol):
                     return
         finally:
             self.advancing = False
+
+    def drain(self) -> None:
+        """The server is stopping: close now if idle, else after the answers in flight."""
+        if self.active is None and not self.waiting and self.reading is None:
+            return self._close()
+        for ex in (self.active, *self.waiting):
+            if ex is not None and ex.phase != "done":
+                ex.keep_alive = False  # "Connection: close" on answers not yet begun
 
     # -- writes used by ProxyCall ---------------------------------------------------------
     def write(self, data: bytes) -> None:
