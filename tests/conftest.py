@@ -19,54 +19,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import uvloop
 from aiohttp import web
-from stuntman.server import Server
 from stuntman.settings import Settings
+from stuntman.testing import InProcess, LoopThread
 
 ROOT = Path(__file__).resolve().parents[1]
 STUNTMAN = [sys.executable, "-m", "stuntman"]
 
 
-class LoopThread:
-    """An event loop (uvloop) running in a daemon thread; `call(coro)` runs a coroutine on it."""
-
-    def __init__(self):
-        self.loop = uvloop.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def call(self, coro, timeout: float = 30):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def stop(self):
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-
-class Running:
-    """A stuntman Server started in-process on free ports."""
-
-    def __init__(self, settings: Settings):
-        self.thread = LoopThread()
-        self.server = Server(settings)
-        self.server.load()
-        self.thread.call(self.server.start())
-        self.port = self.server.port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.stubs = settings.stubs
-        self.admin_url = f"http://127.0.0.1:{self.server.admin_port}" if self.server.admin_port else None
-
-    def reload(self) -> int:
-        return self.thread.call(_async(self.server.load))
-
-    def stop(self):
-        self.thread.call(self.server.close())
-        self.thread.stop()
-
-
-async def _async(fn):
-    return fn()
+pytest_plugins = ["pytester"]  # the pytest plugin's own tests run pytest on generated test files
 
 
 def write_stubs(directory: Path, files: dict[str, str]) -> Path:
@@ -83,14 +44,13 @@ def write_stubs(directory: Path, files: dict[str, str]) -> Path:
 
 @pytest.fixture
 def stuntman(tmp_path):
-    """start(files={name: yaml}, **settings) → Running; everything started is stopped after."""
-    started: list[Running] = []
+    """start(files={name: yaml}, **settings) → InProcess; everything started is stopped after."""
+    started: list[InProcess] = []
 
-    def start(files: dict[str, str] | None = None, **overrides) -> Running:
+    def start(files: dict[str, str] | None = None, **overrides) -> InProcess:
         stubs = write_stubs(tmp_path / f"stubs{len(started)}", files or {})
         overrides = {"admin_port": None, "watch": False, **overrides}  # tests opt in to both
-        settings = replace(Settings(), stubs=stubs, port=0, **overrides)
-        running = Running(settings)
+        running = InProcess(replace(Settings(), stubs=stubs, port=0, **overrides))
         started.append(running)
         return running
 

@@ -57,14 +57,21 @@ def test_journaled_headers_are_exact_however_the_requests_were_read(stuntman):
             time.sleep(0.05)
         assert sock.recv(4096).startswith(b"HTTP/1.1 201")
     raw_exchange(st.port, order(4, b"X-Big: " + b"b" * 20000 + b"\r\n") + b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", st.port)) as sock:  # answered (404) before its body arrives
+        sock.sendall(b"POST /unmatched HTTP/1.1\r\nHost: t\r\nX-Late: body\r\nContent-Length: 4\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 404")
+        sock.sendall(b"late")
+        time.sleep(0.1)
     requests = api(st, "GET", "/__admin/requests")[1]["requests"]
-    orders = [r["request"] for r in requests if r["request"]["method"] == "POST"][::-1]
+    orders = [r["request"] for r in requests if r["request"]["url"] == "/api/orders"][::-1]
     assert len(orders) == 5
     for n, request in enumerate(orders):
         names = [name for name, _ in request["headers"]]
         assert names[:4] == ["Host", "X-N", "X-Dup", "X-Dup"] and ["X-N", str(n)] in request["headers"]
         assert json.loads(request["body"]) == {"n": n}
     assert ["X-Big", "b" * 20000] in orders[4]["headers"]
+    [late] = [r["request"] for r in requests if r["request"]["url"] == "/unmatched"]
+    assert ["X-Late", "body"] in late["headers"]
     [user] = [r["request"] for r in requests if r["request"]["url"] == "/api/users/1"]
     assert user["headers"] == [["Accept", "json"], ["Connection", "close"]]
     assert api(st, "POST", "/__admin/requests/count", {"headers": {"X-N": "2"}}) == (200, {"count": 1})

@@ -82,7 +82,7 @@ class Exchange:
         """Kept in the journal: drop what can be rebuilt. Thousands of retained entries with a
         dozen small objects each cost a cache miss apiece when they are recycled; the fields
         are parsed again from `raw` if someone asks."""
-        if self.raw is not None:
+        if self.raw is not None and self.complete:  # else the rest may yet arrive in another read
             self.raw_headers = None
         self.candidates = ()
         self.pending = None
