@@ -6,7 +6,8 @@
 #   bench/run.sh --scale         # 1 vs 1,000 stubs (exact, template, regex): req/s and CPU us/req drop (~10 min)
 #   bench/run.sh --rss           # 1,000 stubs, 1,000,000 requests: VmRSS/VmHWM before, at 500k, after (~2 min)
 #   bench/run.sh --profile       # py-spy on the proxy and stub hot paths under wrk: top functions by self time
-#   bench/run.sh --all           # comparison, scale, rss, profile
+#   bench/run.sh --faults        # fault injection: 1,000 conns with a 50 ms latency fault; cost of an idle fault rule (~3 min)
+#   bench/run.sh --all           # comparison, scale, rss, profile, faults
 #   bench/run.sh [MODE] [--quick] -- HARNESS-ARGS...   # e.g. -- --rounds 5 --duration 20
 #   bench/run.sh [MODE] --snapshot[=REV]   # measure a commit (default HEAD) installed from `git archive` into
 #                                          # a scratch venv, not the editable work tree (stable while others edit)
@@ -22,7 +23,7 @@ HARNESS="${BENCH_HARNESS:-$(cd "$root/.." && pwd)/shared/bench}"  # ../shared be
 OPT="${BENCH_OPT:-/opt/bench}"
 PYSPY_VENV="${PYSPY_VENV:-/tmp/pyspy}"
 
-compare=0 scale=0 rss=0 profile=0 quick=0 snapshot=""
+compare=0 scale=0 rss=0 profile=0 faults=0 quick=0 snapshot=""
 passthru=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,16 +32,17 @@ while [ $# -gt 0 ]; do
     --scale) scale=1 ;;
     --rss) rss=1 ;;
     --profile) profile=1 ;;
-    --all) compare=1 scale=1 rss=1 profile=1 ;;
+    --faults) faults=1 ;;
+    --all) compare=1 scale=1 rss=1 profile=1 faults=1 ;;
     --snapshot) snapshot=HEAD ;;
     --snapshot=*) snapshot="${1#--snapshot=}" ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     --) shift; passthru+=("$@"); break ;;
     *) passthru+=("$1") ;;
   esac
   shift
 done
-[ $((compare + scale + rss + profile)) -gt 0 ] || compare=1
+[ $((compare + scale + rss + profile + faults)) -gt 0 ] || compare=1
 
 # ---- tools --------------------------------------------------------------------------------------
 if ! command -v wrk >/dev/null || { ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; }; then
@@ -108,5 +110,11 @@ if [ "$profile" = 1 ]; then
   q=()
   [ "$quick" = 1 ] && q=(--duration 5)
   "$PY" "$here/profile.py" --stuntman "$STUNTMAN" --py-spy "$PYSPY_VENV/bin/py-spy" "${q[@]}" || rc=$?
+fi
+if [ "$faults" = 1 ]; then
+  q=()
+  [ "$quick" = 1 ] && q=(--quick)
+  # faults.py raises the open-file limit (65536, or the hard limit) for itself, wrk and stuntman
+  "$PY" "$here/faults.py" --stuntman "$STUNTMAN" "${q[@]}" || rc=$?
 fi
 exit "$rc"

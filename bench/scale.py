@@ -246,10 +246,12 @@ class Stuntman:
                 self.p.wait(timeout=5)
 
 
-def run_wrk(port: int, path: str, conns: int, duration: float, requests: int = 0) -> dict:
-    """wrk -t1 for `duration` s, or (requests > 0) until that many responses, whichever comes first."""
-    argv = ["taskset", "-c", GEN_CPU, "wrk", "-t1", f"-c{conns}", f"-d{max(1, round(duration))}s", "--timeout", "2s",
-            "-s", LUA, f"http://{HOST}:{port}{path}"]
+def run_wrk(port: int, path: str, conns: int, duration: float, requests: int = 0, threads: int = 1,
+            extra: tuple[str, ...] = ()) -> dict:
+    """wrk -t{threads} for `duration` s, or (requests > 0) until that many responses, whichever comes first.
+    `extra`: more wrk options (e.g. --latency: its text output is kept as r["stdout"])."""
+    argv = ["taskset", "-c", GEN_CPU, "wrk", f"-t{threads}", f"-c{conns}", f"-d{max(1, round(duration))}s",
+            "--timeout", "2s", *extra, "-s", LUA, f"http://{HOST}:{port}{path}"]
     env = dict(os.environ, WRK_REQUESTS=str(requests))
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     if requests > 0:
@@ -266,17 +268,19 @@ def run_wrk(port: int, path: str, conns: int, duration: float, requests: int = 0
     if not m:
         raise RuntimeError(f"wrk gave no result: {out[-500:]}")
     r = json.loads(m.group(1))
+    r["stdout"] = out[:m.start()]
     r["errors"] = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     return r
 
 
-def measure(sm: Stuntman, path: str, conns: int, duration: float) -> dict:
+def measure(sm: Stuntman, path: str, conns: int, duration: float, **wrk_kw) -> dict:
     c0, b0 = proc_cpu_ticks(sm.p.pid), cpu_busy()
-    r = run_wrk(sm.port, path, conns, duration)
+    r = run_wrk(sm.port, path, conns, duration, **wrk_kw)
     c1, b1 = proc_cpu_ticks(sm.p.pid), cpu_busy()
     r["cpu_us"] = (c1 - c0) / CLK * 1e6 / max(1, r["requests"])
     r["sut_pct"], r["gen_pct"] = busy_pct(b0, b1, SUT_CPU), busy_pct(b0, b1, GEN_CPU)
+    r["proc_pct"] = 100.0 * (c1 - c0) / CLK / max(1e-9, r["duration_us"] / 1e6)  # stuntman's own CPU, % of a core
     return r
 
 
