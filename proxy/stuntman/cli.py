@@ -9,7 +9,8 @@ import logging
 import os
 import signal
 import sys
-from dataclasses import fields
+import tempfile
+from dataclasses import fields, replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -85,16 +86,8 @@ def _port(text: str) -> int:
 _port.__name__ = "port number"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="stuntman", description=(
-        "Service virtualization and fault-injecting HTTP proxy: serves stubs from YAML/JSON "
-        "files and passes everything else through to a real upstream."))
-    parser.add_argument("--version", action="version", version=f"stuntman {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    run = sub.add_parser("run", help="serve stubs (and pass unmatched requests upstream)",
-                         description="Serve the stubs in a directory on the data-plane port; "
-                                     "with --upstream, unmatched requests pass through to it.")
+def _run_flags(run) -> None:
+    """The flags of `run` (and `record`, `replay`): each with its STUNTMAN_* env var."""
     run.set_defaults(env_flags=[])  # (dest, env var, type, default) of each flag, for _from_env
     _add(run, "--stubs", Path, DEFAULTS.stubs, "directory of stub files (*.yaml, *.yml, *.json)", "DIR")
     _add(run, "--host", str, DEFAULTS.host, "data-plane listen address", "H")
@@ -140,6 +133,42 @@ def build_parser() -> argparse.ArgumentParser:
                           "own fields)")
     _add(run, "--no-uvloop", bool, False, "use asyncio's default event loop instead of uvloop")
     _add(run, "--no-watch", bool, False, "do not reload when files under --stubs change")
+    _add(run, "--recordings", Path, DEFAULTS.recordings, "directory of recordings", "DIR")
+    _add(run, "--record-to", str, None, "record what passes to --upstream into this recording", "NAME")
+    run.add_argument("--redact", action="append", default=[], metavar="NAME",
+                     help="also redact this header / query parameter / JSON field name in recordings (repeatable; "
+                          "Authorization, Proxy-Authorization, Cookie, Set-Cookie and X-Api-Key always are)")
+    run.add_argument("--redact-json", action="append", default=[], metavar="JSONPATH",
+                     help="redact the JSON body fields this JSONPath finds (repeatable)")
+    _add(run, "--no-redact", bool, False, "write secrets to recordings as they are")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="stuntman", description=(
+        "Service virtualization and fault-injecting HTTP proxy: serves stubs from YAML/JSON "
+        "files and passes everything else through to a real upstream."))
+    parser.add_argument("--version", action="version", version=f"stuntman {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="serve stubs (and pass unmatched requests upstream)",
+                         description="Serve the stubs in a directory on the data-plane port; "
+                                     "with --upstream, unmatched requests pass through to it.")
+    record = sub.add_parser("record", help="pass requests through to --upstream, recording them (--to NAME)",
+                            description="A reverse proxy to --upstream that records every exchange into "
+                                        "--recordings/NAME (redacted; see README 'Record and replay').")
+    replay = sub.add_parser("replay", help="answer from recordings (--mode strict|spy|record-missing)",
+                            description="Serve recordings (names under --recordings, or directories) as "
+                                        "routes: strict answers 404 for what was not recorded, spy passes it "
+                                        "to --upstream, record-missing passes it and records it.")
+    for command in (run, record, replay):
+        _run_flags(command)
+    record.add_argument("--to", dest="record_to", required=True, metavar="NAME",
+                        help="the recording (a directory under --recordings)")
+    replay.add_argument("replay", nargs="+", metavar="RECORDING", help="recording names (or directories)")
+    replay.add_argument("--mode", dest="replay_mode", default="strict",
+                        choices=("strict", "spy", "record-missing"), help="what happens to unrecorded requests")
+    replay.add_argument("--latency", dest="replay_latency", default="none", choices=("none", "recorded"),
+                        help="answer at once, or after each exchange's recorded time to first byte")
 
     val = sub.add_parser("validate", help="check stub files; print every error with file:line",
                          description="Check every stub file under DIR. Prints each error as "
@@ -147,8 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("dir", type=Path, metavar="DIR", nargs="?", default=DEFAULTS.stubs,
                      help="stubs directory (default: stubs)")
 
-    sub.add_parser("schema", help="print the JSON Schema of stub files",
-                   description="Print the JSON Schema (draft 2020-12) that stub files follow.")
+    schema = sub.add_parser("schema", help="print the JSON Schema of stub files (or of recorded exchanges)",
+                            description="Print the JSON Schema (draft 2020-12) that stub files follow, "
+                                        "or with --recording, that a recording's exchange files follow.")
+    schema.add_argument("--recording", action="store_true", help="the recorded-exchange format")
     return parser
 
 
@@ -159,6 +190,9 @@ def _settings(args) -> Settings:
     values["watch"] = not args.no_watch
     values["metrics"] = not args.no_metrics
     values["fault"] = tuple(args.fault)
+    values["redact"], values["redact_json"] = tuple(args.redact), tuple(args.redact_json)
+    values["replay"] = tuple(getattr(args, "replay", ()) or ())
+    values["record_to"] = args.record_to
     return Settings(**values)
 
 
@@ -187,7 +221,13 @@ def cmd_validate(args) -> int:
 
 def cmd_run(args) -> int:
     settings = _settings(args)
+    if args.command != "run" and settings.stubs == DEFAULTS.stubs and not settings.stubs.exists():
+        settings = replace(settings, stubs=Path(tempfile.mkdtemp(prefix="stuntman-nostubs-")))  # stubs are optional here
     _check_dir(settings.stubs)
+    if args.command == "record" and not settings.upstream:
+        raise CliError("record needs --upstream URL: the service whose exchanges are recorded")
+    if args.command == "replay" and settings.replay_mode != "strict" and not settings.upstream:
+        raise CliError(f"--mode {settings.replay_mode} needs --upstream URL for what was not recorded")
     if settings.upstream:
         try:
             ProxySpec(upstream=settings.upstream)  # the same URL rules as a route's proxy
@@ -254,12 +294,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        if args.command == "run":
+        if args.command in ("run", "record", "replay"):
             return cmd_run(args)
         if args.command == "validate":
             return cmd_validate(args)
         if args.command == "schema":
-            print(json.dumps(stub_file_schema(), indent=2))
+            if args.recording:
+                from .record.format import recording_schema
+
+                print(json.dumps(recording_schema(), indent=2))
+            else:
+                print(json.dumps(stub_file_schema(), indent=2))
             return 0
         parser.print_help()
         return 2

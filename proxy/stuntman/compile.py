@@ -11,13 +11,14 @@ import zlib
 from collections.abc import Collection
 from pathlib import Path
 
-from .config.loader import ConfigError, LoadedStub, load_dir
+from .config.loader import ConfigError, ConfigErrors, LoadedStub, load_dir
 from .config.model import StubSpec
 from .faults.kinds import FaultState, compile_fault
 from .faults.rules import FaultRule, FaultRules
 from .match.matchers import compile_body_matcher, compile_matcher
 from .match.routes import Route, RouteTable, template_regex
-from .respond.stub import ConfigValueError, StubAction, StubResponse
+from .record.replay import load_recording
+from .respond.stub import ConfigValueError, StubAction, StubResponse, resolve_inside
 from .respond.upstream import UpstreamTarget
 from .settings import Settings
 
@@ -67,7 +68,7 @@ def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, setti
     if spec.proxy is not None:
         p = spec.proxy
         action = UpstreamTarget(str(p.upstream), pools, settings, preserve_host=p.preserve_host,
-                                timeout_ms=p.timeout_ms, strip_prefix=p.strip_prefix)
+                                timeout_ms=p.timeout_ms, strip_prefix=p.strip_prefix, record=p.record)
     else:
         faker = SeededFaker(spec, source)
         if spec.responses is not None:
@@ -137,7 +138,14 @@ def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Se
 
 def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: Collection[str] = (),
                faults: FaultState | None = None) -> tuple[RouteTable, list[ConfigError]]:
-    """Read, validate and compile every stub file under root; every error found, of all three."""
+    """Read, validate and compile every stub file under root, and the recordings replayed; every
+    error found, of all three."""
     stubs, errors = load_dir(root, emptied_means_busy)
+    for name in settings.replay:
+        try:
+            stubs += load_recording(resolve_inside(settings.recordings, name) if not Path(name).is_absolute()
+                                    else Path(name), name, latency=settings.replay_latency == "recorded")
+        except (ConfigErrors, ValueError) as exc:
+            errors += exc.errors if isinstance(exc, ConfigErrors) else [ConfigError(name, None, "", str(exc))]
     table, compile_errors = compile_table(stubs, root, pools, settings, faults)
     return table, errors + compile_errors

@@ -9,6 +9,7 @@ import logging
 import random
 import re
 import time
+from pathlib import Path
 from time import monotonic
 from typing import Collection
 
@@ -53,8 +54,13 @@ class Server:
         self.metrics = Metrics(self) if settings.metrics else None
         self.recording = self.journal is not None or self.metrics is not None
         self.table = RouteTable([])
-        self.default_upstream = (UpstreamTarget(settings.upstream, self.pools, settings)
-                                 if settings.upstream else None)
+        self.recorders: dict = {}
+        # unmatched requests: to the upstream (sidecar mode), unless a strict replay says 404
+        passes = settings.upstream and not (settings.replay and settings.replay_mode == "strict")
+        record_to = settings.record_to or (settings.replay[0] if settings.replay_mode == "record-missing"
+                                           and settings.replay else None)
+        self.default_upstream = (UpstreamTarget(settings.upstream, self.pools, settings, record=record_to)
+                                 if passes else None)
         self.connections: set[HTTP1Connection] = set()
         # the listener's deadlines, by what a connection is waiting for (None: busy, look later)
         self.timeouts = {"idle": settings.idle_timeout, "head": settings.header_timeout,
@@ -77,6 +83,22 @@ class Server:
         self.publish()
         _give_back_memory()
         return len(self.table.routes)
+
+    def recorder(self, name: str):
+        """The Recorder of a recording under --recordings, created on first use."""
+        recorder = self.recorders.get(name)
+        if recorder is None:
+            from .record.format import Redactor
+            from .record.recorder import Recorder
+            from .respond.stub import resolve_inside
+
+            settings = self.settings
+            directory = resolve_inside(settings.recordings, name) if not Path(name).is_absolute() else Path(name)
+            redactor = Redactor(settings.redact, settings.redact_json, enabled=not settings.no_redact)
+            recorder = self.recorders[name] = Recorder(directory, redactor, settings.record_body_inline)
+            if settings.replay_mode == "record-missing" and name in settings.replay:
+                recorder.saved.append(lambda: self.reload("a missing exchange was recorded"))
+        return recorder
 
     def record(self, ex) -> None:
         """An exchange is answered: journal it and count it."""
@@ -164,6 +186,8 @@ class Server:
                 conn.transport.close()
         for pool in self.pools.values():
             pool.close()
+        for recorder in self.recorders.values():  # every exchange answered is on disk already
+            await asyncio.get_running_loop().run_in_executor(None, recorder.close)
         if self._admin is not None:
             await self._admin.close()
         if self._listener is not None:

@@ -48,3 +48,12 @@ class Settings:
     seed: int | None = None              # of fault decisions (None: a random one, printed at start)
     fault_headers: bool = False          # requests may ask for faults (X-Stuntman-Delay-Ms / -Abort)
     fault: tuple[str, ...] = ()          # --fault 'path=/x,type=error,status=503' rules
+    recordings: Path = Path("recordings")  # where recordings live (names are relative to it)
+    record_to: str | None = None         # record what passes to --upstream into this recording
+    replay: tuple[str, ...] = ()         # recordings served as routes
+    replay_mode: str = "strict"          # unmatched: strict → 404, spy → upstream, record-missing → upstream + record
+    replay_latency: str = "none"         # recorded: answer after the recorded time to first byte
+    redact: tuple[str, ...] = ()         # more header / query / JSON field names to redact
+    redact_json: tuple[str, ...] = ()    # JSONPaths of body fields to redact
+    no_redact: bool = False              # write secrets as they are (explicitly asked for)
+    record_body_inline: int = 64 * 1024  # larger bodies go to side files

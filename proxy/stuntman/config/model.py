@@ -6,6 +6,7 @@ plain objects for the hot path; nothing in this module runs per request.
 """
 from __future__ import annotations
 
+import base64
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
@@ -211,6 +212,7 @@ class ResponseSpec(_Model):
     body_file: str | None = Field(
         None, alias="bodyFile", description="file relative to the stubs directory, served as is"
     )
+    base64_body: str | None = Field(None, alias="base64Body", description="binary body, base64 (served as is)")
     template: bool | None = Field(
         None, description="render {{...}} expressions; default: on when the body or a header has one"
     )
@@ -219,9 +221,14 @@ class ResponseSpec(_Model):
 
     @model_validator(mode="after")
     def _one_body(self) -> ResponseSpec:
-        given = [n for n in ("body", "json_", "body_file") if getattr(self, n) is not None]
+        given = [n for n in ("body", "json_", "body_file", "base64_body") if getattr(self, n) is not None]
         if len(given) > 1:
-            raise ValueError("use only one of body, json, bodyFile")
+            raise ValueError("use only one of body, json, bodyFile, base64Body")
+        if self.base64_body is not None:
+            try:
+                base64.b64decode(self.base64_body, validate=True)
+            except ValueError:
+                raise ValueError("base64Body is not valid base64") from None
         return self
 
 
@@ -232,6 +239,15 @@ class ProxySpec(_Model):
     )
     timeout_ms: int | None = Field(None, alias="timeoutMs", gt=0, description="default: --upstream-timeout")
     strip_prefix: str | None = Field(None, alias="stripPrefix", description="remove this path prefix")
+    record: str | None = Field(
+        None, description="record every exchange into this recording (a directory under --recordings)")
+
+    @field_validator("record")
+    @classmethod
+    def _plain_name(cls, value: str | None) -> str | None:
+        if value is not None and (not value or value.startswith(("/", ".")) or ".." in value.split("/")):
+            raise ValueError(f"a recording name is a relative path inside --recordings: {value!r}")
+        return value
 
 
 # -- faults ------------------------------------------------------------------------------------

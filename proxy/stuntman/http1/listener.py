@@ -401,6 +401,9 @@ class HTTP1Connection(asyncio.Protocol):
         """Write a whole response the faults reshape or pace (a stub's, a fault's, or a buffered
         upstream one), then finish the exchange."""
         plan = ex.plan
+        if plan is None:  # a recorded upstream response, nothing to reshape
+            self.write(data)
+            return self.response_done(ex)
         head, body = split(data)
         head, body, close = reshape(head, body, plan, ex.method == "HEAD")
         if ex.status == 0:

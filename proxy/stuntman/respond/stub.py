@@ -1,6 +1,7 @@
 """Stub responses: rendered to bytes once at load when static, else from compiled templates."""
 from __future__ import annotations
 
+import base64
 import json
 import mimetypes
 from pathlib import Path
@@ -44,6 +45,9 @@ class StubResponse:
             except (OSError, ValueError) as exc:
                 raise ConfigValueError(loc + ("bodyFile",), str(exc)) from None
             ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        elif spec.base64_body is not None:
+            body_bytes = base64.b64decode(spec.base64_body)
+            ctype = "application/octet-stream"
         elif spec.json_ is not None:
             body_text = json.dumps(spec.json_, ensure_ascii=False, indent=None)
             escape = json_string_escape
@@ -51,7 +55,8 @@ class StubResponse:
         else:
             body_text = spec.body or ""
             ctype = "text/plain; charset=utf-8"
-        if "content-type" not in names and (spec.body_file or spec.json_ is not None or spec.body):
+        if "content-type" not in names and (spec.body_file or spec.json_ is not None or spec.body
+                                            or spec.base64_body):
             headers.append(("Content-Type", ctype))
         headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "connection", "transfer-encoding")]
 

@@ -9,8 +9,10 @@ pauses the other side's reads, so a 1 GB body never sits in memory.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
+from time import monotonic
 from urllib.parse import urlsplit
 
 import httptools
@@ -18,6 +20,7 @@ import httptools
 from ..faults.delivery import Pacer, after
 from ..http1.wire import HOP_BY_HOP, connection_line, simple_response, status_line
 
+log = logging.getLogger("stuntman")
 _NO_BODY_STATUS = (204, 304)
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 MAX_PENDING = 256 * 1024  # request bytes held while the upstream connection is being set up
@@ -104,7 +107,7 @@ class UpstreamTarget:
     needs_body = False
 
     def __init__(self, url: str, pools: dict, settings, *, preserve_host: bool | None = None,
-                 timeout_ms: int | None = None, strip_prefix: str | None = None):
+                 timeout_ms: int | None = None, strip_prefix: str | None = None, record: str | None = None):
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         port = parts.port or (443 if scheme == "https" else 80)
@@ -118,6 +121,8 @@ class UpstreamTarget:
         self.preserve_host = settings.preserve_host if preserve_host is None else preserve_host
         self.timeout = timeout_ms / 1000 if timeout_ms else settings.upstream_timeout
         self.strip_prefix = strip_prefix.encode() if strip_prefix else b""
+        self.url = url
+        self.record = record  # the recording every exchange goes to (a name under --recordings)
 
     def request_head(self, ex, chunked: bool) -> bytes:
         path = ex.path.encode("latin-1")
@@ -336,6 +341,10 @@ class ProxyCall:
         self.buffered_size = 0
         if plan is not None and plan.upstream_timeout is not None:
             self.timeout = plan.upstream_timeout
+        # recording: the whole exchange is kept, written, then the response goes out
+        self.recorder = client.server.recorder(target.record) if target.record else None
+        self.request_body: list[bytes] = []
+        self.head_at = 0.0
         self.reset_response()
 
     def reset_response(self) -> None:
@@ -397,6 +406,8 @@ class ProxyCall:
         """A piece of the client's request body."""
         if self.done:
             return
+        if self.recorder is not None:
+            self.request_body.append(chunk)
         if self.conn is None:
             self.pending.append(chunk)
             self.pending_size += len(chunk)
@@ -429,7 +440,7 @@ class ProxyCall:
                 framing = b"transfer-encoding: chunked\r\n"
             else:
                 ex.keep_alive = False  # HTTP/1.0: the end of the body is the end of the connection
-        if self.plan is not None:
+        if self.plan is not None or self.recorder is not None:
             framing = self._shape_response(parts, framing, no_body)
         self.out += (status_line(status, self.reason or None), b"".join(parts), framing,
                      connection_line(ex.keep_alive, ex.version), b"\r\n")
@@ -445,14 +456,18 @@ class ProxyCall:
         """Faults on a proxied response: its header, a delay, a throttle, or buffering it whole
         for a fault that needs the whole body. Returns the framing header to use."""
         plan, ex = self.plan, self.ex
-        if plan.delay_response:
+        if self.recorder is not None:
+            self.head_at = monotonic()
+            self.recorded_head = [(parts[i], parts[i + 2]) for i in range(0, len(parts), 4)]
+        if plan is not None and plan.delay_response:
             self.holding = True
             self.pause_upstream()
             ex.pending = after(self.client.loop, plan.delay_response, self._release)
-        if plan.reshapes_body and not no_body:
+        if self.recorder is not None or plan.reshapes_body and not no_body:
             self.buffered = []
             self.response_chunked = False
-            parts[:] = _without(parts, 0, {b"content-length"})  # the buffered body gets its own
+            if not no_body:
+                parts[:] = _without(parts, 0, {b"content-length"})  # the buffered body gets its own
             return b""
         if plan.header is not None:
             parts.append(plan.header)
@@ -519,16 +534,33 @@ class ProxyCall:
             else:
                 conn.close()
         ex = self.ex
-        if self.buffered is not None:  # reshaped as a whole, then paced like a stub's
+        if self.buffered is not None:  # recorded, and/or reshaped as a whole, then delivered
             body = b"".join(self.buffered)
             head = b"".join(self.out)
             self.out.clear()
-            self.client.deliver(ex, head[:-2] + b"content-length: %d\r\n\r\n" % len(body) + body)
+            data = head[:-2] + b"content-length: %d\r\n\r\n" % len(body) + body if self.response_body_allowed else head
+            if self.recorder is not None:
+                asyncio.ensure_future(self._record_then_deliver(body, data))
+            else:
+                self.client.deliver(ex, data)
         elif self.pacer is not None:
             ex.pending = self.pacer
             self.pacer.finish(lambda: self._paced(ex))
         else:
             self.client.response_done(ex)
+
+    async def _record_then_deliver(self, body: bytes, data: bytes) -> None:
+        """The exchange is on disk before the client has its response (crash-safe recording)."""
+        ex, now = self.ex, monotonic()
+        entry, side = self.recorder.exchange(
+            ex, self.target.url, b"".join(self.request_body), ex.status, self.reason.decode("latin-1"),
+            self.recorded_head, body, self.head_at - ex.started, now - ex.started)
+        try:
+            await self.recorder.save(entry, side)
+        except OSError as exc:  # the response still goes out; the failure is said, and logged
+            log.error("recording %s: cannot write %s: %s", self.target.record, entry["file"], exc)
+            ex.error = "record-failed"
+        self.client.deliver(ex, data)
 
     def _paced(self, ex) -> None:
         ex.pending = None

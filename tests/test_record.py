@@ -1,0 +1,233 @@
+"""Record and replay, end to end: record through the reverse proxy from a real aiohttp upstream,
+stop it, replay; redaction proved on disk; crash safety under kill -9; the replay modes."""
+from __future__ import annotations
+
+import gzip
+import json
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Upstream, call, free_port, wait_port
+from stuntman.record.format import RecordedExchange
+from stuntman.record.recorder import read_index
+
+SECRET = "hunter2-very-secret"
+
+
+def recorded(directory: Path) -> list[dict]:
+    """The exchanges of a recording, each checked against the documented format."""
+    exchanges = [json.loads((directory / e["file"]).read_text()) for e in read_index(directory)]
+    for exchange in exchanges:
+        RecordedExchange.model_validate(exchange)
+    return exchanges
+
+
+def test_record_then_replay_with_the_upstream_stopped(stuntman, tmp_path):
+    up = Upstream()
+    rec = stuntman({}, upstream=up.url, recordings=tmp_path / "rec", record_to="shop")
+    cases = [
+        ("GET", "/items?page=2", None, {}),                              # JSON
+        ("POST", "/orders", b'{"item": 7, "qty": 2}', {"Content-Type": "application/json"}),
+        ("GET", "/download?size=70000", None, {}),                        # chunked, binary, > 64 KiB: a side file
+        ("GET", "/download?size=10000000&length=1", None, {}),            # 10 MB
+        ("GET", "/status/404", None, {}),
+    ]
+    originals = [call(rec.port, method, path, body=body, headers=headers) for method, path, body, headers in cases]
+    assert [status for status, _, _ in originals] == [200, 200, 200, 200, 404]
+    up.stop()  # from here on, only the recording answers
+    files = recorded(tmp_path / "rec" / "shop")
+    assert [f["request"]["url"] for f in files] == [path for _, path, _, _ in cases]
+    assert files[2]["response"]["body"]["file"].startswith("bodies/") and files[0]["response"]["body"]["jsonStyle"]
+    assert files[1]["request"]["body"]["json"] == {"item": 7, "qty": 2}
+    replay = stuntman({}, recordings=tmp_path / "rec", replay=("shop",))
+    for (method, path, body, headers), (status, _, original) in zip(cases, originals):
+        # the request body's key order does not matter to a replay
+        body = b'{"qty": 2, "item": 7}' if body else None
+        got_status, got_headers, got = call(replay.port, method, path, body=body, headers=headers)
+        assert (got_status, got) == (status, original), path
+    status, headers, _ = call(replay.port, "GET", "/items?page=3")  # never recorded
+    assert status == 404 and headers["x-stuntman-match"] == "none"
+
+
+def test_gzip_is_stored_decoded_and_sent_encoded_again(stuntman, tmp_path):
+    from aiohttp import web
+    from conftest import LoopThread
+
+    async def zipped(request):
+        return web.Response(body=gzip.compress(b'{"zipped": true}'), headers={"Content-Encoding": "gzip"},
+                            content_type="application/json")
+    loop = LoopThread()
+    app = web.Application()
+    app.router.add_get("/z", zipped)
+    runner = web.AppRunner(app)
+    loop.call(runner.setup())
+    port = free_port()
+    loop.call(web.TCPSite(runner, "127.0.0.1", port).start())
+    rec = stuntman({}, upstream=f"http://127.0.0.1:{port}", recordings=tmp_path, record_to="z")
+    call(rec.port, "GET", "/z")
+    loop.call(runner.cleanup())
+    loop.stop()
+    [exchange] = recorded(tmp_path / "z")
+    assert exchange["response"]["body"]["json"] == {"zipped": True}  # readable in the file
+    assert exchange["response"]["body"]["contentEncoding"] == "gzip"
+    replay = stuntman({}, recordings=tmp_path, replay=("z",))
+    status, headers, body = call(replay.port, "GET", "/z")
+    assert headers["content-encoding"] == "gzip" and gzip.decompress(body) == b'{"zipped": true}'
+
+
+def test_secrets_are_redacted_before_they_touch_disk(stuntman, tmp_path, upstream):
+    rec = stuntman({}, upstream=upstream.url, recordings=tmp_path, record_to="r",
+                   redact=("X-Internal",), redact_json=("$.card.number",))
+    call(rec.port, "POST", f"/login?api_key={SECRET}&page=1",
+         body=json.dumps({"user": "ada", "password": SECRET, "card": {"number": SECRET, "brand": "visa"}}).encode(),
+         headers={"Authorization": f"Bearer {SECRET}", "Cookie": f"session={SECRET}", "X-Api-Key": SECRET,
+                  "X-Internal": SECRET, "Content-Type": "application/json"})
+    files = list((tmp_path / "r").rglob("*"))
+    assert files and not any(SECRET.encode() in f.read_bytes() for f in files if f.is_file())
+    [exchange] = recorded(tmp_path / "r")
+    request = exchange["request"]
+    assert "Authorization: [REDACTED]" in request["headers"] and "X-Internal: [REDACTED]" in request["headers"]
+    assert request["url"] == "/login?api_key=[REDACTED]&page=1"
+    assert request["body"]["json"]["card"] == {"number": "[REDACTED]", "brand": "visa"}
+    # the upstream echoed the request: its response was redacted too
+    assert SECRET not in json.dumps(exchange["response"])
+    # a replay matches the redacted request whatever the secret is now
+    replay = stuntman({}, recordings=tmp_path, replay=("r",))
+    assert call(replay.port, "POST", "/login?api_key=other&page=1", body=json.dumps(
+        {"user": "ada", "password": "x", "card": {"number": "y", "brand": "visa"}}).encode())[0] == 200
+    # and --no-redact must be explicit
+    raw = stuntman({}, upstream=upstream.url, recordings=tmp_path, record_to="raw", no_redact=True)
+    call(raw.port, "GET", "/x", headers={"Authorization": SECRET})
+    assert SECRET in json.dumps(recorded(tmp_path / "raw"))
+
+
+def test_repeated_requests_replay_in_recorded_order_then_repeat_the_last(stuntman, tmp_path):
+    from aiohttp import web
+    from conftest import LoopThread
+
+    count = {"n": 0}
+
+    async def counter(request):
+        count["n"] += 1
+        return web.Response(text=str(count["n"]))
+    loop = LoopThread()
+    app = web.Application()
+    app.router.add_get("/next", counter)
+    runner = web.AppRunner(app)
+    loop.call(runner.setup())
+    port = free_port()
+    loop.call(web.TCPSite(runner, "127.0.0.1", port).start())
+    rec = stuntman({}, upstream=f"http://127.0.0.1:{port}", recordings=tmp_path, record_to="c")
+    assert [call(rec.port, "GET", "/next")[2] for _ in range(3)] == [b"1", b"2", b"3"]
+    loop.call(runner.cleanup())
+    loop.stop()
+    replay = stuntman({}, recordings=tmp_path, replay=("c",))
+    assert [call(replay.port, "GET", "/next")[2] for _ in range(5)] == [b"1", b"2", b"3", b"3", b"3"]
+
+
+def test_replay_modes_strict_spy_and_record_missing(stuntman, tmp_path, upstream):
+    rec = stuntman({}, upstream=upstream.url, recordings=tmp_path, record_to="m")
+    call(rec.port, "GET", "/known")
+    before = upstream.requests
+    strict = stuntman({}, upstream=upstream.url, recordings=tmp_path, replay=("m",), replay_mode="strict")
+    assert call(strict.port, "GET", "/known")[0] == 200
+    assert call(strict.port, "GET", "/unknown")[0] == 404
+    spy = stuntman({}, upstream=upstream.url, recordings=tmp_path, replay=("m",), replay_mode="spy")
+    assert call(spy.port, "GET", "/unknown")[0] == 200  # from the upstream
+    assert upstream.requests == before + 1 and len(recorded(tmp_path / "m")) == 1  # not recorded
+    missing = stuntman({}, upstream=upstream.url, recordings=tmp_path, replay=("m",), replay_mode="record-missing")
+    status, _, first = call(missing.port, "GET", "/new")
+    assert status == 200 and len(recorded(tmp_path / "m")) == 2 and upstream.requests == before + 2
+    assert call(missing.port, "GET", "/new")[2] == first and upstream.requests == before + 2  # now replayed
+
+
+def test_a_route_can_record_its_own_traffic(stuntman, tmp_path, upstream):
+    st = stuntman({"s.yaml": f"""
+        - name: payments
+          request: {{pathPrefix: /api/payments}}
+          proxy: {{upstream: "{upstream.url}", record: payments}}
+        - request: {{path: /other}}
+          proxy: {{upstream: "{upstream.url}"}}
+    """}, recordings=tmp_path)
+    call(st.port, "POST", "/api/payments", body=b'{"amount": 5}')
+    call(st.port, "GET", "/other")
+    [exchange] = recorded(tmp_path / "payments")
+    assert exchange["route"] == "payments" and exchange["request"]["body"]["json"] == {"amount": 5}
+
+
+def test_recorded_latency_is_replayed_when_asked(stuntman, tmp_path, upstream):
+    rec = stuntman({}, upstream=upstream.url, recordings=tmp_path, record_to="slow")
+    call(rec.port, "GET", "/slow?s=0.3")
+    replay = stuntman({}, recordings=tmp_path, replay=("slow",), replay_latency="recorded")
+    start = time.monotonic()
+    assert call(replay.port, "GET", "/slow?s=0.3")[2] == b"finally"
+    assert time.monotonic() - start >= 0.3
+
+
+def test_kill_9_mid_recording_loses_no_answered_exchange(tmp_path, upstream):
+    """1,000 exchanges through `stuntman record`, killed with SIGKILL part way: every exchange
+    whose response the client received is on disk, complete, and parses."""
+    import subprocess
+
+    from conftest import STUNTMAN
+
+    port = free_port()
+    proc = subprocess.Popen([*STUNTMAN, "record", "--upstream", upstream.url, "--to", "crash", "--recordings",
+                             str(tmp_path), "--port", str(port), "--admin-port", str(free_port())],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc=proc)
+    received = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for i in range(1000):
+            if i == 300:
+                proc.send_signal(signal.SIGKILL)  # while requests keep coming
+            try:
+                sock.sendall(b"GET /item/%d HTTP/1.1\r\nHost: t\r\n\r\n" % i)
+                data = b""
+                while b"\r\n\r\n" not in data or len(data) < data.index(b"\r\n\r\n") + 4 + int(
+                        data.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0]):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise ConnectionError("closed")
+                    data += chunk
+                received += 1
+            except OSError:
+                break
+    proc.wait(10)
+    assert 250 <= received < 1000
+    files = recorded(tmp_path / "crash")  # every index line points at a complete, parseable file
+    assert len(files) >= received
+    assert [f["request"]["url"] for f in files[:received]] == [f"/item/{i}" for i in range(received)]
+    on_disk = sorted((tmp_path / "crash" / "exchanges").glob("*.json"))
+    for path in on_disk:
+        json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["record", "--to", "x"], "record needs --upstream"),
+    (["replay", "nothing-here", "--mode", "spy"], "--mode spy needs --upstream"),
+])
+def test_cli_errors(args, message, tmp_path):
+    from conftest import run_cli
+
+    result = run_cli(*args, "--recordings", str(tmp_path), "--port", str(free_port()))
+    assert result.returncode == 2 and message in result.stderr
+
+
+def test_a_missing_recording_is_a_config_error(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli("replay", "nope", "--recordings", str(tmp_path), "--port", str(free_port()),
+                     "--admin-port", str(free_port()))
+    assert result.returncode == 2 and "nope: no recording at" in result.stderr
+
+
+def test_the_recording_schema_is_committed_and_current():
+    from conftest import ROOT, run_cli
+
+    result = run_cli("schema", "--recording")
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == json.loads((ROOT / "recordings.schema.json").read_text())
