@@ -21,6 +21,11 @@ test: $(STAMP)  ## the whole suite
 bench: $(STAMP)  ## wrk: stuntman vs nginx vs direct, CPU µs/request and ratios (installs wrk/nginx if missing)
 	bench/run.sh
 
+lint: $(STAMP)  ## hadolint docker/Dockerfile; check docker/compose.yaml and docker/k8s/ (tools come with the test extra)
+	$(BIN)/hadolint docker/Dockerfile
+	cd docker && STUNTMAN_ADMIN_TOKEN=lint ../$(BIN)/docker-compose --profile record config --quiet
+	$(BIN)/kubernetes-validate --strict --quiet docker/k8s/*.yaml
+
 schema: $(STAMP)  ## regenerate the committed stubs.schema.json
 	$(BIN)/stuntman schema > stubs.schema.json
 
