@@ -28,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -41,6 +42,7 @@ DOCKERFILE = DOCKER / "Dockerfile"
 COMPOSE = DOCKER / "compose.yaml"
 K8S = DOCKER / "k8s"
 BIN = Path(sys.executable).parent
+RECORDINGS = Path(tempfile.gettempdir()) / f"stuntman-test-recordings-{os.getpid()}"  # never created here
 
 
 def tool(name: str) -> str:
@@ -74,12 +76,16 @@ def get(port: int, path: str, method: str = "GET", body: bytes | None = None,
 
 def clean_env(*layers: dict[str, str], **extra: str) -> dict[str, str]:
     """This process's environment without any STUNTMAN_* a developer may have exported, then
-    each layer in turn (later ones win), then `extra`."""
+    each layer in turn (later ones win), then `extra`. The image's /recordings becomes a
+    directory of the test's own: nothing is written at the host's root."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUNTMAN_")}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # `stuntman` is the venv's
     for layer in layers:
         env.update(layer)
-    return {**env, **extra}
+    env = {**env, **extra}
+    if env.get("STUNTMAN_RECORDINGS", "").startswith("/recordings"):
+        env["STUNTMAN_RECORDINGS"] = str(RECORDINGS)
+    return env
 
 
 # -- the Dockerfile, parsed ---------------------------------------------------------------------
@@ -193,7 +199,7 @@ def test_dockerfile_is_a_small_non_root_two_stage_build():
     env = image_env()
     assert env["PYTHONDONTWRITEBYTECODE"] == "1" and env["PIP_NO_CACHE_DIR"] == "1"
     assert env["STUNTMAN_HOST"] == env["STUNTMAN_ADMIN_HOST"] == "0.0.0.0"
-    assert env["STUNTMAN_STUBS"] == "/stubs"
+    assert env["STUNTMAN_STUBS"] == "/stubs" and env["STUNTMAN_RECORDINGS"] == "/recordings"
     assert "STUNTMAN_ADMIN_TOKEN" not in env, "a token must come from outside the image"
 
     users = [a for k, a in final if k == "USER"]
