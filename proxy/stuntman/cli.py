@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import gc
 import json
 import logging
 import os
@@ -248,6 +249,17 @@ def cmd_run(args) -> int:
     return runner(_serve(settings))
 
 
+def _tune_gc() -> None:
+    """This process is a server: what is loaded by now (modules, the route table) lives as long
+    as it does, so it leaves the cyclic collector's sight (gc.freeze); and the young generation is
+    collected every 20,000 allocations, not 700, so the objects of a request held 50 ms by a
+    latency fault die young instead of being promoted into full collections that walk them all
+    (with 1,000 such requests in flight those stalled the loop for 25-50 ms: a p99 miss)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
 async def _serve(settings: Settings) -> int:
     from .server import Server
 
@@ -261,6 +273,7 @@ async def _serve(settings: Settings) -> int:
         for err in exc.errors:
             print(err, file=sys.stderr)
         raise CliError(f"{len(exc.errors)} error(s) in stub files under {settings.stubs}; not started") from None
+    _tune_gc()
     try:
         await server.start()
     except OSError as exc:

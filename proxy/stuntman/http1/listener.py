@@ -401,7 +401,12 @@ class HTTP1Connection(asyncio.Protocol):
         """Write a whole response the faults reshape or pace (a stub's, a fault's, or a buffered
         upstream one), then finish the exchange."""
         plan = ex.plan
-        if plan is None:  # a recorded upstream response, nothing to reshape
+        if plan is None or not (plan.reshapes_body or plan.rate):  # nothing to reshape or pace
+            if plan is not None and plan.header is not None:  # right after the status line
+                at = data.find(b"\r\n") + 2
+                data = data[:at] + plan.header + data[at:]
+            if ex.status == 0:
+                ex.status = int(data[9:12])
             self.write(data)
             return self.response_done(ex)
         head, body = split(data)
