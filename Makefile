@@ -26,8 +26,9 @@ lint: $(STAMP)  ## hadolint docker/Dockerfile; check docker/compose.yaml and doc
 	cd docker && STUNTMAN_ADMIN_TOKEN=lint ../$(BIN)/docker-compose --profile record config --quiet
 	$(BIN)/kubernetes-validate --strict --quiet docker/k8s/*.yaml
 
-schema: $(STAMP)  ## regenerate the committed stubs.schema.json
+schema: $(STAMP)  ## regenerate the committed stubs.schema.json and recordings.schema.json
 	$(BIN)/stuntman schema > stubs.schema.json
+	$(BIN)/stuntman schema --recording > recordings.schema.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info proxy/*.egg-info .pytest_cache
