@@ -7,6 +7,7 @@ import json
 import signal
 import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,24 +53,35 @@ def test_record_then_replay_with_the_upstream_stopped(stuntman, tmp_path):
     assert status == 404 and headers["x-stuntman-match"] == "none"
 
 
-def test_gzip_is_stored_decoded_and_sent_encoded_again(stuntman, tmp_path):
+@contextmanager
+def serving(path: str, handler):
+    """A one-route aiohttp upstream: its URL while the block runs, gone after."""
     from aiohttp import web
     from conftest import LoopThread
 
-    async def zipped(request):
-        return web.Response(body=gzip.compress(b'{"zipped": true}'), headers={"Content-Encoding": "gzip"},
-                            content_type="application/json")
     loop = LoopThread()
     app = web.Application()
-    app.router.add_get("/z", zipped)
+    app.router.add_get(path, handler)
     runner = web.AppRunner(app)
     loop.call(runner.setup())
     port = free_port()
     loop.call(web.TCPSite(runner, "127.0.0.1", port).start())
-    rec = stuntman({}, upstream=f"http://127.0.0.1:{port}", recordings=tmp_path, record_to="z")
-    call(rec.port, "GET", "/z")
-    loop.call(runner.cleanup())
-    loop.stop()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        loop.call(runner.cleanup())
+        loop.stop()
+
+
+def test_gzip_is_stored_decoded_and_sent_encoded_again(stuntman, tmp_path):
+    from aiohttp import web
+
+    async def zipped(request):
+        return web.Response(body=gzip.compress(b'{"zipped": true}'), headers={"Content-Encoding": "gzip"},
+                            content_type="application/json")
+    with serving("/z", zipped) as url:
+        rec = stuntman({}, upstream=url, recordings=tmp_path, record_to="z")
+        call(rec.port, "GET", "/z")
     [exchange] = recorded(tmp_path / "z")
     assert exchange["response"]["body"]["json"] == {"zipped": True}  # readable in the file
     assert exchange["response"]["body"]["contentEncoding"] == "gzip"
@@ -106,24 +118,15 @@ def test_secrets_are_redacted_before_they_touch_disk(stuntman, tmp_path, upstrea
 
 def test_repeated_requests_replay_in_recorded_order_then_repeat_the_last(stuntman, tmp_path):
     from aiohttp import web
-    from conftest import LoopThread
 
     count = {"n": 0}
 
     async def counter(request):
         count["n"] += 1
         return web.Response(text=str(count["n"]))
-    loop = LoopThread()
-    app = web.Application()
-    app.router.add_get("/next", counter)
-    runner = web.AppRunner(app)
-    loop.call(runner.setup())
-    port = free_port()
-    loop.call(web.TCPSite(runner, "127.0.0.1", port).start())
-    rec = stuntman({}, upstream=f"http://127.0.0.1:{port}", recordings=tmp_path, record_to="c")
-    assert [call(rec.port, "GET", "/next")[2] for _ in range(3)] == [b"1", b"2", b"3"]
-    loop.call(runner.cleanup())
-    loop.stop()
+    with serving("/next", counter) as url:
+        rec = stuntman({}, upstream=url, recordings=tmp_path, record_to="c")
+        assert [call(rec.port, "GET", "/next")[2] for _ in range(3)] == [b"1", b"2", b"3"]
     replay = stuntman({}, recordings=tmp_path, replay=("c",))
     assert [call(replay.port, "GET", "/next")[2] for _ in range(5)] == [b"1", b"2", b"3", b"3", b"3"]
 
