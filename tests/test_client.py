@@ -71,6 +71,13 @@ def exercise(admin, run, st) -> None:
     run(admin.reset_scenarios())
     assert run(admin.scenarios())[0]["state"] == "Started"
     assert "stuntman_requests_total" in run(admin.metrics())
+    # recordings
+    assert run(admin.recording_status()) == {"recording": False}
+    started = run(admin.start_recording("cl", upstream=st.upstream_url, filter={"pathPrefix": "/rec"}))
+    assert started["recording"] is True and started["exchanges"] == 0
+    assert call(st.port, "GET", "/rec/1")[0] == 200 and call(st.port, "GET", "/hello")[2] == b"hello"
+    assert run(admin.recording_status())["exchanges"] == 1
+    assert run(admin.stop_recording())["exchanges"] == 1 and run(admin.recording_status()) == {"recording": False}
     # errors name what is wrong
     with pytest.raises(StuntmanError) as bad:
         run(admin.create_stub({"request": {"methd": "GET"}, "response": {}}))
@@ -99,15 +106,17 @@ def documented(st) -> set:
     return {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops if m != "parameters"}
 
 
-def test_the_sync_client_covers_every_admin_endpoint(stuntman):
-    st = stuntman(FILES, admin_port=0)
+def test_the_sync_client_covers_every_admin_endpoint(stuntman, upstream, tmp_path):
+    st = stuntman(FILES, admin_port=0, recordings=tmp_path)
+    st.upstream_url = upstream.url
     recorded = Recording(Stuntman(st.admin_url))
     exercise(recorded.client, lambda answer: answer, st)
     assert recorded.calls == documented(st) - {("GET", "/__admin/docs")}  # the page is for humans
 
 
-def test_the_async_client_covers_every_admin_endpoint(stuntman):
-    st = stuntman(FILES, admin_port=0)
+def test_the_async_client_covers_every_admin_endpoint(stuntman, upstream, tmp_path):
+    st = stuntman(FILES, admin_port=0, recordings=tmp_path)
+    st.upstream_url = upstream.url
 
     async def main() -> set:
         async with AsyncStuntman(st.admin_url) as admin:

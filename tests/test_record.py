@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import Upstream, call, free_port, wait_port
+from conftest import Upstream, call, free_port, wait_port, write_stubs
 from stuntman.record.format import RecordedExchange
 from stuntman.record.recorder import read_index
 
@@ -234,3 +234,38 @@ def test_the_recording_schema_is_committed_and_current():
     result = run_cli("schema", "--recording")
     assert result.returncode == 0
     assert json.loads(result.stdout) == json.loads((ROOT / "recordings.schema.json").read_text())
+
+
+def test_recording_at_runtime_through_the_admin_api(stuntman, tmp_path, upstream):
+    from test_admin import api
+
+    st = stuntman({"s.yaml": "- {request: {path: /stubbed}, response: {body: stub}}\n"}, admin_port=0,
+                  recordings=tmp_path)
+    assert api(st, "POST", "/__admin/recordings/start", {"name": "rt"})[0] == 400  # no upstream anywhere
+    status, started = api(st, "POST", "/__admin/recordings/start", {"name": "rt", "upstream": upstream.url})
+    assert status == 200 and started["recording"] is True and started["name"] == "rt" and started["exchanges"] == 0
+    assert api(st, "POST", "/__admin/recordings/start", {"name": "again", "upstream": upstream.url})[0] == 409
+    assert call(st.port, "GET", "/stubbed")[2] == b"stub"   # stubs still answer, and are not recorded
+    assert call(st.port, "GET", "/live")[0] == 200          # the rest goes upstream, recorded
+    assert api(st, "POST", "/__admin/recordings/stop")[1]["exchanges"] == 1
+    assert call(st.port, "GET", "/live")[0] == 404          # stopped: nothing passes any more
+    assert [e["request"]["url"] for e in recorded(tmp_path / "rt")] == ["/live"]
+
+
+def test_on_the_command_line_a_recording_may_be_a_path(stuntman, tmp_path, upstream):
+    import subprocess
+
+    from conftest import STUNTMAN
+
+    rec = stuntman({}, upstream=upstream.url, recordings=tmp_path / "somewhere", record_to="p")
+    call(rec.port, "GET", "/from-a-path")
+    port = free_port()
+    proc = subprocess.Popen([*STUNTMAN, "replay", str(tmp_path / "somewhere" / "p"), "--port", str(port),
+                             "--admin-port", str(free_port()), "--stubs", str(write_stubs(tmp_path / "none", {}))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc=proc)
+        assert call(port, "GET", "/from-a-path")[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -20,6 +20,7 @@ from .faults.admin import add_fault_routes, fault_json, fault_listing, no_such_f
 from .journal import entry_json
 from .match.nearmiss import nearest, report_json
 from .openapi import docs_page, document
+from .record.admin import add_recording_routes
 from .respond.stub import ConfigValueError
 
 READY_PATH = "/__admin/ready"  # the one path that needs no token
@@ -325,6 +326,7 @@ async def start_admin(server) -> Admin:
     app.router.add_get("/__admin/requests/unmatched", unmatched_requests)
     app.router.add_post("/__admin/near-misses", near_misses)
     add_fault_routes(app, server, _body)  # PATCH and reset
+    add_recording_routes(app, server, _body)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/__admin/openapi.json", openapi)
     app.router.add_get("/__admin/docs", docs)

@@ -184,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _recording_path(value: str) -> str:
+    """On the command line a recording with a slash is a path (recordings/payments); a bare name
+    lives under --recordings."""
+    return str(Path(value).resolve()) if "/" in value or os.sep in value else value
+
+
 def _settings(args) -> Settings:
     _from_env(args)
     values = {f.name: getattr(args, f.name) for f in fields(Settings) if hasattr(args, f.name)}
@@ -192,8 +198,8 @@ def _settings(args) -> Settings:
     values["metrics"] = not args.no_metrics
     values["fault"] = tuple(args.fault)
     values["redact"], values["redact_json"] = tuple(args.redact), tuple(args.redact_json)
-    values["replay"] = tuple(getattr(args, "replay", ()) or ())
-    values["record_to"] = args.record_to
+    values["replay"] = tuple(map(_recording_path, getattr(args, "replay", ()) or ()))
+    values["record_to"] = _recording_path(args.record_to) if args.record_to else None
     return Settings(**values)
 
 

@@ -144,6 +144,22 @@ class Operations(Generic[T]):
             return answer["count"]
         return self._call("POST", "/__admin/requests/count", spec, then=check)
 
+    # -- recordings ---------------------------------------------------------------------------
+    def start_recording(self, name: str, upstream: str | None = None, filter: Any = None) -> T:
+        """Record what `filter` (a request matcher) accepts through `upstream` into `name`."""
+        body: dict[str, Any] = {"name": name}
+        if upstream is not None:
+            body["upstream"] = upstream
+        if filter is not None:
+            body["filter"] = _dump(filter)
+        return self._call("POST", "/__admin/recordings/start", body)
+
+    def stop_recording(self) -> T:
+        return self._call("POST", "/__admin/recordings/stop")
+
+    def recording_status(self) -> T:
+        return self._call("GET", "/__admin/recordings/status")
+
     # -- scenarios, health, the rest ---------------------------------------------------------
     def scenarios(self, session: str = "") -> T:
         return self._call("GET", "/__admin/scenarios", query={"session": session}, then=_key("scenarios"))

@@ -56,6 +56,11 @@ FAULTS = {"type": "object", "required": ["faults", "meta"], "properties": {
 FAULT_BODY = {"required": True, "content": {
     "application/json": {"schema": _ref("FaultSpec")},
     "application/yaml": {"schema": _ref("FaultSpec")}}}
+RECORDING_STATUS = {"type": "object", "required": ["recording"], "properties": {
+    "recording": {"type": "boolean"}, "name": {"type": "string"}, "upstream": {"type": "string"},
+    "exchanges": {"type": "integer"}}}
+ALREADY = _json({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "Already recording")
 CONFLICT = _json({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
                  "A stub's own fault: change it through its stub")
 MATCHER_BODY = {"required": True, "content": {"application/json": {"schema": _ref("RequestSpec")}}}
@@ -157,6 +162,17 @@ def document() -> dict:
             "delete": _op("Delete a fault", {"200": _json({"type": "object", "required": ["deleted"]}),
                                              "404": NOT_FOUND, "409": CONFLICT}),
         },
+        "/__admin/recordings/start": {"post": _op(
+            "Record what `filter` accepts (default: every request no stub answers) through `upstream` "
+            "(default: --upstream) into the recording `name`", {"200": _json(RECORDING_STATUS), "400": ERROR,
+                                                              "409": CONFLICT}, requestBody={
+                "required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["name"], "properties": {
+                        "name": {"type": "string"}, "upstream": {"type": "string"},
+                        "filter": _ref("RequestSpec")}}}}})},
+        "/__admin/recordings/stop": {"post": _op("Stop recording", {"200": _json(RECORDING_STATUS)})},
+        "/__admin/recordings/status": {"get": _op("Whether stuntman is recording, where to, how many exchanges",
+                                                  {"200": _json(RECORDING_STATUS)})},
         "/__admin/shutdown": {"post": _op("Stop stuntman", {"200": _json(OBJECT)})},
         "/__admin/openapi.json": {"get": _op("This document", {"200": _json(OBJECT)})},
         "/__admin/docs": {"get": _op("This API for humans", {

@@ -93,7 +93,8 @@ class Server:
             from .respond.stub import resolve_inside
 
             settings = self.settings
-            directory = resolve_inside(settings.recordings, name) if not Path(name).is_absolute() else Path(name)
+            # a route's recording is a name inside --recordings; the command line may give a path
+            directory = Path(name) if Path(name).is_absolute() else resolve_inside(settings.recordings, name)
             redactor = Redactor(settings.redact, settings.redact_json, enabled=not settings.no_redact)
             recorder = self.recorders[name] = Recorder(directory, redactor, settings.record_body_inline)
             if settings.replay_mode == "record-missing" and name in settings.replay:
