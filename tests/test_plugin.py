@@ -34,6 +34,7 @@ def test_stub_fault_and_verify(stuntman):
     codes = [get(stuntman.url + "/api/payments", method="POST", data=b"{}")[0] for _ in range(3)]
     assert codes == [503, 503, 201]
     stuntman.verify("POST", "/api/payments", count=3)
+    assert stuntman.count("POST", "/api/payments") == 3
     try:
         stuntman.verify("GET", "/api/users/42", count=2)
     except AssertionError as exc:
@@ -96,3 +97,21 @@ def test_attached_to_a_sidecar_tests_are_isolated_even_under_xdist(pytester, cli
     for path, key in (("/__admin/mappings", "mappings"), ("/__admin/faults", "faults")):
         with urllib.request.urlopen(f"http://127.0.0.1:{admin}{path}", timeout=5) as resp:
             assert json.loads(resp.read())[key] == []
+
+
+def test_in_process_replays_the_recordings_named_in_the_ini(pytester, stuntman, upstream):
+    recordings = pytester.path / "recs"
+    rec = stuntman({}, upstream=upstream.url, recordings=recordings, record_to="payments")
+    from conftest import call
+
+    assert call(rec.port, "GET", "/api/payments/7")[0] == 200
+    pytester.makeini("[pytest]\nstuntman_recordings = recs\nstuntman_replay = payments\n")
+    pytester.makepyfile(HELPERS + '''
+def test_replayed(stuntman):
+    status, body = get(stuntman.url + "/api/payments/7")
+    assert status == 200 and '"path": "/api/payments/7"' in body
+    assert get(stuntman.url + "/api/payments/8")[0] == 404  # strict: not recorded
+    assert stuntman.count("GET", "/api/payments/7") == 1
+''')
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -2,7 +2,8 @@
 
 By default each test gets its own stuntman, started in-process on free loopback ports (tens of
 milliseconds), serving the stubs of `--stuntman-stubs` / ini `stuntman_stubs` (default: none)
-and passing unmatched requests to `stuntman_upstream` if set; it is stopped after the test.
+and the recordings of ini `stuntman_replay` (under `stuntman_recordings`, default a temp dir),
+passing unmatched requests to `stuntman_upstream` if set; it is stopped after the test.
 
 With `STUNTMAN_ADMIN_URL` set (and `STUNTMAN_URL` for the data plane, `STUNTMAN_ADMIN_TOKEN` if
 the admin API needs one) the fixture attaches to a running sidecar instead, shared by every test
@@ -98,6 +99,10 @@ class StuntmanFixture:
         """AssertionError unless exactly `count` requests like this reached stuntman in this test."""
         return self.admin.verify(method, path, count, **self._scoped(matcher))
 
+    def count(self, method: str, path: str, **matcher: Any) -> int:
+        """How many requests like this reached stuntman in this test (no assertion)."""
+        return self.admin.count_requests(self._scoped({"method": method, "path": path, **matcher}))
+
     def requests(self, **matcher: Any) -> list[dict]:
         """This test's journaled requests (newest first) a request matcher accepts."""
         return self.admin.find_requests(self._scoped(matcher))
@@ -131,6 +136,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="stub directory the in-process stuntman serves (ini: stuntman_stubs)")
     parser.addini("stuntman_stubs", "stub directory the in-process stuntman serves", default="")
     parser.addini("stuntman_upstream", "where the in-process stuntman passes unmatched requests", default="")
+    parser.addini("stuntman_recordings", "recordings directory of the in-process stuntman (default: a temp dir)",
+                  default="")
+    parser.addini("stuntman_replay", "recordings the in-process stuntman replays (names or paths)", type="args",
+                  default=[])
 
 
 @pytest.fixture
@@ -153,7 +162,11 @@ def stuntman(request: pytest.FixtureRequest):
         if stubs and not stubs_dir.is_absolute():
             stubs_dir = Path(config.rootpath) / stubs_dir
         upstream = config.getini("stuntman_upstream") or None
-        running = InProcess.start(stubs_dir, upstream=upstream)
+        recordings = config.getini("stuntman_recordings")
+        recordings_dir = Path(config.rootpath) / recordings if recordings else Path(empty) / "recordings"
+        replay = tuple(config.getini("stuntman_replay"))
+        running = InProcess.start(stubs_dir, upstream=upstream, recordings=recordings_dir, replay=replay,
+                                  replay_mode="spy" if replay and upstream else "strict")
         try:
             yield StuntmanFixture(running.url, Stuntman(running.admin_url), shared=False)
         finally:

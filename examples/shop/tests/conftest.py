@@ -52,17 +52,3 @@ def shop_dependencies(stuntman):
     stuntman.stub("POST", "/api/payments", status=201,
                   json={"id": "pay_{{uuid}}", "status": "captured"}, name="payments")
     return stuntman
-
-
-@pytest.fixture
-def journal_count(stuntman):
-    """journal_count(method, path) → how many such requests reached stuntman in this test (in
-    its own session when stuntman is a shared sidecar). `verify` asserts a count; this reads it."""
-
-    def count(method: str, path: str) -> int:
-        matcher = {"method": method, "path": path}
-        if stuntman.shared:
-            matcher["headers"] = {SESSION_HEADER: {"equals": stuntman.session}}
-        return stuntman.admin.count_requests(matcher)
-
-    return count

@@ -107,7 +107,7 @@ async def test_inventory_hang_fails_within_the_time_budget(shop_dependencies, st
 
 
 async def test_payments_resets_open_the_breaker_which_half_opens_and_closes(
-        shop_dependencies, start_orders, journal_count):
+        shop_dependencies, start_orders):
     stuntman = shop_dependencies
     stuntman.fault("/api/payments", method="POST", type="reset", first_n=5)
     cooldown = 1.0  # short for the test; long enough that the fail-fast checks finish inside it
@@ -119,7 +119,7 @@ async def test_payments_resets_open_the_breaker_which_half_opens_and_closes(
     # order 2: two more resets make 5: the circuit opens and the third attempt is refused
     status, body, _ = await place(orders)
     assert (status, body["dependency"], body["reason"]) == (503, "payments", "circuit open"), body
-    await eventually(lambda: journal_count("POST", "/api/payments") == 5)
+    await eventually(lambda: stuntman.count("POST", "/api/payments") == 5)
     assert (await circuits(orders))["payments"] == "opened"
 
     # while open, orders fail fast and payments sees nothing more
@@ -127,7 +127,7 @@ async def test_payments_resets_open_the_breaker_which_half_opens_and_closes(
         status, body, elapsed = await place(orders)
         assert (status, body["reason"], body["attempts"]) == (503, "circuit open", 1), body
         assert elapsed < 0.5  # no call timeout waited out: nothing was sent
-    assert journal_count("POST", "/api/payments") == 5
+    assert stuntman.count("POST", "/api/payments") == 5
 
     # after the cool-down, the next call is a trial; it succeeds (the fault's 5 are spent): closed
     await asyncio.sleep(cooldown + 0.1)
@@ -135,7 +135,7 @@ async def test_payments_resets_open_the_breaker_which_half_opens_and_closes(
     status, body, _ = await place(orders)
     assert status == 201, body
     assert (await circuits(orders))["payments"] == "closed"
-    assert journal_count("POST", "/api/payments") == 6
+    assert stuntman.count("POST", "/api/payments") == 6
 
 
 async def test_inventory_latency_keeps_p95_within_the_slo(stuntman, start_orders):
