@@ -177,6 +177,26 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("dir", type=Path, metavar="DIR", nargs="?", default=DEFAULTS.stubs,
                      help="stubs directory (default: stubs)")
 
+    imp = sub.add_parser("import", help="import a HAR file into a recording",
+                         description="Import the entries of a HAR 1.2 file (browser or proxy export) into a "
+                                     "recording, redacted like a recording's own.")
+    imp.add_argument("format", choices=("har",), help="the file's format")
+    imp.add_argument("file", type=Path, help="the file to import")
+    imp.add_argument("--to", dest="record_to", required=True, metavar="NAME",
+                     help="the recording (a name under --recordings, or a path)")
+    imp.add_argument("--skip-bad", action="store_true", help="import the good entries even if some are bad")
+    exp = sub.add_parser("export", help="export a recording as HAR",
+                         description="Write a recording as a HAR 1.2 file (for tools that read HAR).")
+    exp.add_argument("format", choices=("har",), help="the format to write")
+    exp.add_argument("recording", metavar="RECORDING", help="a name under --recordings, or a path")
+    exp.add_argument("--out", type=Path, default=None, help="the file to write (default: standard output)")
+    for command in (imp, exp):
+        command.add_argument("--recordings", type=Path, default=DEFAULTS.recordings, metavar="DIR",
+                             help="directory of recordings (default: recordings)")
+    imp.add_argument("--redact", action="append", default=[], metavar="NAME", help="more names to redact")
+    imp.add_argument("--redact-json", action="append", default=[], metavar="JSONPATH", help="JSONPaths to redact")
+    imp.add_argument("--no-redact", action="store_true", help="write secrets as they are")
+
     schema = sub.add_parser("schema", help="print the JSON Schema of stub files (or of recorded exchanges)",
                             description="Print the JSON Schema (draft 2020-12) that stub files follow, "
                                         "or with --recording, that a recording's exchange files follow.")
@@ -223,6 +243,50 @@ def cmd_validate(args) -> int:
     files = table.files | {r.fault.source.split(":")[0] for r in table.faults.rules}
     print(f"ok: {len(table.routes)} stub(s), {len(table.faults.rules)} standalone fault(s) "
           f"in {len(files)} file(s) under {args.dir}")
+    return 0
+
+
+def _recording_dir(recordings: Path, value: str) -> Path:
+    path = _recording_path(value)
+    if Path(path).is_absolute():
+        return Path(path)
+    from .respond.stub import resolve_inside
+
+    try:
+        return resolve_inside(recordings, path)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_import(args) -> int:
+    from .record.format import Redactor
+    from .record.har import HarError, import_har, stderr_progress
+
+    directory = _recording_dir(args.recordings, args.record_to)
+    redactor = Redactor(tuple(args.redact), tuple(args.redact_json), enabled=not args.no_redact)
+    try:
+        count, problems = import_har(args.file, directory, redactor, args.skip_bad, stderr_progress)
+    except HarError as exc:
+        for problem in exc.problems[:-1]:
+            print(problem, file=sys.stderr)
+        raise CliError(exc.problems[-1]) from None
+    for problem in problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    print(f"imported {count} exchange(s) into {directory}" + (f"; skipped {len(problems)} problem(s)" if problems else ""))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .record.har import export_har
+
+    directory = _recording_dir(args.recordings, args.recording)
+    if not directory.is_dir():
+        raise CliError(f"no recording at {directory}")
+    text = json.dumps(export_har(directory), indent=2, ensure_ascii=False)
+    if args.out is None:
+        print(text)
+    else:
+        args.out.write_text(text + "\n", encoding="utf-8")
     return 0
 
 
@@ -315,6 +379,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command in ("run", "record", "replay"):
             return cmd_run(args)
+        if args.command == "import":
+            return cmd_import(args)
+        if args.command == "export":
+            return cmd_export(args)
         if args.command == "validate":
             return cmd_validate(args)
         if args.command == "schema":

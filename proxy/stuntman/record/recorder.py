@@ -14,12 +14,35 @@ import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .format import Redactor, body_entry, decode_content, slug
 
 INDEX = "index.jsonl"
+
+
+@dataclass
+class Exchanged:
+    """One exchange as plain values: what a recording is made of, whatever it came from."""
+
+    method: str
+    url: str                                   # path and query
+    protocol: str
+    request_headers: list[tuple[str, str]]
+    request_body: bytes
+    status: int
+    reason: str
+    response_headers: list[tuple[str, str]]
+    response_body: bytes
+    ttfb: float                                # seconds
+    total: float
+    upstream: str
+    route: str | None = None
+    faults: list = field(default_factory=list)
+    response_decoded: bool = False             # the body is already decoded (Content-Encoding kept)
+    at: str | None = None                      # when (ISO 8601); default: now
 
 
 def read_index(directory: Path) -> list[dict]:
@@ -70,15 +93,27 @@ class Recorder:
     def exchange(self, ex, upstream: str, request_body: bytes, status: int, reason: str,
                  response_headers: list[tuple[bytes, bytes]], response_body: bytes, ttfb: float, total: float
                  ) -> tuple[dict, dict[str, bytes]]:
-        """The exchange file's content (redacted) and its side files, built on the loop thread."""
+        """A proxied exchange's file content (redacted) and side files, built on the loop thread."""
+        return self.build(
+            Exchanged(ex.method, ex.target.decode("latin-1"), f"HTTP/{ex.version}",
+                      [(n.decode("latin-1"), v.decode("latin-1")) for n, v in ex.fields()], request_body,
+                      status, reason, [(n.decode("latin-1"), v.decode("latin-1")) for n, v in response_headers],
+                      response_body, ttfb, total, upstream,
+                      ex.route.label if ex.route is not None else None,
+                      ex.plan.describe() if ex.plan is not None else []))
+
+    def build(self, x: Exchanged) -> tuple[dict, dict[str, bytes]]:
+        """The exchange file's content (redacted) and its side files."""
         self.count += 1
         seq = self.count
-        name = f"{seq:06d}-{slug(ex.method, ex.path)}"
-        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in response_headers]
-        encoding = next((v for n, v in headers if n.lower() == "content-encoding"), None)
-        decoded, undone = decode_content(response_body, encoding)
+        name = f"{seq:06d}-{slug(x.method, x.url)}"
+        encoding = next((v for n, v in x.response_headers if n.lower() == "content-encoding"), None)
+        if x.response_decoded:  # (a HAR's content is stored decoded; the header still says how it came)
+            decoded, undone = x.response_body, (encoding.strip().lower() if encoding else None)
+        else:
+            decoded, undone = decode_content(x.response_body, encoding)
         side: dict[str, bytes] = {}
-        request_entry, big = body_entry(request_body, self.inline_limit, f"bodies/{seq:06d}-request.bin")
+        request_entry, big = body_entry(x.request_body, self.inline_limit, f"bodies/{seq:06d}-request.bin")
         if big is not None:
             side[request_entry["file"]] = big
         response_entry, big = body_entry(decoded, self.inline_limit, f"bodies/{seq:06d}-response.bin")
@@ -89,22 +124,26 @@ class Recorder:
         redact, found = self.redactor, set()
         record = {
             "seq": seq,
-            "recordedAt": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-            "protocol": f"HTTP/{ex.version}",
-            "upstream": upstream,
-            "route": ex.route.label if ex.route is not None else None,
-            "faults": ex.plan.describe() if ex.plan is not None else [],
+            "recordedAt": x.at or datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "protocol": x.protocol,
+            "upstream": x.upstream,
+            "route": x.route,
+            "faults": x.faults,
             "request": {
-                "method": ex.method,
-                "url": redact.url(ex.target.decode("latin-1"), found),
-                "headers": redact.headers([(n.decode("latin-1"), v.decode("latin-1")) for n, v in ex.fields()], found),
+                "method": x.method,
+                "url": redact.url(x.url, found),
+                "headers": redact.headers(x.request_headers, found),
                 "body": redact.body(request_entry, found),
             },
-            "response": {"status": status, "reason": reason, "headers": redact.headers(headers, found),
+            "response": {"status": x.status, "reason": x.reason, "headers": redact.headers(x.response_headers, found),
                          "body": redact.body(response_entry, found)},
-            "timing": {"ttfbMs": round(ttfb * 1000, 3), "totalMs": round(total * 1000, 3)},
+            "timing": {"ttfbMs": round(x.ttfb * 1000, 3), "totalMs": round(x.total * 1000, 3)},
         }
         return {"file": f"exchanges/{name}.json", "record": redact.scrub(record, side, found)}, side
+
+    def write_now(self, entry: dict, side: dict[str, bytes]) -> None:
+        """Synchronously (an import: no event loop to spare)."""
+        self._write(entry, side)
 
     async def save(self, entry: dict, side: dict[str, bytes]) -> None:
         await asyncio.get_running_loop().run_in_executor(self.writer, self._write, entry, side)
