@@ -190,7 +190,20 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("format", choices=("har",), help="the format to write")
     exp.add_argument("recording", metavar="RECORDING", help="a name under --recordings, or a path")
     exp.add_argument("--out", type=Path, default=None, help="the file to write (default: standard output)")
-    for command in (imp, exp):
+    diff = sub.add_parser("diff", help="replay a recording against the live upstream and report drift",
+                          description="Send each recorded request to --upstream again and report what changed: "
+                                      "status, headers, JSON fields added/removed/retyped, values (ids and times "
+                                      "ignored). Exit status 1 when anything drifted.")
+    diff.add_argument("recording", metavar="RECORDING", help="a name under --recordings, or a path")
+    diff.add_argument("--upstream", required=True, metavar="URL", help="the live service")
+    diff.add_argument("--headers", default="content-type", metavar="A,B",
+                      help="response headers to compare (default: content-type)")
+    diff.add_argument("--ignore", action="append", default=[], metavar="JSONPATH",
+                      help="a field whose changes do not count, e.g. '$.meta.requestId' (repeatable)")
+    diff.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
+                      help="send this header with every request (e.g. credentials the recording redacted)")
+    diff.add_argument("--json", action="store_true", help="the report as JSON")
+    for command in (imp, exp, diff):
         command.add_argument("--recordings", type=Path, default=DEFAULTS.recordings, metavar="DIR",
                              help="directory of recordings (default: recordings)")
     imp.add_argument("--redact", action="append", default=[], metavar="NAME", help="more names to redact")
@@ -290,6 +303,29 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_diff(args) -> int:
+    from .record.drift import diff_recording, report_text
+    from .record.recorder import read_index
+
+    directory = _recording_dir(args.recordings, args.recording)
+    if not directory.is_dir():
+        raise CliError(f"no recording at {directory}")
+    extra = {}
+    for header in args.header:
+        name, sep, value = header.partition(":")
+        if not sep:
+            raise CliError(f"--header {header!r}: expected 'Name: value'")
+        extra[name.strip()] = value.strip()
+    drifted = asyncio.run(diff_recording(directory, args.upstream, tuple(filter(None, args.headers.split(","))),
+                                         tuple(args.ignore), extra))
+    total = len(read_index(directory))
+    if args.json:
+        print(json.dumps({"exchanges": total, "drifted": [d.__dict__ for d in drifted]}, indent=2))
+    else:
+        print(report_text(drifted, total), end="")
+    return 1 if drifted else 0
+
+
 def cmd_run(args) -> int:
     settings = _settings(args)
     if args.command != "run" and settings.stubs == DEFAULTS.stubs and not settings.stubs.exists():
@@ -383,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_import(args)
         if args.command == "export":
             return cmd_export(args)
+        if args.command == "diff":
+            return cmd_diff(args)
         if args.command == "validate":
             return cmd_validate(args)
         if args.command == "schema":
