@@ -54,14 +54,14 @@ def test_record_then_replay_with_the_upstream_stopped(stuntman, tmp_path):
 
 
 @contextmanager
-def serving(path: str, handler):
+def serving(path: str, handler, method: str = "GET"):
     """A one-route aiohttp upstream: its URL while the block runs, gone after."""
     from aiohttp import web
     from conftest import LoopThread
 
     loop = LoopThread()
     app = web.Application()
-    app.router.add_get(path, handler)
+    app.router.add_route(method, path, handler)
     runner = web.AppRunner(app)
     loop.call(runner.setup())
     port = free_port()
@@ -269,3 +269,17 @@ def test_on_the_command_line_a_recording_may_be_a_path(stuntman, tmp_path, upstr
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_an_upstream_that_answers_before_reading_the_body_is_recorded_whole(stuntman, tmp_path):
+    """aiohttp answers a handler that never reads the body at once: the response can beat the
+    request body through stuntman. The recording waits for the whole request."""
+    from aiohttp import web
+
+    async def eager(request):
+        return web.json_response({"ok": True}, status=201)
+    with serving("/orders", eager, method="POST") as url:
+        rec = stuntman({}, upstream=url, recordings=tmp_path, record_to="eager")
+        for i in range(20):
+            assert call(rec.port, "POST", "/orders", body=b'{"n": %d}' % i)[0] == 201
+    assert [e["request"]["body"]["json"] for e in recorded(tmp_path / "eager")] == [{"n": i} for i in range(20)]

@@ -203,7 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
                       help="send this header with every request (e.g. credentials the recording redacted)")
     diff.add_argument("--json", action="store_true", help="the report as JSON")
-    for command in (imp, exp, diff):
+    stubs = sub.add_parser("stubs", help="stubs from-recording: turn a recording into editable stub files")
+    stubs_sub = stubs.add_subparsers(dest="stubs_command", metavar="COMMAND", parser_class=_Parser, required=True)
+    from_rec = stubs_sub.add_parser(
+        "from-recording", help="a recording → generalized, editable stubs",
+        description="Write a recording as stub files: duplicates merged, volatile headers dropped, ids in paths "
+                    "generalized to templates, large bodies to __files/.")
+    from_rec.add_argument("recording", metavar="RECORDING", help="a name under --recordings, or a path")
+    from_rec.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write the stub file")
+    from_rec.add_argument("--stubs", type=Path, default=DEFAULTS.stubs, metavar="DIR",
+                          help="the stubs directory bodyFile paths are relative to, when --out is inside it")
+    for command in (imp, exp, diff, from_rec):
         command.add_argument("--recordings", type=Path, default=DEFAULTS.recordings, metavar="DIR",
                              help="directory of recordings (default: recordings)")
     imp.add_argument("--redact", action="append", default=[], metavar="NAME", help="more names to redact")
@@ -326,6 +336,27 @@ def cmd_diff(args) -> int:
     return 1 if drifted else 0
 
 
+def cmd_stubs_from_recording(args) -> int:
+    from .compile import load_table
+    from .record.tostubs import stubs_from_recording
+
+    directory = _recording_dir(args.recordings, args.recording)
+    if not directory.is_dir():
+        raise CliError(f"no recording at {directory}")
+    out = args.out.resolve()
+    root = args.stubs.resolve() if out.is_relative_to(args.stubs.resolve()) else out
+    written = stubs_from_recording(directory, out, root, directory.name)
+    table, errors = load_table(root, {}, DEFAULTS)  # what was written must load as it is
+    mine = [e for e in errors if (root / e.file).resolve() == written.resolve()]
+    for err in mine:
+        print(err, file=sys.stderr)
+    if mine:
+        raise CliError(f"{written} does not load: {len(mine)} error(s) (a bug: please report it)")
+    count = sum(1 for r in table.routes if (root / r.file).resolve() == written.resolve())
+    print(f"wrote {count} stub(s) to {written}")
+    return 0
+
+
 def cmd_run(args) -> int:
     settings = _settings(args)
     if args.command != "run" and settings.stubs == DEFAULTS.stubs and not settings.stubs.exists():
@@ -421,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_export(args)
         if args.command == "diff":
             return cmd_diff(args)
+        if args.command == "stubs":
+            return cmd_stubs_from_recording(args)
         if args.command == "validate":
             return cmd_validate(args)
         if args.command == "schema":

@@ -344,6 +344,7 @@ class ProxyCall:
         # recording: the whole exchange is kept, written, then the response goes out
         self.recorder = client.server.recorder(target.record) if target.record else None
         self.request_body: list[bytes] = []
+        self.request_read = asyncio.Event() if self.recorder is not None else None  # the whole request is in
         self.head_at = 0.0
         self.reset_response()
 
@@ -404,10 +405,10 @@ class ProxyCall:
 
     def feed(self, chunk: bytes) -> None:
         """A piece of the client's request body."""
+        if self.recorder is not None:  # (even once answered: an upstream may answer before reading it)
+            self.request_body.append(chunk)
         if self.done:
             return
-        if self.recorder is not None:
-            self.request_body.append(chunk)
         if self.conn is None:
             self.pending.append(chunk)
             self.pending_size += len(chunk)
@@ -420,6 +421,8 @@ class ProxyCall:
 
     def end_body(self) -> None:
         self.body_done = True
+        if self.request_read is not None:
+            self.request_read.set()
         if self.chunked and self.conn is not None and not self.done:
             self.conn.transport.write(b"0\r\n\r\n")
 
@@ -552,6 +555,11 @@ class ProxyCall:
     async def _record_then_deliver(self, body: bytes, data: bytes) -> None:
         """The exchange is on disk before the client has its response (crash-safe recording)."""
         ex, now = self.ex, monotonic()
+        if not self.body_done:  # the upstream answered before the request was all in: record all of it
+            try:
+                await asyncio.wait_for(self.request_read.wait(), self.client.settings.body_timeout)
+            except asyncio.TimeoutError:
+                pass  # recorded with what arrived; the listener's body timeout deals with the client
         entry, side = self.recorder.exchange(
             ex, self.target.url, b"".join(self.request_body), ex.status, self.reason.decode("latin-1"),
             self.recorded_head, body, self.head_at - ex.started, now - ex.started)
