@@ -165,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
         _run_flags(command)
     record.add_argument("--to", dest="record_to", required=True, metavar="NAME",
                         help="the recording (a directory under --recordings)")
+    record.add_argument("--forward", action="store_true",
+                        help="be a forward proxy (HTTPS_PROXY=http://HOST:PORT) that intercepts HTTPS with "
+                             "stuntman's CA (mitmproxy), recording every upstream; no --upstream needed")
+    record.add_argument("--ca-dir", type=Path, default=None, metavar="DIR",
+                        help="where stuntman's CA lives (default: $STUNTMAN_CA_DIR or ~/.config/stuntman/ca)")
     replay.add_argument("replay", nargs="+", metavar="RECORDING", help="recording names (or directories)")
     replay.add_argument("--mode", dest="replay_mode", default="strict",
                         choices=("strict", "spy", "record-missing"), help="what happens to unrecorded requests")
@@ -219,6 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--redact", action="append", default=[], metavar="NAME", help="more names to redact")
     imp.add_argument("--redact-json", action="append", default=[], metavar="JSONPATH", help="JSONPaths to redact")
     imp.add_argument("--no-redact", action="store_true", help="write secrets as they are")
+
+    ca = sub.add_parser("ca", help="stuntman's CA for forward-proxy recording: where it is, or its PEM",
+                        description="The CA certificate clients trust for `stuntman record --forward` (generated "
+                                    "on first use). See README 'Trusting stuntman's CA'.")
+    ca.add_argument("--path", action="store_true", help="print the certificate's path (the default)")
+    ca.add_argument("--export", action="store_true", help="print the certificate (PEM)")
+    ca.add_argument("--ca-dir", type=Path, default=None, metavar="DIR",
+                    help="where the CA lives (default: $STUNTMAN_CA_DIR or ~/.config/stuntman/ca)")
 
     schema = sub.add_parser("schema", help="print the JSON Schema of stub files (or of recorded exchanges)",
                             description="Print the JSON Schema (draft 2020-12) that stub files follow, "
@@ -357,10 +370,61 @@ def cmd_stubs_from_recording(args) -> int:
     return 0
 
 
+def cmd_ca(args) -> int:
+    from .record.forward import default_ca_dir, ensure_ca
+
+    try:
+        cert = ensure_ca(args.ca_dir or default_ca_dir())
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from None
+    print(cert.read_text(), end="") if args.export else print(cert)
+    return 0
+
+
+def cmd_forward(settings: Settings, args) -> int:
+    """`stuntman record --forward`: mitmproxy in this process, recording through stuntman's recorder."""
+    from .record.format import Redactor
+    from .record.forward import default_ca_dir, ensure_ca, run_forward
+    from .record.recorder import Recorder
+
+    ca_dir = args.ca_dir or default_ca_dir()
+    try:
+        cert = ensure_ca(ca_dir)
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from None
+    if settings.upstream_ca and not settings.upstream_ca.is_file():
+        raise CliError(f"--upstream-ca '{settings.upstream_ca}' is not a file")
+    directory = _recording_dir(settings.recordings, settings.record_to)
+    recorder = Recorder(directory, Redactor(settings.redact, settings.redact_json, enabled=not settings.no_redact),
+                        settings.record_body_inline)
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(run_forward(
+            settings.host, settings.port, recorder, ca_dir, insecure=settings.insecure_upstream,
+            upstream_ca=settings.upstream_ca,
+            ready=lambda: print(f"stuntman {__version__}: forward proxy on http://{settings.host}:{settings.port} "
+                                f"recording into {directory}; clients: HTTPS_PROXY=http://{settings.host}:"
+                                f"{settings.port} and trust {cert}", flush=True)))
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        await loop.run_in_executor(None, recorder.close)
+
+    asyncio.run(serve())
+    print("stuntman: stopped", flush=True)
+    return 0
+
+
 def cmd_run(args) -> int:
     settings = _settings(args)
     if args.command != "run" and settings.stubs == DEFAULTS.stubs and not settings.stubs.exists():
         settings = replace(settings, stubs=Path(tempfile.mkdtemp(prefix="stuntman-nostubs-")))  # stubs are optional here
+    if args.command == "record" and args.forward:
+        return cmd_forward(settings, args)
     _check_dir(settings.stubs)
     if args.command == "record" and not settings.upstream:
         raise CliError("record needs --upstream URL: the service whose exchanges are recorded")
@@ -454,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_diff(args)
         if args.command == "stubs":
             return cmd_stubs_from_recording(args)
+        if args.command == "ca":
+            return cmd_ca(args)
         if args.command == "validate":
             return cmd_validate(args)
         if args.command == "schema":
