@@ -75,3 +75,36 @@ def test_upstream_certificates_are_verified_unless_told_not_to(forward, tls_upst
     time.sleep(0.1)
     allowed = curl(lax, ca, url)
     assert allowed.returncode == 0 and json.loads(allowed.stdout)["path"] == "/x"
+
+
+def test_mitmproxy_flow_files_import_through_mitmproxys_reader(stuntman, tmp_path):
+    from mitmproxy import io
+    from mitmproxy.test import tflow
+
+    flows = []
+    for i in range(3):
+        flow = tflow.tflow(resp=True)
+        flow.request.path = f"/api/items/{i}?x=1"
+        flow.request.content = b""  # (the test flow has a body by default; a GET has none)
+        flow.request.headers["Authorization"] = f"Bearer {SECRET}"
+        flow.response.set_content(json.dumps({"item": i}).encode())
+        flows.append(flow)
+    flows.append(tflow.tflow(err=True))  # no response: skipped, said so
+    path = tmp_path / "flows.mitm"
+    with open(path, "wb") as f:
+        writer = io.FlowWriter(f)
+        for flow in flows:
+            writer.add(flow)
+    result = run_cli("import", "mitmproxy", str(path), "--to", "m", "--recordings", str(tmp_path / "rec"))
+    assert result.returncode == 0 and "imported 3 exchange(s)" in result.stdout, result.stderr
+    assert "skipped flows[3]: no response" in result.stderr
+    exchanges = recorded(tmp_path / "rec" / "m")
+    assert [e["request"]["url"] for e in exchanges] == [f"/api/items/{i}?x=1" for i in range(3)]
+    assert SECRET not in json.dumps(exchanges)
+    replay = stuntman({}, recordings=tmp_path / "rec", replay=("m",))
+    from conftest import call
+
+    assert json.loads(call(replay.port, "GET", "/api/items/2?x=1")[2]) == {"item": 2}
+    bad = tmp_path / "not.mitm"
+    bad.write_bytes(b"garbage")
+    assert run_cli("import", "mitmproxy", str(bad), "--to", "x", "--recordings", str(tmp_path)).returncode == 2

@@ -182,10 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("dir", type=Path, metavar="DIR", nargs="?", default=DEFAULTS.stubs,
                      help="stubs directory (default: stubs)")
 
-    imp = sub.add_parser("import", help="import a HAR file into a recording",
-                         description="Import the entries of a HAR 1.2 file (browser or proxy export) into a "
-                                     "recording, redacted like a recording's own.")
-    imp.add_argument("format", choices=("har",), help="the file's format")
+    imp = sub.add_parser("import", help="import a HAR file or mitmproxy flows into a recording",
+                         description="Import the entries of a HAR 1.2 file (browser or proxy export), or the "
+                                     "HTTP flows of a mitmproxy flow file, into a recording, redacted like a "
+                                     "recording's own.")
+    imp.add_argument("format", choices=("har", "mitmproxy"), help="the file's format")
     imp.add_argument("file", type=Path, help="the file to import")
     imp.add_argument("--to", dest="record_to", required=True, metavar="NAME",
                      help="the recording (a name under --recordings, or a path)")
@@ -300,6 +301,23 @@ def cmd_import(args) -> int:
 
     directory = _recording_dir(args.recordings, args.record_to)
     redactor = Redactor(tuple(args.redact), tuple(args.redact_json), enabled=not args.no_redact)
+    if args.format == "mitmproxy":
+        from .record.forward import import_flows
+        from .record.recorder import Recorder
+
+        if not args.file.is_file():
+            raise CliError(f"{args.file}: no such file")
+        recorder = Recorder(directory, redactor)
+        try:
+            count, skipped = import_flows(args.file, recorder, stderr_progress)
+        except (RuntimeError, ImportError) as exc:
+            raise CliError(str(exc)) from None
+        finally:
+            recorder.close()
+        for line in skipped:
+            print(f"skipped {line}", file=sys.stderr)
+        print(f"imported {count} exchange(s) into {directory}")
+        return 0
     try:
         count, problems = import_har(args.file, directory, redactor, args.skip_bad, stderr_progress)
     except HarError as exc:

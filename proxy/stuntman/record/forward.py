@@ -42,19 +42,48 @@ class RecordFlows:
         self.recorder = recorder
 
     async def response(self, flow) -> None:
-        request, response = flow.request, flow.response
-        started = request.timestamp_start or 0.0
-        head_at = response.timestamp_start or started
-        ended = response.timestamp_end or head_at
-        exchange = Exchanged(
-            method=request.method, url=request.path, protocol=request.http_version,
-            request_headers=list(request.headers.items(multi=True)), request_body=request.raw_content or b"",
-            status=response.status_code, reason=response.reason or "",
-            response_headers=list(response.headers.items(multi=True)), response_body=response.raw_content or b"",
-            ttfb=max(head_at - started, 0.0), total=max(ended - started, 0.0),
-            upstream=f"{request.scheme}://{request.host}:{request.port}")
-        entry, side = self.recorder.build(exchange)
+        entry, side = self.recorder.build(exchanged(flow))
         await self.recorder.save(entry, side)
+
+
+def exchanged(flow) -> Exchanged:
+    """A mitmproxy HTTP flow (with its response) as a recorded exchange."""
+    request, response = flow.request, flow.response
+    started = request.timestamp_start or 0.0
+    head_at = response.timestamp_start or started
+    ended = response.timestamp_end or head_at
+    return Exchanged(
+        method=request.method, url=request.path, protocol=request.http_version,
+        request_headers=list(request.headers.items(multi=True)), request_body=request.raw_content or b"",
+        status=response.status_code, reason=response.reason or "",
+        response_headers=list(response.headers.items(multi=True)), response_body=response.raw_content or b"",
+        ttfb=max(head_at - started, 0.0), total=max(ended - started, 0.0),
+        upstream=f"{request.scheme}://{request.host}:{request.port}")
+
+
+def import_flows(path: Path, recorder: Recorder, progress=None) -> tuple[int, list[str]]:
+    """The HTTP flows with a response in a mitmproxy flow file (read by mitmproxy's own reader)
+    appended to a recording: (count, what was skipped and why)."""
+    from mitmproxy import http, io
+    from mitmproxy.exceptions import FlowReadException
+
+    flows, skipped = [], []
+    try:
+        with open(path, "rb") as f:
+            for i, flow in enumerate(io.FlowReader(f).stream()):
+                if not isinstance(flow, http.HTTPFlow):
+                    skipped.append(f"flows[{i}]: a {type(flow).__name__}, not HTTP")
+                elif flow.response is None:
+                    skipped.append(f"flows[{i}]: no response ({flow.error.msg if flow.error else 'none recorded'})")
+                else:
+                    flows.append(flow)
+    except (OSError, FlowReadException) as exc:
+        raise RuntimeError(f"{path}: not a mitmproxy flow file: {exc}") from None
+    for n, flow in enumerate(flows, 1):
+        recorder.write_now(*recorder.build(exchanged(flow)))
+        if progress is not None:
+            progress(n, len(flows))
+    return len(flows), skipped
 
 
 async def run_forward(host: str, port: int, recorder: Recorder, ca_dir: Path, *, insecure: bool = False,
