@@ -501,7 +501,7 @@ class ProxyCall:
             if self.buffered_size > self.client.settings.max_body_bytes:
                 self.upstream_failed(UpstreamError(
                     502, "response-too-large",
-                    "a dribble, truncate or corrupt fault needs the whole response, and it is over "
+                    "recording, or a dribble, truncate or corrupt fault, holds the whole response, and it is over "
                     f"{self.client.settings.max_body_bytes} bytes (--max-body-bytes)"))
             return
         if self.response_chunked:
