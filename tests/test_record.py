@@ -152,11 +152,17 @@ def test_a_route_can_record_its_own_traffic(stuntman, tmp_path, upstream):
         - name: payments
           request: {{pathPrefix: /api/payments}}
           proxy: {{upstream: "{upstream.url}", record: payments}}
-        - request: {{path: /other}}
+        - name: other things
+          request: {{path: /other}}
+          proxy: {{upstream: "{upstream.url}", record: true}}
+        - request: {{path: /not-recorded}}
           proxy: {{upstream: "{upstream.url}"}}
     """}, recordings=tmp_path)
     call(st.port, "POST", "/api/payments", body=b'{"amount": 5}')
     call(st.port, "GET", "/other")
+    call(st.port, "GET", "/not-recorded")
+    assert [e["request"]["url"] for e in recorded(tmp_path / "other-things")] == ["/other"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "stubs0") == ["other-things", "payments"]
     [exchange] = recorded(tmp_path / "payments")
     assert exchange["route"] == "payments" and exchange["request"]["body"]["json"] == {"amount": 5}
 
@@ -283,3 +289,50 @@ def test_an_upstream_that_answers_before_reading_the_body_is_recorded_whole(stun
         for i in range(20):
             assert call(rec.port, "POST", "/orders", body=b'{"n": %d}' % i)[0] == 201
     assert [e["request"]["body"]["json"] for e in recorded(tmp_path / "eager")] == [{"n": i} for i in range(20)]
+
+
+def test_replay_matching_can_ignore_query_parameters_and_body_fields(stuntman, tmp_path, upstream):
+    rec = stuntman({}, upstream=upstream.url, recordings=tmp_path, record_to="i")
+    call(rec.port, "POST", "/search?q=lamp&ts=111", body=b'{"term": "lamp", "requestId": "r-1"}')
+    strict = stuntman({}, recordings=tmp_path, replay=("i",))
+    assert call(strict.port, "POST", "/search?q=lamp&ts=222", body=b'{"term": "lamp", "requestId": "r-2"}')[0] == 404
+    lenient = stuntman({}, recordings=tmp_path, replay=("i",), replay_ignore_query=("ts",),
+                       replay_ignore_body=("$.requestId",))
+    assert call(lenient.port, "POST", "/search?q=lamp&ts=222", body=b'{"term": "lamp", "requestId": "r-2"}')[0] == 200
+    assert call(lenient.port, "POST", "/search?q=desk&ts=222", body=b'{"term": "lamp"}')[0] == 404  # q still counts
+    # faults apply to replayed routes like to any other (one table)
+    faulty = stuntman({"f.yaml": "faults:\n  - {type: error, status: 503, request: {path: /search}}\n"},
+                      recordings=tmp_path, replay=("i",), replay_ignore_query=("ts",), replay_ignore_body=("$.requestId",))
+    assert call(faulty.port, "POST", "/search?q=lamp", body=b'{"term": "lamp"}')[0] == 503
+
+
+def test_a_stub_can_replay_a_recording_for_its_requests(stuntman, tmp_path, upstream):
+    rec = stuntman({}, upstream=upstream.url, recordings=tmp_path, record_to="pay")
+    call(rec.port, "GET", "/api/payments/1")
+    st = stuntman({"s.yaml": f"""
+        - name: payments from the recording
+          request: {{pathPrefix: /api/payments}}
+          replay: {{recording: pay}}
+        - name: payments, spying
+          request: {{pathPrefix: /spy/api/payments}}
+          replay: {{recording: pay, mode: spy, upstream: "{upstream.url}"}}
+        - request: {{path: /other}}
+          response: {{body: stub}}
+    """}, recordings=tmp_path)
+    status, _, body = call(st.port, "GET", "/api/payments/1")
+    assert status == 200 and json.loads(body)["path"] == "/api/payments/1"  # recorded: the echo upstream's answer
+    status, headers, _ = call(st.port, "GET", "/api/payments/2")
+    assert status == 404 and headers["x-stuntman-match"] == "none"  # strict: not recorded
+    before = upstream.requests
+    assert call(st.port, "GET", "/spy/api/payments/9")[0] == 200 and upstream.requests == before + 1
+    assert call(st.port, "GET", "/other")[2] == b"stub"
+    from conftest import run_cli
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.yaml").write_text("- {request: {path: /x}, replay: {recording: nope}}\n")
+    (bad / "b.yaml").write_text("- {request: {path: /y}, replay: {recording: pay, mode: spy}}\n")
+    result = run_cli("validate", str(bad))
+    assert result.returncode == 1
+    assert "a.yaml:1: [0].replay.recording: nope: no recording at" in result.stdout
+    assert "b.yaml:1: [0].replay: spy mode needs an upstream" in result.stdout

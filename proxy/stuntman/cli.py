@@ -175,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=("strict", "spy", "record-missing"), help="what happens to unrecorded requests")
     replay.add_argument("--latency", dest="replay_latency", default="none", choices=("none", "recorded"),
                         help="answer at once, or after each exchange's recorded time to first byte")
+    replay.add_argument("--ignore-query", dest="replay_ignore_query", action="append", default=None, metavar="NAME",
+                        help="a query parameter not to match on (repeatable; default: _)")
+    replay.add_argument("--ignore-body", dest="replay_ignore_body", action="append", default=[], metavar="JSONPATH",
+                        help="a JSON request-body field not to match on, e.g. '$.requestId' (repeatable)")
 
     val = sub.add_parser("validate", help="check stub files; print every error with file:line",
                          description="Check every stub file under DIR. Prints each error as "
@@ -257,6 +261,11 @@ def _settings(args) -> Settings:
     values["redact"], values["redact_json"] = tuple(args.redact), tuple(args.redact_json)
     values["replay"] = tuple(map(_recording_path, getattr(args, "replay", ()) or ()))
     values["record_to"] = _recording_path(args.record_to) if args.record_to else None
+    if getattr(args, "replay_ignore_query", None) is not None:
+        values["replay_ignore_query"] = tuple(args.replay_ignore_query)
+    else:
+        values.pop("replay_ignore_query", None)  # the default (_)
+    values["replay_ignore_body"] = tuple(getattr(args, "replay_ignore_body", ()) or ())
     return Settings(**values)
 
 

@@ -17,7 +17,7 @@ from .faults.kinds import FaultState, compile_fault
 from .faults.rules import FaultRule, FaultRules
 from .match.matchers import compile_body_matcher, compile_matcher
 from .match.routes import Route, RouteTable, template_regex
-from .record.replay import load_recording
+from .record.replay import ReplayAction, load_recording
 from .respond.stub import ConfigValueError, StubAction, StubResponse, resolve_inside
 from .respond.upstream import UpstreamTarget
 from .settings import Settings
@@ -65,10 +65,13 @@ def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, setti
         kind, text = "any", ""
     path_re = template_regex(text) if kind == "template" else re.compile(text) if kind == "regex" else None
 
-    if spec.proxy is not None:
+    if spec.replay is not None:
+        action = _replay_action(spec.replay, loaded, root, pools, settings, faults)
+    elif spec.proxy is not None:
         p = spec.proxy
         action = UpstreamTarget(str(p.upstream), pools, settings, preserve_host=p.preserve_host,
-                                timeout_ms=p.timeout_ms, strip_prefix=p.strip_prefix, record=p.record)
+                                timeout_ms=p.timeout_ms, strip_prefix=p.strip_prefix,
+                                record=_recording_for(p.record, spec.name, route_id))
     else:
         faker = SeededFaker(spec, source)
         if spec.responses is not None:
@@ -89,6 +92,29 @@ def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, setti
         faults=tuple(compile_fault(f, f.id or f"{route_id}-fault-{i}", f"{source} faults[{i}]", faults or FaultState(0))
                      for i, f in enumerate(spec.faults)),
     )
+
+
+def _replay_action(r, loaded: LoadedStub, root: Path, pools: dict, settings: Settings,
+                   faults: FaultState | None) -> ReplayAction:
+    try:
+        directory = resolve_inside(settings.recordings, r.recording)
+        stubs = load_recording(directory, r.recording, frozenset(r.ignore_query), r.latency == "recorded",
+                               tuple(r.ignore_body))
+    except (ConfigErrors, ValueError) as exc:
+        message = "; ".join(map(str, exc.errors)) if isinstance(exc, ConfigErrors) else str(exc)
+        raise ConfigValueError(("replay", "recording"), message) from None
+    table, errors = compile_table(stubs, root, pools, settings, faults)
+    if errors:
+        raise ConfigValueError(("replay", "recording"), "; ".join(map(str, errors)))
+    upstream = UpstreamTarget(str(r.upstream), pools, settings) if r.upstream is not None else None
+    return ReplayAction(table, upstream if r.mode == "spy" else None)
+
+
+def _recording_for(record: str | bool | None, name: str | None, route_id: str) -> str | None:
+    """`record: true` names the recording after the stub (its name, made file-safe, or its id)."""
+    if record is True:
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") if name else route_id
+    return record or None
 
 
 def compile_fault_rule(loaded: LoadedStub, settings: Settings, faults: FaultState, origin: str = "file") -> FaultRule:
@@ -144,7 +170,8 @@ def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: 
     for name in settings.replay:
         try:
             stubs += load_recording(resolve_inside(settings.recordings, name) if not Path(name).is_absolute()
-                                    else Path(name), name, latency=settings.replay_latency == "recorded")
+                                    else Path(name), name, frozenset(settings.replay_ignore_query),
+                                    latency=settings.replay_latency == "recorded", ignore_body=settings.replay_ignore_body)
         except (ConfigErrors, ValueError) as exc:
             errors += exc.errors if isinstance(exc, ConfigErrors) else [ConfigError(name, None, "", str(exc))]
     table, compile_errors = compile_table(stubs, root, pools, settings, faults)

@@ -53,6 +53,8 @@ class Settings:
     replay: tuple[str, ...] = ()         # recordings served as routes
     replay_mode: str = "strict"          # unmatched: strict → 404, spy → upstream, record-missing → upstream + record
     replay_latency: str = "none"         # recorded: answer after the recorded time to first byte
+    replay_ignore_query: tuple[str, ...] = ("_",)  # query parameters a replay does not match on
+    replay_ignore_body: tuple[str, ...] = ()       # JSONPaths of request body fields it does not match on
     redact: tuple[str, ...] = ()         # more header / query / JSON field names to redact
     redact_json: tuple[str, ...] = ()    # JSONPaths of body fields to redact
     no_redact: bool = False              # write secrets as they are (explicitly asked for)

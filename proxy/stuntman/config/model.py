@@ -232,6 +232,12 @@ class ResponseSpec(_Model):
         return self
 
 
+def _recording_name(value: str) -> str:
+    if not value or value.startswith(("/", ".")) or ".." in value.split("/"):
+        raise ValueError(f"a recording name is a relative path inside --recordings: {value!r}")
+    return value
+
+
 class ProxySpec(_Model):
     upstream: AnyHttpUrl = Field(description="http(s)://host[:port][/base-path]")
     preserve_host: bool | None = Field(
@@ -239,14 +245,15 @@ class ProxySpec(_Model):
     )
     timeout_ms: int | None = Field(None, alias="timeoutMs", gt=0, description="default: --upstream-timeout")
     strip_prefix: str | None = Field(None, alias="stripPrefix", description="remove this path prefix")
-    record: str | None = Field(
-        None, description="record every exchange into this recording (a directory under --recordings)")
+    record: str | bool | None = Field(
+        None, description="record every exchange into this recording (a directory under --recordings); "
+                          "true: a recording named after the stub")
 
     @field_validator("record")
     @classmethod
-    def _plain_name(cls, value: str | None) -> str | None:
-        if value is not None and (not value or value.startswith(("/", ".")) or ".." in value.split("/")):
-            raise ValueError(f"a recording name is a relative path inside --recordings: {value!r}")
+    def _plain_name(cls, value: str | bool | None) -> str | bool | None:
+        if isinstance(value, str):
+            _recording_name(value)
         return value
 
 
@@ -411,6 +418,29 @@ class FaultFileSpec(_Model):
     faults: list[FaultSpec]
 
 
+class ReplaySpec(_Model):
+    """A recording (under --recordings) answering this stub's requests."""
+
+    recording: str = Field(description="the recording's name")
+    mode: Literal["strict", "spy"] = Field(
+        "strict", description="what was not recorded: strict answers 404, spy passes it to `upstream`")
+    upstream: AnyHttpUrl | None = Field(None, description="for spy mode")
+    latency: Literal["none", "recorded"] = "none"
+    ignore_query: list[str] = Field(default_factory=lambda: ["_"], description="query parameters not matched on")
+    ignore_body: list[str] = Field(default_factory=list, description="JSONPaths of body fields not matched on")
+
+    @field_validator("recording")
+    @classmethod
+    def _inside_recordings(cls, value: str) -> str:
+        return _recording_name(value)
+
+    @model_validator(mode="after")
+    def _spy_needs_upstream(self) -> ReplaySpec:
+        if self.mode == "spy" and self.upstream is None:
+            raise ValueError("spy mode needs an upstream for what was not recorded")
+        return self
+
+
 class StubSpec(_Model):
     """One route: a request matcher and what to answer (a response, a sequence, or a proxy)."""
 
@@ -424,6 +454,7 @@ class StubSpec(_Model):
         "last", description="after the last of `responses`: start over (cycle) or repeat it (last)"
     )
     proxy: ProxySpec | None = None
+    replay: ReplaySpec | None = Field(None, description="answer from a recording, for the requests this stub matches")
     seed: int | None = Field(None, description="faker seed (default: derived from the stub name)")
     scenario: str | None = None
     required_state: str | None = Field(None, alias="requiredState")
@@ -435,7 +466,7 @@ class StubSpec(_Model):
 
     @model_validator(mode="after")
     def _one_action(self) -> StubSpec:
-        _exactly_one(self, ("response", "responses", "proxy"), "a stub")
+        _exactly_one(self, ("response", "responses", "proxy", "replay"), "a stub")
         if (self.required_state or self.new_state) and not self.scenario:
             raise ValueError("requiredState/newState need a `scenario` name")
         for fault in self.faults:

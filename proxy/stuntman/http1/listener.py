@@ -314,6 +314,13 @@ class HTTP1Connection(asyncio.Protocol):
                     if ex.complete:
                         self._answer_stub(ex)
                     return
+        if route is not None and route.action.kind == "replay":  # a recording's own routes decide
+            replay = route.action
+            inner = replay.match(ex, server.state)
+            if inner is not None:
+                ex.route = route = inner
+            elif replay.upstream is None:
+                return self._not_found(ex)
         if route is not None and route.action.kind == "stub":
             ex.action = "stub"
             ex.phase = "stub"
@@ -321,6 +328,8 @@ class HTTP1Connection(asyncio.Protocol):
                 self._answer_stub(ex)
             return
         target = route.action if route is not None else server.default_upstream
+        if target is not None and target.kind == "replay":
+            target = target.upstream  # spy: not recorded, so it goes upstream
         if target is None:
             return self._not_found(ex)
         ex.action = "proxy"

@@ -22,7 +22,24 @@ from .recorder import read_index
 _DROPPED = {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
 
 
-def _request_matcher(request: dict, ignore_query: frozenset[str]) -> dict:
+def _without(value, paths: tuple[str, ...]):
+    """A copy of a JSON value without the fields these JSONPaths find."""
+    if not paths:
+        return value
+    import copy
+
+    import jsonpath
+
+    value = copy.deepcopy(value)
+    for expr in paths:
+        for match in list(jsonpath.finditer(expr, value)):
+            parent = match.parent.obj if match.parent is not None else None
+            if isinstance(parent, dict) and match.parts:
+                parent.pop(match.parts[-1], None)
+    return value
+
+
+def _request_matcher(request: dict, ignore_query: frozenset[str], ignore_body: tuple[str, ...] = ()) -> dict:
     method = request["method"]
     path, _, query = request["url"].partition("?")
     matcher: dict = {"method": method}
@@ -35,7 +52,9 @@ def _request_matcher(request: dict, ignore_query: frozenset[str]) -> dict:
         matcher["query"] = params
     body = request.get("body") or {}
     if not body.get("redacted"):
-        if "json" in body:
+        if "json" in body and ignore_body:  # what is left must match; the ignored fields may be anything
+            matcher["body"] = {"json": _without(body["json"], ignore_body), "ignoreExtraElements": True}
+        elif "json" in body:
             matcher["body"] = {"json": body["json"]}
         elif "text" in body:
             matcher["body"] = body["text"]
@@ -56,7 +75,7 @@ def _response(record: dict, read_side_file) -> dict:
 
 
 def load_recording(directory: Path, name: str, ignore_query: frozenset[str] = frozenset({"_"}),
-                   latency: bool = False) -> list[LoadedStub]:
+                   latency: bool = False, ignore_body: tuple[str, ...] = ()) -> list[LoadedStub]:
     """The recording's exchanges as stubs, in recorded order; ConfigErrors naming the file at fault."""
     if not directory.is_dir():
         raise ConfigErrors([ConfigError(name, None, "", f"no recording at {directory}")])
@@ -65,7 +84,7 @@ def load_recording(directory: Path, name: str, ignore_query: frozenset[str] = fr
         file = directory / entry["file"]
         try:
             record = json.loads(file.read_text(encoding="utf-8"))
-            matcher = _request_matcher(record["request"], ignore_query)
+            matcher = _request_matcher(record["request"], ignore_query, ignore_body)
             response = _response(record, lambda side: (directory / side).read_bytes())
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigErrors([ConfigError(f"{name}/{entry['file']}", None, "", f"unreadable exchange: {exc}")]) from None
@@ -85,3 +104,20 @@ def load_recording(directory: Path, name: str, ignore_query: frozenset[str] = fr
             spec["faults"] = [{"type": "latency", "fixed_ms": group["ttfb"][0], "header": False}]
         stubs.extend(validate_stubs(spec, f"{name}/{first['file']}"))
     return stubs
+
+
+class ReplayAction:
+    """A stub's `replay:` action: its requests are answered from a recording's own routes (a small
+    route table of their own); what was not recorded gets 404, or goes to `upstream` (spy)."""
+
+    kind = "replay"
+
+    def __init__(self, table, upstream=None):
+        self.table = table
+        self.upstream = upstream  # an UpstreamTarget, in spy mode
+        self.needs_body = table.any_needs_body
+
+    def match(self, ex, state):
+        from ..match.routes import match
+
+        return match(ex, state, self.table.candidates(ex.path))
