@@ -6,6 +6,7 @@ own event loops, as they would in production.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import http.client
 import os
@@ -159,6 +160,24 @@ class Upstream:
     def stop(self):
         self.thread.call(self.runner.cleanup())
         self.thread.stop()
+
+
+@contextlib.contextmanager
+def serving(*routes: tuple[str, str, object]):
+    """A small aiohttp upstream of (method, path, handler) routes: its URL while the block runs."""
+    thread = LoopThread()
+    app = web.Application()
+    for method, path, handler in routes:
+        app.router.add_route(method, path, handler)
+    runner = web.AppRunner(app)
+    thread.call(runner.setup())
+    port = free_port()
+    thread.call(web.TCPSite(runner, "127.0.0.1", port).start())
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        thread.call(runner.cleanup())
+        thread.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from aiohttp import web
-from conftest import LoopThread, call, free_port, run_cli
+from conftest import call, run_cli, serving
 from stuntman.record.drift import compare_json
 
 STATE = {"version": 1}
@@ -28,40 +28,30 @@ async def gone(request):
 
 
 def test_diff_reports_added_removed_and_retyped_fields_and_ignores_ids_and_times(stuntman, tmp_path):
-    loop = LoopThread()
-    app = web.Application()
-    app.router.add_get("/products/1", product)
-    app.router.add_get("/stable", stable)
-    app.router.add_get("/gone", gone)
-    runner = web.AppRunner(app)
-    loop.call(runner.setup())
-    port = free_port()
-    loop.call(web.TCPSite(runner, "127.0.0.1", port).start())
-    upstream = f"http://127.0.0.1:{port}"
-    try:
-        rec = stuntman({}, upstream=upstream, recordings=tmp_path, record_to="shop")
-        for path in ("/products/1", "/stable", "/gone"):
-            assert call(rec.port, "GET", path)[0] == 200
-        args = ("diff", "shop", "--upstream", upstream, "--recordings", str(tmp_path))
-        same = run_cli(*args)
-        assert same.returncode == 0 and "no drift: 3 exchange(s)" in same.stdout
-        STATE["version"] = 2
-        drift = run_cli(*args)
-        assert drift.returncode == 1
-        report = json.loads(run_cli(*args, "--json").stdout)
-        by_url = {d["url"]: {(c["kind"], c["path"]) for c in d["changes"]} for d in report["drifted"]}
-        assert by_url == {
-            "/products/1": {("added", "$.currency"), ("removed", "$.tags"), ("type-changed", "$.price")},
-            "/gone": {("status", "status")},
-        }  # /stable: only its requestId moved, and ids are not drift
-        assert "added          $.currency" in drift.stdout and "type-changed   $.price \"number\" → \"string\"" in drift.stdout
-        ignored = json.loads(run_cli(*args, "--json", "--ignore", "$.price", "--ignore", "$.tags",
-                                     "--ignore", "$.currency").stdout)
-        assert [d["url"] for d in ignored["drifted"]] == ["/gone"]
-    finally:
-        STATE["version"] = 1
-        loop.call(runner.cleanup())
-        loop.stop()
+    routes = (("GET", "/products/1", product), ("GET", "/stable", stable), ("GET", "/gone", gone))
+    with serving(*routes) as upstream:
+        try:
+            rec = stuntman({}, upstream=upstream, recordings=tmp_path, record_to="shop")
+            for path in ("/products/1", "/stable", "/gone"):
+                assert call(rec.port, "GET", path)[0] == 200
+            args = ("diff", "shop", "--upstream", upstream, "--recordings", str(tmp_path))
+            same = run_cli(*args)
+            assert same.returncode == 0 and "no drift: 3 exchange(s)" in same.stdout
+            STATE["version"] = 2
+            drift = run_cli(*args)
+            assert drift.returncode == 1
+            report = json.loads(run_cli(*args, "--json").stdout)
+            by_url = {d["url"]: {(c["kind"], c["path"]) for c in d["changes"]} for d in report["drifted"]}
+            assert by_url == {
+                "/products/1": {("added", "$.currency"), ("removed", "$.tags"), ("type-changed", "$.price")},
+                "/gone": {("status", "status")},
+            }  # /stable: only its requestId moved, and ids are not drift
+            assert "added          $.currency" in drift.stdout and "type-changed   $.price \"number\" → \"string\"" in drift.stdout
+            ignored = json.loads(run_cli(*args, "--json", "--ignore", "$.price", "--ignore", "$.tags",
+                                         "--ignore", "$.currency").stdout)
+            assert [d["url"] for d in ignored["drifted"]] == ["/gone"]
+        finally:
+            STATE["version"] = 1
     down = run_cli("diff", "shop", "--upstream", upstream, "--recordings", str(tmp_path))
     assert down.returncode == 1 and "unreachable" in down.stdout
 

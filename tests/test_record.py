@@ -7,11 +7,10 @@ import json
 import signal
 import socket
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import Upstream, call, free_port, wait_port, write_stubs
+from conftest import Upstream, call, free_port, serving, wait_port, write_stubs
 from stuntman.record.format import RecordedExchange
 from stuntman.record.recorder import read_index
 
@@ -53,33 +52,13 @@ def test_record_then_replay_with_the_upstream_stopped(stuntman, tmp_path):
     assert status == 404 and headers["x-stuntman-match"] == "none"
 
 
-@contextmanager
-def serving(path: str, handler, method: str = "GET"):
-    """A one-route aiohttp upstream: its URL while the block runs, gone after."""
-    from aiohttp import web
-    from conftest import LoopThread
-
-    loop = LoopThread()
-    app = web.Application()
-    app.router.add_route(method, path, handler)
-    runner = web.AppRunner(app)
-    loop.call(runner.setup())
-    port = free_port()
-    loop.call(web.TCPSite(runner, "127.0.0.1", port).start())
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        loop.call(runner.cleanup())
-        loop.stop()
-
-
 def test_gzip_is_stored_decoded_and_sent_encoded_again(stuntman, tmp_path):
     from aiohttp import web
 
     async def zipped(request):
         return web.Response(body=gzip.compress(b'{"zipped": true}'), headers={"Content-Encoding": "gzip"},
                             content_type="application/json")
-    with serving("/z", zipped) as url:
+    with serving(("GET", "/z", zipped)) as url:
         rec = stuntman({}, upstream=url, recordings=tmp_path, record_to="z")
         call(rec.port, "GET", "/z")
     [exchange] = recorded(tmp_path / "z")
@@ -124,7 +103,7 @@ def test_repeated_requests_replay_in_recorded_order_then_repeat_the_last(stuntma
     async def counter(request):
         count["n"] += 1
         return web.Response(text=str(count["n"]))
-    with serving("/next", counter) as url:
+    with serving(("GET", "/next", counter)) as url:
         rec = stuntman({}, upstream=url, recordings=tmp_path, record_to="c")
         assert [call(rec.port, "GET", "/next")[2] for _ in range(3)] == [b"1", b"2", b"3"]
     replay = stuntman({}, recordings=tmp_path, replay=("c",))
@@ -284,7 +263,7 @@ def test_an_upstream_that_answers_before_reading_the_body_is_recorded_whole(stun
 
     async def eager(request):
         return web.json_response({"ok": True}, status=201)
-    with serving("/orders", eager, method="POST") as url:
+    with serving(("POST", "/orders", eager)) as url:
         rec = stuntman({}, upstream=url, recordings=tmp_path, record_to="eager")
         for i in range(20):
             assert call(rec.port, "POST", "/orders", body=b'{"n": %d}' % i)[0] == 201

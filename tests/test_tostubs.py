@@ -7,7 +7,7 @@ import json
 
 import yaml
 from aiohttp import web
-from conftest import LoopThread, call, free_port, run_cli
+from conftest import call, run_cli, serving
 
 COUNTER = {"orders": 0}
 
@@ -28,25 +28,13 @@ async def report(request):
 
 
 def test_a_recording_becomes_generalized_editable_stubs(stuntman, tmp_path):
-    loop = LoopThread()
-    app = web.Application()
-    app.router.add_get("/api/users/{uid}", user)
-    app.router.add_post("/api/orders", order)
-    app.router.add_get("/api/report", report)
-    runner = web.AppRunner(app)
-    loop.call(runner.setup())
-    port = free_port()
-    loop.call(web.TCPSite(runner, "127.0.0.1", port).start())
-    try:
-        rec = stuntman({}, upstream=f"http://127.0.0.1:{port}", recordings=tmp_path / "rec", record_to="shop")
+    with serving(("GET", "/api/users/{uid}", user), ("POST", "/api/orders", order), ("GET", "/api/report", report)) as url:
+        rec = stuntman({}, upstream=url, recordings=tmp_path / "rec", record_to="shop")
         for path in ("/api/users/42", "/api/users/7", "/api/users/42"):
             call(rec.port, "GET", path)
         for _ in range(2):
             call(rec.port, "POST", "/api/orders", body=b'{"item": 1}', headers={"Content-Type": "application/json"})
         original_report = call(rec.port, "GET", "/api/report")[2]
-    finally:
-        loop.call(runner.cleanup())
-        loop.stop()
     stubs_dir = tmp_path / "stubs"
     result = run_cli("stubs", "from-recording", "shop", "--recordings", str(tmp_path / "rec"),
                      "--out", str(stubs_dir / "shop"), "--stubs", str(stubs_dir))
