@@ -165,7 +165,7 @@ def document() -> dict:
         "/__admin/recordings/start": {"post": _op(
             "Record what `filter` accepts (default: every request no stub answers) through `upstream` "
             "(default: --upstream) into the recording `name`", {"200": _json(RECORDING_STATUS), "400": ERROR,
-                                                              "409": CONFLICT}, requestBody={
+                                                              "409": ALREADY}, requestBody={
                 "required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["name"], "properties": {
                         "name": {"type": "string"}, "upstream": {"type": "string"},
