@@ -78,6 +78,8 @@ def exercise(admin, run, st) -> None:
     assert call(st.port, "GET", "/rec/1")[0] == 200 and call(st.port, "GET", "/hello")[2] == b"hello"
     assert run(admin.recording_status())["exchanges"] == 1
     assert run(admin.stop_recording())["exchanges"] == 1 and run(admin.recording_status()) == {"recording": False}
+    snap = run(admin.snapshot_recording("snap", filter={"pathPrefix": "/rec"}))
+    assert snap == {"name": "snap", "exchanges": 1, "skipped": 0}
     # errors name what is wrong
     with pytest.raises(StuntmanError) as bad:
         run(admin.create_stub({"request": {"methd": "GET"}, "response": {}}))
@@ -107,7 +109,7 @@ def documented(st) -> set:
 
 
 def test_the_sync_client_covers_every_admin_endpoint(stuntman, upstream, tmp_path):
-    st = stuntman(FILES, admin_port=0, recordings=tmp_path)
+    st = stuntman(FILES, admin_port=0, recordings=tmp_path, journal_responses=65536)
     st.upstream_url = upstream.url
     recorded = Recording(Stuntman(st.admin_url))
     exercise(recorded.client, lambda answer: answer, st)
@@ -115,7 +117,7 @@ def test_the_sync_client_covers_every_admin_endpoint(stuntman, upstream, tmp_pat
 
 
 def test_the_async_client_covers_every_admin_endpoint(stuntman, upstream, tmp_path):
-    st = stuntman(FILES, admin_port=0, recordings=tmp_path)
+    st = stuntman(FILES, admin_port=0, recordings=tmp_path, journal_responses=65536)
     st.upstream_url = upstream.url
 
     async def main() -> set:

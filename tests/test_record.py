@@ -315,3 +315,22 @@ def test_a_stub_can_replay_a_recording_for_its_requests(stuntman, tmp_path, upst
     assert result.returncode == 1
     assert "a.yaml:1: [0].replay.recording: nope: no recording at" in result.stdout
     assert "b.yaml:1: [0].replay: spy mode needs an upstream" in result.stdout
+
+
+def test_a_snapshot_writes_the_journals_proxied_exchanges_into_a_recording(stuntman, tmp_path, upstream):
+    from test_admin import api
+
+    st = stuntman({"s.yaml": "- {request: {path: /stubbed}, response: {body: stub}}\n"}, admin_port=0,
+                  upstream=upstream.url, recordings=tmp_path, journal_responses=1000)
+    assert api(stuntman({}, admin_port=0), "POST", "/__admin/recordings/snapshot", {"name": "x"})[0] == 409
+    call(st.port, "GET", "/api/one")
+    call(st.port, "POST", "/api/two", body=b'{"n": 2}')
+    call(st.port, "GET", "/stubbed")                      # a stub's answer: not an upstream exchange
+    call(st.port, "GET", "/download?size=5000")           # over --journal-responses: not kept whole
+    status, snap = api(st, "POST", "/__admin/recordings/snapshot", {"name": "snap"})
+    assert status == 200 and snap == {"name": "snap", "exchanges": 2, "skipped": 2}
+    assert [e["request"]["url"] for e in recorded(tmp_path / "snap")] == ["/api/one", "/api/two"]
+    replay = stuntman({}, recordings=tmp_path, replay=("snap",))
+    assert json.loads(call(replay.port, "POST", "/api/two", body=b'{"n": 2}')[2])["path"] == "/api/two"
+    status, only = api(st, "POST", "/__admin/recordings/snapshot", {"name": "only", "filter": {"method": "POST"}})
+    assert only["exchanges"] == 1

@@ -326,7 +326,7 @@ async def start_admin(server) -> Admin:
     app.router.add_get("/__admin/requests/unmatched", unmatched_requests)
     app.router.add_post("/__admin/near-misses", near_misses)
     add_fault_routes(app, server, _body)  # PATCH and reset
-    add_recording_routes(app, server, _body)
+    add_recording_routes(app, server, _body, request_matcher)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/__admin/openapi.json", openapi)
     app.router.add_get("/__admin/docs", docs)

@@ -122,6 +122,8 @@ def _run_flags(run) -> None:
          "request header whose value partitions scenario and sequence state", "NAME")
     _add(run, "--journal-size", int, DEFAULTS.journal_size,
          "requests kept in the journal (/__admin/requests), oldest dropped first; 0 turns it off", "N")
+    _add(run, "--journal-responses", int, DEFAULTS.journal_responses,
+         "keep up to N bytes of each proxied response in the journal too (POST /__admin/recordings/snapshot)", "N")
     _add(run, "--journal-body-bytes", int, DEFAULTS.journal_body_bytes,
          "bytes of each request body kept in the journal", "N")
     _add(run, "--no-metrics", bool, False, "do not count requests for GET /metrics")

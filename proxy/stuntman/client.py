@@ -160,6 +160,13 @@ class Operations(Generic[T]):
     def recording_status(self) -> T:
         return self._call("GET", "/__admin/recordings/status")
 
+    def snapshot_recording(self, name: str, filter: Any = None) -> T:
+        """The proxied exchanges the journal holds (needs --journal-responses) → the recording `name`."""
+        body: dict[str, Any] = {"name": name}
+        if filter is not None:
+            body["filter"] = _dump(filter)
+        return self._call("POST", "/__admin/recordings/snapshot", body)
+
     # -- scenarios, health, the rest ---------------------------------------------------------
     def scenarios(self, session: str = "") -> T:
         return self._call("GET", "/__admin/scenarios", query={"session": session}, then=_key("scenarios"))

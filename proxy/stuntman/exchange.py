@@ -21,7 +21,7 @@ class Exchange:
         "method", "target", "path", "query_string", "version", "raw_headers", "client",
         "keep_alive", "has_body", "body", "body_size", "complete", "too_large",
         "route", "params", "action", "status", "started", "phase", "call", "expect_continue",
-        "candidates", "error", "ended", "raw", "raw_index", "plan", "pending", "_received_at", "_headers", "_query", "_body_view",
+        "candidates", "error", "ended", "raw", "raw_index", "plan", "pending", "response", "_received_at", "_headers", "_query", "_body_view",
     )
 
     def __init__(self) -> None:
@@ -50,6 +50,7 @@ class Exchange:
         self.ended = 0.0              # monotonic time the response was done
         self.plan = None              # what the faults that fired will do (stuntman.faults.plan)
         self.pending = None           # a delayed step or paced body (anything with cancel())
+        self.response = None          # a proxied response kept for snapshots (--journal-responses)
         self.started = monotonic()
         # the bytes as received, when this request began and ended in that one read (the usual
         # case), and its rank among the requests in them: enough to parse the fields again

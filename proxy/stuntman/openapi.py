@@ -171,6 +171,15 @@ def document() -> dict:
                         "name": {"type": "string"}, "upstream": {"type": "string"},
                         "filter": _ref("RequestSpec")}}}}})},
         "/__admin/recordings/stop": {"post": _op("Stop recording", {"200": _json(RECORDING_STATUS)})},
+        "/__admin/recordings/snapshot": {"post": _op(
+            "Write the proxied exchanges the journal holds (those its `filter` accepts) into the recording "
+            "`name`; needs --journal-responses", {
+                "200": _json({"type": "object", "required": ["name", "exchanges", "skipped"], "properties": {
+                    "name": {"type": "string"}, "exchanges": {"type": "integer"}, "skipped": {"type": "integer"}}}),
+                "400": ERROR, "409": _json({"type": "object", "required": ["error"]}, "No responses in the journal")},
+            requestBody={"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["name"], "properties": {
+                    "name": {"type": "string"}, "filter": _ref("RequestSpec")}}}}})},
         "/__admin/recordings/status": {"get": _op("Whether stuntman is recording, where to, how many exchanges",
                                                   {"200": _json(RECORDING_STATUS)})},
         "/__admin/shutdown": {"post": _op("Stop stuntman", {"200": _json(OBJECT)})},

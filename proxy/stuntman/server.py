@@ -51,6 +51,7 @@ class Server:
         self.mappings = Mappings(settings, self.pools, self.fault_state)
         self.journal = Journal(settings.journal_size, settings.journal_body_bytes) if settings.journal_size else None
         self.journal_body_bytes = settings.journal_body_bytes if self.journal else 0
+        self.journal_responses = settings.journal_responses if self.journal else 0
         self.metrics = Metrics(self) if settings.metrics else None
         self.recording = self.journal is not None or self.metrics is not None
         self.table = RouteTable([])

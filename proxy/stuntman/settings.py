@@ -42,6 +42,7 @@ class Settings:
     uvloop: bool = True
     journal_size: int = 10_000           # requests kept for /__admin/requests (0: no journal)
     journal_body_bytes: int = 8192       # of each request body, in the journal
+    journal_responses: int = 0           # bytes of each proxied response kept too (for snapshots); 0: none
     metrics: bool = True                 # Prometheus metrics at GET /metrics on the admin port
     watch: bool = True                   # reload when files under `stubs` change
     admin_token: str | None = None       # bearer token the admin API requires (when set)

@@ -2,21 +2,21 @@
 
 `start` adds one proxy stub (id "recording", ranked after every other stub) that passes the
 requests its `filter` accepts (default: all) to `upstream` (default: --upstream) and records them
-into `name`; `stop` removes it. A journal snapshot is not offered: the journal keeps requests,
-not the responses a recording needs.
+into `name`; `stop` removes it. `snapshot` writes what the journal holds of proxied exchanges
+into a recording: it needs --journal-responses (the journal keeps no responses by default).
 """
 from __future__ import annotations
 
 from aiohttp import web
 
 from ..config.loader import ConfigError, ConfigErrors
-from .recorder import read_index
+from .recorder import Exchanged, read_index
 
 RECORDING_ID = "recording"
 RECORDING_PRIORITY = 1_000_000  # after every stub: recording covers what stubs do not answer
 
 
-def add_recording_routes(app: web.Application, server, read_body) -> None:
+def add_recording_routes(app: web.Application, server, read_body, request_matcher) -> None:
     mappings = server.mappings
 
     def status() -> web.Response:
@@ -54,6 +54,39 @@ def add_recording_routes(app: web.Application, server, read_body) -> None:
     async def get_status(request: web.Request) -> web.Response:
         return status()
 
+    async def snapshot(request: web.Request) -> web.Response:
+        body = await read_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+            raise ConfigErrors([ConfigError("snapshot", None, "name", "the recording's name is required")])
+        if not server.journal_responses:
+            return web.json_response({"error": "the journal keeps no responses: start stuntman with "
+                                               "--journal-responses N to snapshot"}, status=409)
+        matcher = request_matcher(body["filter"], server.settings) if body.get("filter") else None
+        recorder = server.recorder(body["name"])
+        written = skipped = 0
+        for _, ex in reversed(server.journal.newest_first()):  # oldest first: the recorded order
+            captured = ex.response
+            if matcher is not None and not (matcher.path_params(ex.path) is not None
+                                            and matcher.accepts(ex, server.state)):
+                continue
+            if captured is None or captured.truncated or ex.body_size > len(ex.body_bytes):
+                skipped += 1  # answered by a stub, or too large to have been kept whole
+                continue
+            entry, side = recorder.build(Exchanged(
+                ex.method, ex.target.decode("latin-1"), f"HTTP/{ex.version}",
+                [(n.decode("latin-1"), v.decode("latin-1")) for n, v in ex.fields()], ex.body_bytes,
+                captured.status, captured.reason,
+                [(n.decode("latin-1"), v.decode("latin-1")) for n, v in captured.headers],
+                b"".join(captured.chunks), 0.0, ex.ended - ex.started,
+                ex.route.action.url if ex.route is not None and ex.route.action.kind == "proxy"
+                else server.settings.upstream or "",
+                ex.route.label if ex.route is not None else None,
+                ex.plan.describe() if ex.plan is not None else []))
+            await recorder.save(entry, side)
+            written += 1
+        return web.json_response({"name": body["name"], "exchanges": written, "skipped": skipped})
+
+    app.router.add_post("/__admin/recordings/snapshot", snapshot)
     app.router.add_post("/__admin/recordings/start", start)
     app.router.add_post("/__admin/recordings/stop", stop)
     app.router.add_get("/__admin/recordings/status", get_status)

@@ -313,6 +313,26 @@ class UpstreamConnection(asyncio.Protocol):
             self.transport.close()
 
 
+class Captured:
+    """A proxied response as the journal keeps it for snapshots: whole, or marked truncated."""
+
+    __slots__ = ("status", "reason", "headers", "chunks", "size", "truncated")
+
+    def __init__(self, status: int, reason: str, headers: list[tuple[bytes, bytes]]):
+        self.status, self.reason, self.headers = status, reason, headers
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.truncated = False
+
+    def add(self, data: bytes, limit: int) -> None:
+        if self.size + len(data) > limit:
+            self.truncated = True
+            self.chunks.clear()  # useless for a snapshot: let it go
+        elif not self.truncated:
+            self.chunks.append(data)
+        self.size += len(data)
+
+
 class ProxyCall:
     """One exchange forwarded upstream. `client` is the listener's connection object."""
 
@@ -443,6 +463,9 @@ class ProxyCall:
                 framing = b"transfer-encoding: chunked\r\n"
             else:
                 ex.keep_alive = False  # HTTP/1.0: the end of the body is the end of the connection
+        if self.client.server.journal_responses:  # kept for a snapshot: the head now, the body as it comes
+            ex.response = Captured(status, self.reason.decode("latin-1"),
+                                   [(parts[i], parts[i + 2]) for i in range(0, len(parts), 4)])
         if self.plan is not None or self.recorder is not None:
             framing = self._shape_response(parts, framing, no_body)
         self.out += (status_line(status, self.reason or None), b"".join(parts), framing,
@@ -495,6 +518,9 @@ class ProxyCall:
     def response_body(self, data: bytes) -> None:
         if not self.response_body_allowed or self.done:
             return
+        captured = self.ex.response
+        if captured is not None:
+            captured.add(data, self.client.server.journal_responses)
         if self.buffered is not None:
             self.buffered.append(data)
             self.buffered_size += len(data)
