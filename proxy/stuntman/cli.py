@@ -144,6 +144,8 @@ def _run_flags(run) -> None:
     run.add_argument("--redact-json", action="append", default=[], metavar="JSONPATH",
                      help="redact the JSON body fields this JSONPath finds (repeatable)")
     _add(run, "--no-redact", bool, False, "write secrets to recordings as they are")
+    _add(run, "--record-body-inline", int, DEFAULTS.record_body_inline,
+         "bodies larger than this go to side files in recordings (bodies/)", "N")
 
 
 def build_parser() -> argparse.ArgumentParser:
