@@ -234,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--redact-json", action="append", default=[], metavar="JSONPATH", help="JSONPaths to redact")
     imp.add_argument("--no-redact", action="store_true", help="write secrets as they are")
 
+    probe = sub.add_parser("probe", help="exit 0 if the stuntman here is serving (for health checks)",
+                           description="Ask a running stuntman's GET /__admin/ready (no token needed): exit 0 "
+                                       "while it serves, 1 while it drains or does not answer. The address comes "
+                                       "from --admin-url, else STUNTMAN_ADMIN_HOST/STUNTMAN_ADMIN_PORT.")
+    probe.add_argument("--admin-url", default=None, metavar="URL", help="default: from the STUNTMAN_ADMIN_* env")
+    probe.add_argument("--timeout", type=float, default=2.0, metavar="S", help="seconds to wait (default 2)")
     ca = sub.add_parser("ca", help="stuntman's CA for forward-proxy recording: where it is, or its PEM",
                         description="The CA certificate clients trust for `stuntman record --forward` (generated "
                                     "on first use). See README 'Trusting stuntman's CA'.")
@@ -401,6 +407,24 @@ def cmd_stubs_from_recording(args) -> int:
     return 0
 
 
+def cmd_probe(args) -> int:
+    from .client import Stuntman, StuntmanError
+
+    url = args.admin_url
+    if url is None:
+        host = os.environ.get("STUNTMAN_ADMIN_HOST", DEFAULTS.admin_host)
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # listening everywhere: ask loopback
+        url = f"http://{'[' + host + ']' if ':' in host else host}:{os.environ.get('STUNTMAN_ADMIN_PORT', '8081')}"
+    try:
+        ready = Stuntman(url, timeout=args.timeout).ready()
+    except (OSError, StuntmanError) as exc:
+        print(f"stuntman: not ready: {url}: {exc}", file=sys.stderr)
+        return 1
+    if not ready:
+        print(f"stuntman: draining: {url}", file=sys.stderr)
+    return 0 if ready else 1
+
+
 def cmd_ca(args) -> int:
     from .record.forward import default_ca_dir, ensure_ca
 
@@ -551,6 +575,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_stubs_from_recording(args)
         if args.command == "ca":
             return cmd_ca(args)
+        if args.command == "probe":
+            return cmd_probe(args)
         if args.command == "validate":
             return cmd_validate(args)
         if args.command == "schema":
