@@ -543,7 +543,9 @@ async def _serve(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     admin = f", admin http://{settings.admin_host}:{server.admin_port}" if server.admin_port else ""
     upstream = f", unmatched → {settings.upstream}" if settings.upstream else ""
-    print(f"stuntman {__version__}: {count} stub(s) from {settings.stubs} on "
+    faults = len(server.table.faults.rules)
+    print(f"stuntman {__version__}: {count} stub(s){f', {faults} standalone fault(s)' if faults else ''} "
+          f"from {settings.stubs} on "
           f"http://{settings.host}:{server.port}{admin}{upstream} "
           f"({'uvloop' if settings.uvloop else 'asyncio'}; fault seed {server.seed}: --seed {server.seed} repeats "
           f"this run's fault decisions)", flush=True)
