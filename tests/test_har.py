@@ -104,3 +104,15 @@ def test_export_writes_har_that_imports_back_the_same(tmp_path):
         exchanges[name] = [json.loads(p.read_text())["response"]["body"]
                            for p in sorted((tmp_path / name / "exchanges").glob("*.json"))]
     assert exchanges["a"] == exchanges["b"]
+
+
+def test_a_damaged_exchange_file_is_named_and_nothing_is_written(tmp_path):
+    har = write(tmp_path, "chrome.har", CHROME)
+    assert run_cli("import", "har", str(har), "--to", "a", "--recordings", str(tmp_path)).returncode == 0
+    damaged = sorted((tmp_path / "a" / "exchanges").glob("*.json"))[1]
+    damaged.write_text("{ not json")
+    name = f"exchanges/{damaged.name}"
+    result = run_cli("export", "har", "a", "--recordings", str(tmp_path), "--out", str(tmp_path / "out.har"))
+    assert result.returncode == 2 and name in result.stderr and not (tmp_path / "out.har").exists()
+    result = run_cli("replay", "a", "--recordings", str(tmp_path), "--port", "0")
+    assert result.returncode == 2 and f"a/{name}: unreadable exchange" in result.stderr

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from conftest import Upstream, call, free_port, serving, wait_port, write_stubs
 from stuntman.record.format import RecordedExchange
-from stuntman.record.recorder import read_index
+from stuntman.record.recorder import read_exchanges
 
 SECRET = "hunter2-very-secret"
 
 
 def recorded(directory: Path) -> list[dict]:
     """The exchanges of a recording, each checked against the documented format."""
-    exchanges = [json.loads((directory / e["file"]).read_text()) for e in read_index(directory)]
+    exchanges = [record for _, record in read_exchanges(directory)]
     for exchange in exchanges:
         RecordedExchange.model_validate(exchange)
     return exchanges

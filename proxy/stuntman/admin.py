@@ -263,7 +263,7 @@ async def start_admin(server) -> Admin:
         route = request_matcher(await _body(request), settings)
         slices = _Slices()
         for entry_id, ex in _entries():
-            if route.path_params(ex.path) is not None and route.accepts(ex, server.state):
+            if route.matches(ex, server.state):
                 yield entry_id, ex
             await slices.turn()
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from . import __version__
 from .config.loader import ConfigErrors
 from .config.model import ProxySpec, stub_file_schema
+from .record.recorder import UnreadableExchange
 from .settings import Settings, is_loopback
 
 DEFAULTS = Settings()
@@ -303,15 +304,19 @@ def cmd_validate(args) -> int:
 
 
 def _recording_dir(recordings: Path, value: str) -> Path:
-    path = _recording_path(value)
-    if Path(path).is_absolute():
-        return Path(path)
-    from .respond.stub import resolve_inside
+    from .record.recorder import recording_dir
 
     try:
-        return resolve_inside(recordings, path)
+        return recording_dir(recordings, _recording_path(value))
     except ValueError as exc:
         raise CliError(str(exc)) from None
+
+
+def _existing_recording(recordings: Path, value: str) -> Path:
+    directory = _recording_dir(recordings, value)
+    if not directory.is_dir():
+        raise CliError(f"no recording at {directory}")
+    return directory
 
 
 def cmd_import(args) -> int:
@@ -352,9 +357,7 @@ def cmd_import(args) -> int:
 def cmd_export(args) -> int:
     from .record.har import export_har
 
-    directory = _recording_dir(args.recordings, args.recording)
-    if not directory.is_dir():
-        raise CliError(f"no recording at {directory}")
+    directory = _existing_recording(args.recordings, args.recording)
     text = json.dumps(export_har(directory), indent=2, ensure_ascii=False)
     if args.out is None:
         print(text)
@@ -367,9 +370,7 @@ def cmd_diff(args) -> int:
     from .record.drift import diff_recording, report_text
     from .record.recorder import read_index
 
-    directory = _recording_dir(args.recordings, args.recording)
-    if not directory.is_dir():
-        raise CliError(f"no recording at {directory}")
+    directory = _existing_recording(args.recordings, args.recording)
     extra = {}
     for header in args.header:
         name, sep, value = header.partition(":")
@@ -390,9 +391,7 @@ def cmd_stubs_from_recording(args) -> int:
     from .compile import load_table
     from .record.tostubs import stubs_from_recording
 
-    directory = _recording_dir(args.recordings, args.recording)
-    if not directory.is_dir():
-        raise CliError(f"no recording at {directory}")
+    directory = _existing_recording(args.recordings, args.recording)
     out = args.out.resolve()
     root = args.stubs.resolve() if out.is_relative_to(args.stubs.resolve()) else out
     written = stubs_from_recording(directory, out, root, directory.name)
@@ -593,6 +592,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except CliError as exc:
         print(f"stuntman: error: {exc}", file=sys.stderr)
+        return 2
+    except UnreadableExchange as exc:  # a recording's file that does not parse
+        print(f"stuntman: error: {exc.file}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -17,8 +17,9 @@ from .faults.kinds import FaultState, compile_fault
 from .faults.rules import FaultRule, FaultRules
 from .match.matchers import compile_body_matcher, compile_matcher
 from .match.routes import Route, RouteTable, template_regex
+from .record.recorder import recording_dir
 from .record.replay import ReplayAction, load_recording
-from .respond.stub import ConfigValueError, StubAction, StubResponse, resolve_inside
+from .respond.stub import ConfigValueError, StubAction, StubResponse
 from .respond.upstream import UpstreamTarget
 from .settings import Settings
 
@@ -97,8 +98,7 @@ def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, setti
 def _replay_action(r, loaded: LoadedStub, root: Path, pools: dict, settings: Settings,
                    faults: FaultState | None) -> ReplayAction:
     try:
-        directory = resolve_inside(settings.recordings, r.recording)
-        stubs = load_recording(directory, r.recording, frozenset(r.ignore_query), r.latency == "recorded",
+        stubs = load_recording(recording_dir(settings.recordings, r.recording), r.recording, frozenset(r.ignore_query), r.latency == "recorded",
                                tuple(r.ignore_body))
     except (ConfigErrors, ValueError) as exc:
         message = "; ".join(map(str, exc.errors)) if isinstance(exc, ConfigErrors) else str(exc)
@@ -169,8 +169,7 @@ def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: 
     stubs, errors = load_dir(root, emptied_means_busy)
     for name in settings.replay:
         try:
-            stubs += load_recording(resolve_inside(settings.recordings, name) if not Path(name).is_absolute()
-                                    else Path(name), name, frozenset(settings.replay_ignore_query),
+            stubs += load_recording(recording_dir(settings.recordings, name), name, frozenset(settings.replay_ignore_query),
                                     latency=settings.replay_latency == "recorded", ignore_body=settings.replay_ignore_body)
         except (ConfigErrors, ValueError) as exc:
             errors += exc.errors if isinstance(exc, ConfigErrors) else [ConfigError(name, None, "", str(exc))]

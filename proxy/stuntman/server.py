@@ -9,7 +9,6 @@ import logging
 import random
 import re
 import time
-from pathlib import Path
 from time import monotonic
 from typing import Collection
 
@@ -90,12 +89,10 @@ class Server:
         recorder = self.recorders.get(name)
         if recorder is None:
             from .record.format import Redactor
-            from .record.recorder import Recorder
-            from .respond.stub import resolve_inside
+            from .record.recorder import Recorder, recording_dir
 
             settings = self.settings
-            # a route's recording is a name inside --recordings; the command line may give a path
-            directory = Path(name) if Path(name).is_absolute() else resolve_inside(settings.recordings, name)
+            directory = recording_dir(settings.recordings, name)
             redactor = Redactor(settings.redact, settings.redact_json, enabled=not settings.no_redact)
             recorder = self.recorders[name] = Recorder(directory, redactor, settings.record_body_inline)
             if settings.replay_mode == "record-missing" and name in settings.replay:

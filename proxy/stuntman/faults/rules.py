@@ -57,7 +57,7 @@ class FaultRules:
             faults = list(self.before.get(route.id, ()))
             asks = route.id in self.asks
         for matcher, fault in self.matchers:
-            if matcher.path_params(ex.path) is not None and matcher.accepts(ex, state):
+            if matcher.matches(ex, state):
                 faults.append(fault)
         if route is not None and route.id in self.own:
             faults.extend(self.own[route.id])

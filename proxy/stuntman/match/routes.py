@@ -64,6 +64,10 @@ class Route:
         m = self.path_re.fullmatch(path)
         return None if m is None else {k: unquote(v) for k, v in m.groupdict().items() if v is not None}
 
+    def matches(self, ex, state) -> bool:
+        """Path and everything else: this route (as a request matcher) accepts ex."""
+        return self.path_params(ex.path) is not None and self.accepts(ex, state)
+
     def accepts(self, ex, state) -> bool:
         """Everything but the path (already checked by the index)."""
         if self.methods is not None and ex.method not in self.methods:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..config.loader import ConfigError, ConfigErrors
-from .recorder import Exchanged, read_index
+from .recorder import read_index
 
 RECORDING_ID = "recording"
 RECORDING_PRIORITY = 1_000_000  # after every stub: recording covers what stubs do not answer
@@ -66,22 +66,15 @@ def add_recording_routes(app: web.Application, server, read_body, request_matche
         written = skipped = 0
         for _, ex in reversed(server.journal.newest_first()):  # oldest first: the recorded order
             captured = ex.response
-            if matcher is not None and not (matcher.path_params(ex.path) is not None
-                                            and matcher.accepts(ex, server.state)):
+            if matcher is not None and not matcher.matches(ex, server.state):
                 continue
             if captured is None or captured.truncated or ex.body_size > len(ex.body_bytes):
                 skipped += 1  # answered by a stub, or too large to have been kept whole
                 continue
-            entry, side = recorder.build(Exchanged(
-                ex.method, ex.target.decode("latin-1"), f"HTTP/{ex.version}",
-                [(n.decode("latin-1"), v.decode("latin-1")) for n, v in ex.fields()], ex.body_bytes,
-                captured.status, captured.reason,
-                [(n.decode("latin-1"), v.decode("latin-1")) for n, v in captured.headers],
-                b"".join(captured.chunks), 0.0, ex.ended - ex.started,
-                ex.route.action.url if ex.route is not None and ex.route.action.kind == "proxy"
-                else server.settings.upstream or "",
-                ex.route.label if ex.route is not None else None,
-                ex.plan.describe() if ex.plan is not None else []))
+            upstream = (ex.route.action.url if ex.route is not None and ex.route.action.kind == "proxy"
+                        else server.settings.upstream or "")
+            entry, side = recorder.exchange(ex, upstream, ex.body_bytes, captured.status, captured.reason,
+                                            captured.headers, b"".join(captured.chunks), 0.0, ex.ended - ex.started)
             await recorder.save(entry, side)
             written += 1
         return web.json_response({"name": body["name"], "exchanges": written, "skipped": skipped})

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .format import REDACTED, body_bytes, json_style
-from .recorder import read_index
+from .format import REDACTED, body_bytes, header_pairs
+from .recorder import read_exchanges, side_files
 
 # values that change on every call by nature: not drift
 VOLATILE_KEY = re.compile(r"(^|_|-)(id|uuid|guid|etag|nonce|timestamp|created|updated|modified|date|time|expires)s?$"
@@ -73,16 +73,12 @@ async def diff_recording(directory: Path, upstream: str, headers: tuple[str, ...
     drifted = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout),
                                      auto_decompress=True) as session:
-        for line in read_index(directory):
-            record = json.loads((directory / line["file"]).read_text(encoding="utf-8"))
+        for _, record in read_exchanges(directory):
             request, response = record["request"], record["response"]
-            send = {}
-            for h in request["headers"]:
-                name, _, value = h.partition(": ")
-                if name.lower() not in _NOT_SENT and value != REDACTED:
-                    send[name] = value
+            send = {name: value for name, value in header_pairs(request["headers"])
+                    if name.lower() not in _NOT_SENT and value != REDACTED}
             send.update(extra_headers or {})
-            body = body_bytes(request["body"], lambda side: (directory / side).read_bytes())
+            body = body_bytes(request["body"], side_files(directory))
             drift = Drift(record["seq"], request["method"], request["url"])
             try:
                 async with session.request(request["method"], upstream.rstrip("/") + request["url"],
@@ -96,9 +92,8 @@ async def diff_recording(directory: Path, upstream: str, headers: tuple[str, ...
             if live_status != response["status"]:
                 drift.changes.append({"kind": "status", "path": "status", "recorded": response["status"],
                                       "live": live_status})
-            recorded_headers = {}
-            for h in response["headers"]:
-                name, _, value = h.partition(": ")
+            recorded_headers: dict[str, str] = {}
+            for name, value in header_pairs(response["headers"]):
                 recorded_headers.setdefault(name.lower(), value)
             for name in sorted(compared):
                 if recorded_headers.get(name) != live_headers.get(name):
@@ -106,25 +101,16 @@ async def diff_recording(directory: Path, upstream: str, headers: tuple[str, ...
                                           "recorded": recorded_headers.get(name), "live": live_headers.get(name)})
             recorded_body = response["body"]
             if "json" in recorded_body:
-                found = json_style(live_body) or ((None, json.loads(live_body)) if _is_json(live_body) else None)
-                if found is None:
+                try:
+                    drift.changes += compare_json(recorded_body["json"], json.loads(live_body), ignore=ignore)
+                except ValueError:
                     drift.changes.append({"kind": "body", "path": "$", "recorded": "JSON", "live": "not JSON"})
-                else:
-                    drift.changes += compare_json(recorded_body["json"], found[1], ignore=ignore)
-            elif body_bytes(recorded_body, lambda side: (directory / side).read_bytes()) != live_body:
+            elif body_bytes(recorded_body, side_files(directory)) != live_body:
                 drift.changes.append({"kind": "body", "path": "body", "recorded": f"{recorded_body.get('size', 0)} bytes",
                                       "live": f"{len(live_body)} bytes"})
             if drift.changes:
                 drifted.append(drift)
     return drifted
-
-
-def _is_json(data: bytes) -> bool:
-    try:
-        json.loads(data)
-        return True
-    except ValueError:
-        return False
 
 
 def report_text(drifted: list[Drift], total: int) -> str:

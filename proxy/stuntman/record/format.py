@@ -34,6 +34,11 @@ JSON_STYLES = {
 }
 
 
+def header_pairs(lines: list[str]) -> list[tuple[str, str]]:
+    """Headers as a recording keeps them ("Name: value" lines) → (name, value) pairs."""
+    return [(name, value) for name, _, value in (line.partition(": ") for line in lines)]
+
+
 def json_style(data: bytes) -> tuple[str, Any] | None:
     """(style, value) if data is JSON that a known style writes back identically."""
     if not data or data[:1] not in b"{[":

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .format import Redactor, body_bytes
-from .recorder import Exchanged, Recorder, read_index
+from .format import Redactor, body_bytes, header_pairs
+from .recorder import Exchanged, Recorder, read_exchanges, side_files
 
 
 class _Har(BaseModel):
@@ -148,18 +148,14 @@ def export_har(directory: Path) -> dict:
     from .. import __version__
 
     entries = []
-    for line in read_index(directory):
-        record = json.loads((directory / line["file"]).read_text(encoding="utf-8"))
+    for _, record in read_exchanges(directory):
         request, response = record["request"], record["response"]
 
-        def read(side: str) -> bytes:
-            return (directory / side).read_bytes()
-
         def headers(lines: list[str]) -> list[dict]:
-            return [{"name": n, "value": v} for n, _, v in (h.partition(": ") for h in lines)]
+            return [{"name": n, "value": v} for n, v in header_pairs(lines)]
 
         def content(body: dict) -> dict:
-            data = body_bytes(body, read)
+            data = body_bytes(body, side_files(directory))
             try:
                 return {"size": len(data), "text": data.decode("utf-8")}
             except UnicodeDecodeError:

@@ -59,6 +59,34 @@ def read_index(directory: Path) -> list[dict]:
     return entries
 
 
+class UnreadableExchange(ValueError):
+    def __init__(self, file: str, cause: Exception):
+        super().__init__(f"unreadable exchange: {cause}")
+        self.file = file
+
+
+def read_exchanges(directory: Path):
+    """(index line, exchange) for each exchange of a recording, in recorded order."""
+    for line in read_index(directory):
+        try:
+            yield line, json.loads((directory / line["file"]).read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError) as exc:
+            raise UnreadableExchange(str(line.get("file")), exc) from None
+
+
+def side_files(directory: Path):
+    """The reader body_bytes() needs for the bodies a recording keeps in side files."""
+    return lambda name: (directory / name).read_bytes()
+
+
+def recording_dir(recordings: Path, name: str) -> Path:
+    """A recording by name lives inside `recordings` (never outside); an absolute path (given on
+    the command line) is taken as it is."""
+    from ..respond.stub import resolve_inside
+
+    return Path(name) if Path(name).is_absolute() else resolve_inside(recordings, name)
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as f:

@@ -15,8 +15,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from ..config.loader import ConfigError, ConfigErrors, LoadedStub, validate_stubs
-from .format import REDACTED, body_bytes, encode_content
-from .recorder import read_index
+from .format import REDACTED, body_bytes, encode_content, header_pairs
+from .recorder import UnreadableExchange, read_exchanges, side_files
 
 # response fields a replay sets itself (framing, hop-by-hop) or must not repeat (a stale Date)
 _DROPPED = {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
@@ -39,7 +39,8 @@ def _without(value, paths: tuple[str, ...]):
     return value
 
 
-def _request_matcher(request: dict, ignore_query: frozenset[str], ignore_body: tuple[str, ...] = ()) -> dict:
+def request_matcher(request: dict, ignore_query: frozenset[str] = frozenset(), ignore_body: tuple[str, ...] = ()) -> dict:
+    """A recorded request as a stub's `request:` (what replays and generated stubs match on)."""
     method = request["method"]
     path, _, query = request["url"].partition("?")
     matcher: dict = {"method": method}
@@ -66,8 +67,7 @@ def _response(record: dict, read_side_file) -> dict:
     body = response.get("body") or {}
     data = encode_content(body_bytes(body, read_side_file), body.get("contentEncoding"))
     headers: dict[str, list[str]] = {}
-    for line in response.get("headers", []):
-        name, _, value = line.partition(": ")
+    for name, value in header_pairs(response.get("headers", [])):
         if name.lower() not in _DROPPED:
             headers.setdefault(name, []).append(value)
     return {"status": response["status"], "headers": headers, "base64Body": base64.b64encode(data).decode(),
@@ -80,18 +80,19 @@ def load_recording(directory: Path, name: str, ignore_query: frozenset[str] = fr
     if not directory.is_dir():
         raise ConfigErrors([ConfigError(name, None, "", f"no recording at {directory}")])
     groups: dict[str, dict] = {}
-    for entry in read_index(directory):
-        file = directory / entry["file"]
-        try:
-            record = json.loads(file.read_text(encoding="utf-8"))
-            matcher = _request_matcher(record["request"], ignore_query, ignore_body)
-            response = _response(record, lambda side: (directory / side).read_bytes())
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigErrors([ConfigError(f"{name}/{entry['file']}", None, "", f"unreadable exchange: {exc}")]) from None
-        key = json.dumps(matcher, sort_keys=True)
-        group = groups.setdefault(key, {"matcher": matcher, "responses": [], "first": entry, "ttfb": []})
-        group["responses"].append(response)
-        group["ttfb"].append(record.get("timing", {}).get("ttfbMs", 0))
+    try:
+        for entry, record in read_exchanges(directory):
+            try:
+                matcher = request_matcher(record["request"], ignore_query, ignore_body)
+                response = _response(record, side_files(directory))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise UnreadableExchange(entry["file"], exc) from None
+            key = json.dumps(matcher, sort_keys=True)
+            group = groups.setdefault(key, {"matcher": matcher, "responses": [], "first": entry, "ttfb": []})
+            group["responses"].append(response)
+            group["ttfb"].append(record.get("timing", {}).get("ttfbMs", 0))
+    except UnreadableExchange as exc:
+        raise ConfigErrors([ConfigError(f"{name}/{exc.file}", None, "", str(exc))]) from None
     stubs = []
     for group in groups.values():
         first = group["first"]

@@ -12,12 +12,12 @@ import json
 import re
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 import yaml
 
-from .format import REDACTED, body_bytes, encode_content
-from .recorder import read_index
+from .format import body_bytes, encode_content, header_pairs
+from .recorder import read_exchanges, side_files
+from .replay import request_matcher
 
 VOLATILE_HEADERS = {
     "date", "server", "content-length", "transfer-encoding", "connection", "keep-alive", "age", "etag",
@@ -72,23 +72,15 @@ def _echo(value, recorded: str, param: str):
 
 def stubs_from_recording(directory: Path, out: Path, stubs_root: Path, name: str) -> Path:
     """Write `out/<name>.yaml` (and bodies under out/__files/); returns the YAML file."""
-    exchanges = [json.loads((directory / e["file"]).read_text(encoding="utf-8")) for e in read_index(directory)]
+    exchanges = [record for _, record in read_exchanges(directory)]
     templates = _generalize([x["request"]["url"].partition("?")[0] for x in exchanges])
     files_dir = out / "__files"
     stubs: dict[str, dict] = {}   # request key → stub
     general: dict[str, dict] = {}  # template key → stub
     for x in exchanges:
         request, response = x["request"], x["response"]
-        path, _, query = request["url"].partition("?")
-        matcher: dict = {"method": request["method"], "path": path}
-        params = {k: v for k, v in parse_qsl(query, keep_blank_values=True) if v != REDACTED}
-        if params:
-            matcher["query"] = params
-        body = request.get("body") or {}
-        if "json" in body and not body.get("redacted"):
-            matcher["body"] = {"json": body["json"]}
-        elif "text" in body:
-            matcher["body"] = body["text"]
+        path = request["url"].partition("?")[0]
+        matcher = request_matcher(request)
         answer = _response(response, directory, files_dir, stubs_root, f"{x['seq']:06d}")
         key = json.dumps(matcher, sort_keys=True)
         if key in stubs:
@@ -131,8 +123,7 @@ class _PlainDumper(yaml.SafeDumper):
 def _response(response: dict, directory: Path, files_dir: Path, stubs_root: Path, stem: str) -> dict:
     body = response.get("body") or {}
     headers: dict[str, str | list[str]] = {}
-    for line in response.get("headers", []):
-        name, _, value = line.partition(": ")
+    for name, value in header_pairs(response.get("headers", [])):
         if name.lower() in VOLATILE_HEADERS:
             continue
         if name in headers:
@@ -143,7 +134,7 @@ def _response(response: dict, directory: Path, files_dir: Path, stubs_root: Path
     answer: dict = {"status": response["status"]}
     if headers:
         answer["headers"] = headers
-    data = body_bytes(body, lambda side: (directory / side).read_bytes())
+    data = body_bytes(body, side_files(directory))
     if body.get("contentEncoding") or len(data) > INLINE_LIMIT or "base64" in body:
         data = encode_content(data, body.get("contentEncoding"))
         files_dir.mkdir(parents=True, exist_ok=True)
