@@ -1,4 +1,5 @@
-"""`stuntman run | validate | schema`. Every `run` flag can also come from STUNTMAN_<FLAG>."""
+"""`stuntman run | record | replay | validate | probe | schema`, and (record/commands.py) the
+recording commands. Every `run` flag can also come from STUNTMAN_<FLAG>."""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +24,8 @@ from .record.recorder import UnreadableExchange
 from .settings import Settings, is_loopback
 
 DEFAULTS = Settings()
+RECORDING_COMMANDS = {"import": "cmd_import", "export": "cmd_export", "diff": "cmd_diff",
+                      "stubs": "cmd_stubs_from_recording", "ca": "cmd_ca"}  # in record/commands.py
 
 
 class CliError(Exception):
@@ -150,6 +153,8 @@ def _run_flags(run) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .record.commands import add_recording_commands
+
     parser = _Parser(prog="stuntman", description=(
         "Service virtualization and fault-injecting HTTP proxy: serves stubs from YAML/JSON "
         "files and passes everything else through to a real upstream."))
@@ -191,49 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("dir", type=Path, metavar="DIR", nargs="?", default=DEFAULTS.stubs,
                      help="stubs directory (default: stubs)")
 
-    imp = sub.add_parser("import", help="import a HAR file or mitmproxy flows into a recording",
-                         description="Import the entries of a HAR 1.2 file (browser or proxy export), or the "
-                                     "HTTP flows of a mitmproxy flow file, into a recording, redacted like a "
-                                     "recording's own.")
-    imp.add_argument("format", choices=("har", "mitmproxy"), help="the file's format")
-    imp.add_argument("file", type=Path, help="the file to import")
-    imp.add_argument("--to", dest="record_to", required=True, metavar="NAME",
-                     help="the recording (a name under --recordings, or a path)")
-    imp.add_argument("--skip-bad", action="store_true", help="import the good entries even if some are bad")
-    exp = sub.add_parser("export", help="export a recording as HAR",
-                         description="Write a recording as a HAR 1.2 file (for tools that read HAR).")
-    exp.add_argument("format", choices=("har",), help="the format to write")
-    exp.add_argument("recording", metavar="RECORDING", help="a name under --recordings, or a path")
-    exp.add_argument("--out", type=Path, default=None, help="the file to write (default: standard output)")
-    diff = sub.add_parser("diff", help="replay a recording against the live upstream and report drift",
-                          description="Send each recorded request to --upstream again and report what changed: "
-                                      "status, headers, JSON fields added/removed/retyped, values (ids and times "
-                                      "ignored). Exit status 1 when anything drifted.")
-    diff.add_argument("recording", metavar="RECORDING", help="a name under --recordings, or a path")
-    diff.add_argument("--upstream", required=True, metavar="URL", help="the live service")
-    diff.add_argument("--headers", default="content-type", metavar="A,B",
-                      help="response headers to compare (default: content-type)")
-    diff.add_argument("--ignore", action="append", default=[], metavar="JSONPATH",
-                      help="a field whose changes do not count, e.g. '$.meta.requestId' (repeatable)")
-    diff.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
-                      help="send this header with every request (e.g. credentials the recording redacted)")
-    diff.add_argument("--json", action="store_true", help="the report as JSON")
-    stubs = sub.add_parser("stubs", help="stubs from-recording: turn a recording into editable stub files")
-    stubs_sub = stubs.add_subparsers(dest="stubs_command", metavar="COMMAND", parser_class=_Parser, required=True)
-    from_rec = stubs_sub.add_parser(
-        "from-recording", help="a recording → generalized, editable stubs",
-        description="Write a recording as stub files: duplicates merged, volatile headers dropped, ids in paths "
-                    "generalized to templates, large bodies to __files/.")
-    from_rec.add_argument("recording", metavar="RECORDING", help="a name under --recordings, or a path")
-    from_rec.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write the stub file")
-    from_rec.add_argument("--stubs", type=Path, default=DEFAULTS.stubs, metavar="DIR",
-                          help="the stubs directory bodyFile paths are relative to, when --out is inside it")
-    for command in (imp, exp, diff, from_rec):
-        command.add_argument("--recordings", type=Path, default=DEFAULTS.recordings, metavar="DIR",
-                             help="directory of recordings (default: recordings)")
-    imp.add_argument("--redact", action="append", default=[], metavar="NAME", help="more names to redact")
-    imp.add_argument("--redact-json", action="append", default=[], metavar="JSONPATH", help="JSONPaths to redact")
-    imp.add_argument("--no-redact", action="store_true", help="write secrets as they are")
+    add_recording_commands(sub, _Parser, DEFAULTS)
 
     probe = sub.add_parser("probe", help="exit 0 if the stuntman here is serving (for health checks)",
                            description="Ask a running stuntman's GET /__admin/ready (no token needed): exit 0 "
@@ -241,14 +204,6 @@ def build_parser() -> argparse.ArgumentParser:
                                        "from --admin-url, else STUNTMAN_ADMIN_HOST/STUNTMAN_ADMIN_PORT.")
     probe.add_argument("--admin-url", default=None, metavar="URL", help="default: from the STUNTMAN_ADMIN_* env")
     probe.add_argument("--timeout", type=float, default=2.0, metavar="S", help="seconds to wait (default 2)")
-    ca = sub.add_parser("ca", help="stuntman's CA for forward-proxy recording: where it is, or its PEM",
-                        description="The CA certificate clients trust for `stuntman record --forward` (generated "
-                                    "on first use). See README 'Trusting stuntman's CA'.")
-    ca.add_argument("--path", action="store_true", help="print the certificate's path (the default)")
-    ca.add_argument("--export", action="store_true", help="print the certificate (PEM)")
-    ca.add_argument("--ca-dir", type=Path, default=None, metavar="DIR",
-                    help="where the CA lives (default: $STUNTMAN_CA_DIR or ~/.config/stuntman/ca)")
-
     schema = sub.add_parser("schema", help="print the JSON Schema of stub files (or of recorded exchanges)",
                             description="Print the JSON Schema (draft 2020-12) that stub files follow, "
                                         "or with --recording, that a recording's exchange files follow.")
@@ -303,109 +258,6 @@ def cmd_validate(args) -> int:
     return 0
 
 
-def _recording_dir(recordings: Path, value: str) -> Path:
-    from .record.recorder import recording_dir
-
-    try:
-        return recording_dir(recordings, _recording_path(value))
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-
-
-def _existing_recording(recordings: Path, value: str) -> Path:
-    directory = _recording_dir(recordings, value)
-    if not directory.is_dir():
-        raise CliError(f"no recording at {directory}")
-    return directory
-
-
-def cmd_import(args) -> int:
-    from .record.format import Redactor
-    from .record.har import HarError, import_har, stderr_progress
-
-    directory = _recording_dir(args.recordings, args.record_to)
-    redactor = Redactor(tuple(args.redact), tuple(args.redact_json), enabled=not args.no_redact)
-    if args.format == "mitmproxy":
-        from .record.forward import import_flows
-        from .record.recorder import Recorder
-
-        if not args.file.is_file():
-            raise CliError(f"{args.file}: no such file")
-        recorder = Recorder(directory, redactor)
-        try:
-            count, skipped = import_flows(args.file, recorder, stderr_progress)
-        except (RuntimeError, ImportError) as exc:
-            raise CliError(str(exc)) from None
-        finally:
-            recorder.close()
-        for line in skipped:
-            print(f"skipped {line}", file=sys.stderr)
-        print(f"imported {count} exchange(s) into {directory}")
-        return 0
-    try:
-        count, problems = import_har(args.file, directory, redactor, args.skip_bad, stderr_progress)
-    except HarError as exc:
-        for problem in exc.problems[:-1]:
-            print(problem, file=sys.stderr)
-        raise CliError(exc.problems[-1]) from None
-    for problem in problems:
-        print(f"skipped {problem}", file=sys.stderr)
-    print(f"imported {count} exchange(s) into {directory}" + (f"; skipped {len(problems)} problem(s)" if problems else ""))
-    return 0
-
-
-def cmd_export(args) -> int:
-    from .record.har import export_har
-
-    directory = _existing_recording(args.recordings, args.recording)
-    text = json.dumps(export_har(directory), indent=2, ensure_ascii=False)
-    if args.out is None:
-        print(text)
-    else:
-        args.out.write_text(text + "\n", encoding="utf-8")
-    return 0
-
-
-def cmd_diff(args) -> int:
-    from .record.drift import diff_recording, report_text
-    from .record.recorder import read_index
-
-    directory = _existing_recording(args.recordings, args.recording)
-    extra = {}
-    for header in args.header:
-        name, sep, value = header.partition(":")
-        if not sep:
-            raise CliError(f"--header {header!r}: expected 'Name: value'")
-        extra[name.strip()] = value.strip()
-    drifted = asyncio.run(diff_recording(directory, args.upstream, tuple(filter(None, args.headers.split(","))),
-                                         tuple(args.ignore), extra))
-    total = len(read_index(directory))
-    if args.json:
-        print(json.dumps({"exchanges": total, "drifted": [d.__dict__ for d in drifted]}, indent=2))
-    else:
-        print(report_text(drifted, total), end="")
-    return 1 if drifted else 0
-
-
-def cmd_stubs_from_recording(args) -> int:
-    from .compile import load_table
-    from .record.tostubs import stubs_from_recording
-
-    directory = _existing_recording(args.recordings, args.recording)
-    out = args.out.resolve()
-    root = args.stubs.resolve() if out.is_relative_to(args.stubs.resolve()) else out
-    written = stubs_from_recording(directory, out, root, directory.name)
-    table, errors = load_table(root, {}, DEFAULTS)  # what was written must load as it is
-    mine = [e for e in errors if (root / e.file).resolve() == written.resolve()]
-    for err in mine:
-        print(err, file=sys.stderr)
-    if mine:
-        raise CliError(f"{written} does not load: {len(mine)} error(s) (a bug: please report it)")
-    count = sum(1 for r in table.routes if (root / r.file).resolve() == written.resolve())
-    print(f"wrote {count} stub(s) to {written}")
-    return 0
-
-
 def cmd_probe(args) -> int:
     from .client import Stuntman, StuntmanError
 
@@ -424,60 +276,13 @@ def cmd_probe(args) -> int:
     return 0 if ready else 1
 
 
-def cmd_ca(args) -> int:
-    from .record.forward import default_ca_dir, ensure_ca
-
-    try:
-        cert = ensure_ca(args.ca_dir or default_ca_dir())
-    except RuntimeError as exc:
-        raise CliError(str(exc)) from None
-    print(cert.read_text(), end="") if args.export else print(cert)
-    return 0
-
-
-def cmd_forward(settings: Settings, args) -> int:
-    """`stuntman record --forward`: mitmproxy in this process, recording through stuntman's recorder."""
-    from .record.format import Redactor
-    from .record.forward import default_ca_dir, ensure_ca, run_forward
-    from .record.recorder import Recorder
-
-    ca_dir = args.ca_dir or default_ca_dir()
-    try:
-        cert = ensure_ca(ca_dir)
-    except RuntimeError as exc:
-        raise CliError(str(exc)) from None
-    if settings.upstream_ca and not settings.upstream_ca.is_file():
-        raise CliError(f"--upstream-ca '{settings.upstream_ca}' is not a file")
-    directory = _recording_dir(settings.recordings, settings.record_to)
-    recorder = Recorder(directory, Redactor(settings.redact, settings.redact_json, enabled=not settings.no_redact),
-                        settings.record_body_inline)
-
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        task = asyncio.ensure_future(run_forward(
-            settings.host, settings.port, recorder, ca_dir, insecure=settings.insecure_upstream,
-            upstream_ca=settings.upstream_ca,
-            ready=lambda: print(f"stuntman {__version__}: forward proxy on http://{settings.host}:{settings.port} "
-                                f"recording into {directory}; clients: HTTPS_PROXY=http://{settings.host}:"
-                                f"{settings.port} and trust {cert}", flush=True)))
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        await loop.run_in_executor(None, recorder.close)
-
-    asyncio.run(serve())
-    print("stuntman: stopped", flush=True)
-    return 0
-
-
 def cmd_run(args) -> int:
     settings = _settings(args)
     if args.command != "run" and settings.stubs == DEFAULTS.stubs and not settings.stubs.exists():
         settings = replace(settings, stubs=Path(tempfile.mkdtemp(prefix="stuntman-nostubs-")))  # stubs are optional here
     if args.command == "record" and args.forward:
+        from .record.commands import cmd_forward
+
         return cmd_forward(settings, args)
     _check_dir(settings.stubs)
     if args.command == "record" and not settings.upstream:
@@ -566,16 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command in ("run", "record", "replay"):
             return cmd_run(args)
-        if args.command == "import":
-            return cmd_import(args)
-        if args.command == "export":
-            return cmd_export(args)
-        if args.command == "diff":
-            return cmd_diff(args)
-        if args.command == "stubs":
-            return cmd_stubs_from_recording(args)
-        if args.command == "ca":
-            return cmd_ca(args)
+        if args.command in RECORDING_COMMANDS:
+            from .record import commands
+
+            return getattr(commands, RECORDING_COMMANDS[args.command])(args)
         if args.command == "probe":
             return cmd_probe(args)
         if args.command == "validate":

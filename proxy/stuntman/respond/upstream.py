@@ -185,6 +185,11 @@ def _listed(value: bytes, names: set | None) -> set | None:
     return names
 
 
+def _fields(parts: list) -> list[tuple[bytes, bytes]]:
+    """(name, ': ', value, CRLF) groups as (name, value) pairs."""
+    return [(parts[i], parts[i + 2]) for i in range(0, len(parts), 4)]
+
+
 def _without(parts: list, start: int, names: set) -> list:
     """parts[start:] are (name, ': ', value, CRLF) groups: drop those whose name is in names."""
     kept = parts[:start]
@@ -465,7 +470,7 @@ class ProxyCall:
                 ex.keep_alive = False  # HTTP/1.0: the end of the body is the end of the connection
         if self.client.server.journal_responses:  # kept for a snapshot: the head now, the body as it comes
             ex.response = Captured(status, self.reason.decode("latin-1"),
-                                   [(parts[i], parts[i + 2]) for i in range(0, len(parts), 4)])
+                                   _fields(parts))
         if self.plan is not None or self.recorder is not None:
             framing = self._shape_response(parts, framing, no_body)
         self.out += (status_line(status, self.reason or None), b"".join(parts), framing,
@@ -484,7 +489,7 @@ class ProxyCall:
         plan, ex = self.plan, self.ex
         if self.recorder is not None:
             self.head_at = monotonic()
-            self.recorded_head = [(parts[i], parts[i + 2]) for i in range(0, len(parts), 4)]
+            self.recorded_head = _fields(parts)
         if plan is not None and plan.delay_response:
             self.holding = True
             self.pause_upstream()
