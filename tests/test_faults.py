@@ -517,3 +517,9 @@ def test_a_stub_created_through_the_api_takes_its_fault_decisions_from_the_run_s
         assert api(st, "POST", "/__admin/mappings", stub_body)[0] == 201
         runs.append(statuses(st.port, "/flaky", 100))
     assert runs[0] == runs[1] != runs[2] and 25 < runs[0].count(503) < 75
+
+
+def test_a_fault_for_every_request_reaches_unmatched_requests_with_no_stubs_at_all(stuntman, upstream):
+    st = stuntman({"f.yaml": "faults:\n  - {type: error, status: 418}\n"}, upstream=upstream.url)
+    assert call(st.port, "GET", "/anything")[0] == 418
+    assert upstream.requests == 0

@@ -34,19 +34,16 @@ class FaultRules:
             if r.route_name is not None:
                 named.setdefault(r.route_name, []).append(r.fault)
         self.before: dict[str, tuple] = {}  # route id → standalone faults ahead of its own
-        self.own: dict[str, tuple] = {}
-        self.asks: dict[str, bool] = {}     # route id → honours X-Stuntman-Delay-Ms / -Abort
+        self.asks: set[str] = set()         # ids of routes honouring X-Stuntman-Delay-Ms / -Abort
         for route in routes:
             before = self.everything + tuple(named.get(route.name, ()) if route.name else ())
             if before:
                 self.before[route.id] = before
-            if route.faults:
-                self.own[route.id] = route.faults
             if route.fault_headers if route.fault_headers is not None else fault_headers:
-                self.asks[route.id] = True
+                self.asks.add(route.id)
         self.fault_headers = fault_headers
-        self.active = bool(self.everything or self.matchers or self.before or self.own or self.asks
-                           or fault_headers)
+        self.active = bool(self.everything or self.matchers or self.before or self.asks or fault_headers
+                           or any(route.faults for route in routes))
         self.needs_body = any(m.needs_body for m, _ in self.matchers)
 
     def for_request(self, ex, route, state) -> list[Fault]:
@@ -59,8 +56,8 @@ class FaultRules:
         for matcher, fault in self.matchers:
             if matcher.matches(ex, state):
                 faults.append(fault)
-        if route is not None and route.id in self.own:
-            faults.extend(self.own[route.id])
+        if route is not None and route.faults:
+            faults.extend(route.faults)
         if asks:
             faults.extend(asked_for(ex))
         return faults
