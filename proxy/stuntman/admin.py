@@ -21,7 +21,7 @@ from .journal import entry_json
 from .match.nearmiss import nearest, report_json
 from .openapi import docs_page, document
 from .record.admin import add_recording_routes
-from .respond.stub import ConfigValueError
+from .config.errors import ConfigValueError
 
 READY_PATH = "/__admin/ready"  # the one path that needs no token
 SLICE_SECONDS = 0.002  # the longest the admin API holds the event loop the data plane shares

@@ -19,7 +19,8 @@ from .match.matchers import compile_body_matcher, compile_matcher
 from .match.routes import Route, RouteTable, template_regex
 from .record.recorder import recording_dir
 from .record.replay import ReplayAction, load_recording
-from .respond.stub import ConfigValueError, StubAction, StubResponse
+from .config.errors import ConfigValueError
+from .respond.stub import StubAction, StubResponse
 from .respond.upstream import UpstreamTarget
 from .settings import Settings
 

@@ -22,7 +22,7 @@ from .config.loader import (
 from .faults.kinds import FaultState
 from .faults.rules import FaultRules
 from .match.routes import RouteTable
-from .respond.stub import ConfigValueError
+from .config.errors import ConfigValueError
 
 API_SOURCE = "admin-api"
 

@@ -82,7 +82,7 @@ def side_files(directory: Path):
 def recording_dir(recordings: Path, name: str) -> Path:
     """A recording by name lives inside `recordings` (never outside); an absolute path (given on
     the command line) is taken as it is."""
-    from ..respond.stub import resolve_inside
+    from ..config.paths import resolve_inside
 
     return Path(name) if Path(name).is_absolute() else resolve_inside(recordings, name)
 

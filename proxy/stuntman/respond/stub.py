@@ -6,26 +6,11 @@ import json
 import mimetypes
 from pathlib import Path
 
+from ..config.errors import ConfigValueError
 from ..config.model import ResponseSpec
+from ..config.paths import resolve_inside
 from ..http1.wire import connection_line, date_cache, status_line
 from .template import Template, has_template, json_string_escape
-
-
-class ConfigValueError(ValueError):
-    """A value that validated but cannot be compiled; `loc` is its key path inside the stub."""
-
-    def __init__(self, loc: tuple, message: str):
-        super().__init__(message)
-        self.loc = loc
-
-
-def resolve_inside(root: Path, relative: str) -> Path:
-    """root/relative, refusing anything that resolves outside root (.., absolute, symlinks)."""
-    base = root.resolve()
-    target = (base / relative).resolve()
-    if not target.is_relative_to(base):
-        raise ValueError(f"{relative!r} escapes the stubs directory")
-    return target
 
 
 class StubResponse:
