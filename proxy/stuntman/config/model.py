@@ -3,208 +3,55 @@
 Names are camelCase in files (WireMock's vocabulary); Python attributes are snake_case.
 Everything here is validated once, then compiled (`stuntman.match.routes.compile_table`) into
 plain objects for the hot path; nothing in this module runs per request.
+
+This module holds the aggregates: responses, proxying, replay, stubs and fault files. What they
+are built from lives below them: matchers, the request matcher and the fault base in
+`stuntman.config.base`, each fault kind's model in its own file under `stuntman.faults.kinds`
+(which also gives `FaultSpec`, the union of them all, and `FAULT_TYPES`). Those names are
+re-exported here, so `from stuntman.config.model import ErrorFault, MatcherSpec` keeps working.
 """
 from __future__ import annotations
 
 import base64
-import re
-from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal, Union
 
-from pydantic import (
-    AnyHttpUrl,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
+from pydantic import AnyHttpUrl, Field, field_validator, model_validator
+
+from ..faults.kinds import (  # noqa: F401  (re-exported: the fault kinds' models)
+    FAULT_TYPES,
+    BandwidthFault,
+    CloseFault,
+    CorruptFault,
+    DribbleFault,
+    ErrorFault,
+    FaultSpec,
+    HangFault,
+    LatencyFault,
+    LognormalSpec,
+    NormalSpec,
+    ResetFault,
+    TruncateFault,
+    UniformSpec,
+    UpstreamTimeoutFault,
+)
+from .base import (  # noqa: F401  (re-exported: the specs matchers and fault kinds are built from)
+    DAY_MS,
+    HTTP_METHODS,
+    BodyMatcher,
+    BodyMatcherSpec,
+    FaultBase,
+    JsonPathSpec,
+    Matcher,
+    MatcherSpec,
+    Model,
+    RequestSpec,
+    WindowSpec,
+    exactly_one,
+    wire_safe_headers,
 )
 
-HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-def _exactly_one(model: BaseModel, names: tuple[str, ...], what: str) -> None:
-    given = [n for n in names if getattr(model, n) is not None]
-    if len(given) != 1:
-        fields = type(model).model_fields
-        aliases = [fields[n].alias or n for n in names]
-        found = [fields[n].alias or n for n in given]
-        raise ValueError(f"{what} needs exactly one of {', '.join(aliases)}; got {found or 'none'}")
-
-
-def _check_regex(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regex {value!r}: {exc}") from None
-    return value
-
-
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.1 field-name
-
-
-def _latin1(text: str) -> bool:
-    try:
-        text.encode("latin-1")
-        return True
-    except UnicodeEncodeError:
-        return False
-
-
-def _wire_safe_headers(headers: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
-    """Response headers that cannot break the response head they go into."""
-    for name, values in headers.items():
-        if not _TOKEN.fullmatch(name):
-            raise ValueError(f"invalid header name {name!r}")
-        for value in [values] if isinstance(values, str) else values:
-            if "\r" in value or "\n" in value or not value.isascii() and not _latin1(value):
-                raise ValueError(f"header {name}: value must be one line of Latin-1 text")
-    return headers
-
-
-class MatcherSpec(_Model):
-    """A predicate on one string value (a header, a query parameter, a form field, a body).
-
-    A plain string in a file means `{equals: string}`.
-    """
-
-    equals: str | None = None
-    contains: str | None = None
-    regex: str | None = Field(None, description="Python regex, searched anywhere; anchor with ^...$")
-    absent: Literal[True] | None = Field(None, description="the value must not be there")
-    present: Literal[True] | None = Field(None, description="the value must be there, any content")
-    any_of: list[Matcher] | None = Field(None, alias="anyOf", min_length=1)
-    all_of: list[Matcher] | None = Field(None, alias="allOf", min_length=1)
-    not_: Matcher | None = Field(None, alias="not")
-    ignore_case: bool = Field(False, alias="ignoreCase", description="for equals and contains")
-
-    _ops = ("equals", "contains", "regex", "absent", "present", "any_of", "all_of", "not_")
-
-    @model_validator(mode="after")
-    def _one_operator(self) -> MatcherSpec:
-        _exactly_one(self, self._ops, "a matcher")
-        _check_regex(self.regex)
-        return self
-
-
-def _string_means_equals(value: Any) -> Any:
-    return {"equals": value} if isinstance(value, str) else value
-
-
-Matcher = Annotated[
-    MatcherSpec,
-    BeforeValidator(_string_means_equals, json_schema_input_type=Union[str, MatcherSpec]),
-]
-MatcherSpec.model_rebuild()
-
-
-class JsonPathSpec(_Model):
-    expression: str = Field(description="JSONPath (RFC 9535), e.g. $.items[?@.qty > 0]")
-    matches: Matcher | None = Field(
-        None, description="the (first) value found must also satisfy this matcher (as text)"
-    )
-
-
-class BodyMatcherSpec(_Model):
-    """A predicate on the request body. A plain string means `{equals: string}`."""
-
-    equals: str | None = None
-    contains: str | None = None
-    regex: str | None = None
-    absent: Literal[True] | None = Field(None, description="the body must be empty")
-    present: Literal[True] | None = Field(None, description="the body must not be empty")
-    json_: Any = Field(None, alias="json", description="JSON equality (key order never matters)")
-    ignore_extra_elements: bool = Field(False, alias="ignoreExtraElements")
-    ignore_array_order: bool = Field(False, alias="ignoreArrayOrder")
-    json_path: str | JsonPathSpec | None = Field(
-        None, alias="jsonPath", description="matches when the JSONPath finds at least one value"
-    )
-    form: dict[str, Matcher] | None = Field(None, description="application/x-www-form-urlencoded fields")
-    any_of: list[BodyMatcher] | None = Field(None, alias="anyOf", min_length=1)
-    all_of: list[BodyMatcher] | None = Field(None, alias="allOf", min_length=1)
-    not_: BodyMatcher | None = Field(None, alias="not")
-    ignore_case: bool = Field(False, alias="ignoreCase", description="for equals and contains")
-
-    _ops = ("equals", "contains", "regex", "absent", "present", "json_", "json_path", "form",
-            "any_of", "all_of", "not_")
-
-    @model_validator(mode="after")
-    def _one_operator(self) -> BodyMatcherSpec:
-        _exactly_one(self, self._ops, "a body matcher")
-        _check_regex(self.regex)
-        return self
-
-    @field_validator("json_path")
-    @classmethod
-    def _compile_json_path(cls, value: str | JsonPathSpec | None) -> str | JsonPathSpec | None:
-        import jsonpath
-
-        expr = value.expression if isinstance(value, JsonPathSpec) else value
-        if expr is not None:
-            try:
-                jsonpath.compile(expr)
-            except Exception as exc:  # python-jsonpath raises several error types
-                raise ValueError(f"invalid JSONPath {expr!r}: {exc}") from None
-        return value
-
-
-BodyMatcher = Annotated[
-    BodyMatcherSpec,
-    BeforeValidator(_string_means_equals, json_schema_input_type=Union[str, BodyMatcherSpec]),
-]
-BodyMatcherSpec.model_rebuild()
-
-
-class RequestSpec(_Model):
-    """What a request must look like. Every field is optional; an empty request matches all."""
-
-    method: str | list[str] = Field("ANY", description="GET, a list of methods, or ANY")
-    path: str | None = Field(None, description="exact path, or a template such as /api/users/{id}")
-    path_regex: str | None = Field(None, alias="pathRegex", description="named groups become path params")
-    path_prefix: str | None = Field(None, alias="pathPrefix")
-    query: dict[str, Matcher] = Field(default_factory=dict)
-    headers: dict[str, Matcher] = Field(default_factory=dict)
-    body: BodyMatcher | None = None
-
-    @field_validator("method")
-    @classmethod
-    def _known_methods(cls, value: str | list[str]) -> str | list[str]:
-        for m in [value] if isinstance(value, str) else value:
-            if m.upper() != "ANY" and m.upper() not in HTTP_METHODS:
-                raise ValueError(f"unknown HTTP method {m!r}")
-        if isinstance(value, list) and not value:
-            raise ValueError("method list is empty")
-        return value
-
-    @field_validator("path", "path_prefix")
-    @classmethod
-    def _absolute(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("/"):
-            raise ValueError(f"must start with '/': {value!r}")
-        if value is not None and "?" in value:
-            raise ValueError("put query parameters under `query:`, not in the path")
-        return value
-
-    @field_validator("path_regex")
-    @classmethod
-    def _regex(cls, value: str | None) -> str | None:
-        return _check_regex(value)
-
-    @model_validator(mode="after")
-    def _one_path_kind(self) -> RequestSpec:
-        kinds = [n for n in ("path", "path_regex", "path_prefix") if getattr(self, n) is not None]
-        if len(kinds) > 1:
-            raise ValueError("use only one of path, pathRegex, pathPrefix")
-        return self
-
-
-class ResponseSpec(_Model):
+class ResponseSpec(Model):
     status: int = Field(200, ge=100, le=599)
     headers: dict[str, str | list[str]] = Field(default_factory=dict)
     body: str | None = Field(None, description="text body (templated when it contains {{...}})")
@@ -217,7 +64,7 @@ class ResponseSpec(_Model):
         None, description="render {{...}} expressions; default: on when the body or a header has one"
     )
 
-    _wire_safe = field_validator("headers")(_wire_safe_headers)
+    _wire_safe = field_validator("headers")(wire_safe_headers)
 
     @model_validator(mode="after")
     def _one_body(self) -> ResponseSpec:
@@ -238,7 +85,7 @@ def _recording_name(value: str) -> str:
     return value
 
 
-class ProxySpec(_Model):
+class ProxySpec(Model):
     upstream: AnyHttpUrl = Field(description="http(s)://host[:port][/base-path]")
     preserve_host: bool | None = Field(
         None, alias="preserveHost", description="send the client's Host upstream (default: --preserve-host)"
@@ -257,168 +104,14 @@ class ProxySpec(_Model):
         return value
 
 
-# -- faults ------------------------------------------------------------------------------------
-# Field names are the snake_case ones Toxiproxy and the fault docs use (fixed_ms, first_n...).
-
-class WindowSpec(_Model):
-    """When a fault is active: relative to the moment it was loaded or created, and/or between
-    two wall-clock times."""
-
-    after_ms: int = Field(0, ge=0, description="active from this long after the fault was loaded/created")
-    for_ms: int | None = Field(None, gt=0, description="then for this long (default: no end)")
-    from_: datetime | None = Field(None, alias="from", description="not before this time (ISO 8601)")
-    until: datetime | None = Field(None, description="not from this time on (ISO 8601)")
-
-
-class _FaultBase(_Model):
-    id: str | None = None
-    name: str | None = Field(None, description="for the admin API, the journal and `when_header`")
-    enabled: bool = True
-    probability: float = Field(1.0, ge=0, le=1, description="chance the fault fires on a request it applies to")
-    seed: int | None = Field(None, description="seed of this fault's decisions (default: from the run's --seed)")
-    first_n: int | None = Field(None, ge=0, description="fire only on the first N requests it applies to")
-    after_n: int | None = Field(None, ge=0, description="fire only after the first N requests it applies to")
-    every_nth: int | None = Field(None, ge=1, description="fire only on every Nth request it applies to")
-    when_header: dict[str, Matcher] | None = Field(
-        None, description="only for requests with these headers, e.g. {X-Stuntman-Fault: slow-payments}")
-    window: WindowSpec | None = None
-    header: bool = Field(True, description="add `X-Stuntman-Fault: <type>` to the response, when there is one")
-    # where a standalone fault applies (fault files, the admin API); inline on a stub: neither
-    route: str | None = Field(None, description="the stub (by name) this fault applies to")
-    request: RequestSpec | None = Field(None, description="the requests this fault applies to, stub or proxied")
-
-    @model_validator(mode="after")
-    def _one_target(self) -> _FaultBase:
-        if self.route is not None and self.request is not None:
-            raise ValueError("use route (a stub name) or request (a matcher), not both")
-        return self
-
-
-DAY_MS = 86_400_000  # the longest delay: anything longer is a hang
-
-
-class UniformSpec(_Model):
-    min_ms: float = Field(ge=0, le=DAY_MS)
-    max_ms: float = Field(ge=0, le=DAY_MS)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> UniformSpec:
-        if self.max_ms < self.min_ms:
-            raise ValueError("max_ms is below min_ms")
-        return self
-
-
-class NormalSpec(_Model):
-    mean_ms: float = Field(ge=0, le=DAY_MS)
-    stddev_ms: float = Field(ge=0, le=DAY_MS)
-
-
-class LognormalSpec(_Model):
-    median_ms: float = Field(gt=0, le=DAY_MS)
-    sigma: float = Field(ge=0, le=10)
-
-
-class LatencyFault(_FaultBase):
-    """Delay before the response starts (stage response), or before the request goes upstream."""
-
-    type: Literal["latency"]
-    stage: Literal["response", "request"] = "response"
-    fixed_ms: float | None = Field(None, ge=0, le=DAY_MS)
-    uniform: UniformSpec | None = None
-    normal: NormalSpec | None = Field(None, description="samples below 0 count as 0")
-    lognormal: LognormalSpec | None = None
-    max_ms: float | None = Field(None, ge=0, le=DAY_MS, description="cap on a sampled delay (default: a day)")
-
-    @model_validator(mode="after")
-    def _one_distribution(self) -> LatencyFault:
-        _exactly_one(self, ("fixed_ms", "uniform", "normal", "lognormal"), "a latency fault")
-        return self
-
-
-class ErrorFault(_FaultBase):
-    """Answer with this instead of the real response (a proxied request never goes upstream)."""
-
-    type: Literal["error"]
-    status: int = Field(503, ge=200, le=599)
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: str | None = Field(None, description="default: a line naming the fault")
-
-    _wire_safe = field_validator("headers")(_wire_safe_headers)
-
-
-class ResetFault(_FaultBase):
-    """TCP RST (SO_LINGER 0) once the request is read: the client sees 'connection reset'."""
-
-    type: Literal["reset"]
-
-
-class CloseFault(_FaultBase):
-    """FIN without any response once the request is read: an empty reply."""
-
-    type: Literal["close"]
-
-
-class HangFault(_FaultBase):
-    """Read the request, never answer: until the client gives up, or close after for_ms."""
-
-    type: Literal["hang"]
-    for_ms: int | None = Field(None, gt=0, le=DAY_MS)
-
-
-class BandwidthFault(_FaultBase):
-    """Throttle the response to bytes_per_s (a proxied body still streams)."""
-
-    type: Literal["bandwidth"]
-    bytes_per_s: int = Field(gt=0)
-
-
-class DribbleFault(_FaultBase):
-    """Send the body in `chunks` pieces spread evenly over duration_ms."""
-
-    type: Literal["dribble"]
-    chunks: int = Field(10, ge=1)
-    duration_ms: int = Field(ge=0, le=DAY_MS)
-
-
-class TruncateFault(_FaultBase):
-    """Declare the whole Content-Length, send after_bytes of the body, then close."""
-
-    type: Literal["truncate"]
-    after_bytes: int = Field(0, ge=0)
-
-
-class CorruptFault(_FaultBase):
-    """bytes: garble body bytes (same length); chunking: malformed chunked framing;
-    gzip: declare Content-Encoding gzip and send a broken gzip stream."""
-
-    type: Literal["corrupt"]
-    mode: Literal["bytes", "chunking", "gzip"] = "bytes"
-
-
-class UpstreamTimeoutFault(_FaultBase):
-    """Proxied requests: give up on the upstream after after_ms and answer 504."""
-
-    type: Literal["upstream_timeout"]
-    after_ms: int = Field(gt=0, le=DAY_MS)
-
-
-FaultSpec = Annotated[
-    Union[LatencyFault, ErrorFault, ResetFault, CloseFault, HangFault, BandwidthFault, DribbleFault,
-          TruncateFault, CorruptFault, UpstreamTimeoutFault],
-    Field(discriminator="type"),
-]
-FAULT_TYPES = ("latency", "error", "reset", "close", "hang", "bandwidth", "dribble", "truncate",
-               "corrupt", "upstream_timeout")
-
-
-class FaultFileSpec(_Model):
+class FaultFileSpec(Model):
     """A file of standalone faults: each applies to a stub (`route`), to matching requests
     (`request`), or, with neither, to every request (before any stub's own faults)."""
 
     faults: list[FaultSpec]
 
 
-class ReplaySpec(_Model):
+class ReplaySpec(Model):
     """A recording (under --recordings) answering this stub's requests."""
 
     recording: str = Field(description="the recording's name")
@@ -441,7 +134,7 @@ class ReplaySpec(_Model):
         return self
 
 
-class StubSpec(_Model):
+class StubSpec(Model):
     """One route: a request matcher and what to answer (a response, a sequence, or a proxy)."""
 
     name: str | None = None
@@ -466,7 +159,7 @@ class StubSpec(_Model):
 
     @model_validator(mode="after")
     def _one_action(self) -> StubSpec:
-        _exactly_one(self, ("response", "responses", "proxy", "replay"), "a stub")
+        exactly_one(self, ("response", "responses", "proxy", "replay"), "a stub")
         if (self.required_state or self.new_state) and not self.scenario:
             raise ValueError("requiredState/newState need a `scenario` name")
         for fault in self.faults:

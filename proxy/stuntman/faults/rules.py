@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config.model import ErrorFault, LatencyFault
-from .kinds import Fault, FaultState, compile_fault
+from .kinds import ErrorFault, Fault, FaultState, LatencyFault, compile_fault
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""The fault kinds: one small class each, chosen by `type`, compiled once into the route table.
+"""What every fault kind shares, and the registry of kinds.
+
+A kind is one file in this package (after Toxiproxy's toxics/*.go): its model (a `FaultBase`
+subclass with `type: Literal["<kind>"]` and its parameters: validation, the admin API, the JSON
+Schema), its runtime class (a `Fault` subclass, compiled once into the route table) and a
+`register(Model, Class)` call. The package imports every kind file, so importing it fills
+`KINDS`, in the order FAULT_TYPES, the `FaultSpec` union and error messages list them.
 
 A fault does two things. `fires(ex)` decides whether it applies to this request (the selection
 options every kind shares: enabled, window, when_header, first_n/after_n/every_nth, probability),
@@ -6,21 +12,22 @@ from a generator seeded per fault and per session, so a rerun with the same seed
 request order makes the same decisions. `apply(plan, rng)` then records its effect in the
 request's Plan; the listener and the upstream call carry the plan out.
 
-To add a kind: a model in config/model.py, a class here, registered in KINDS.
+To add a kind: a file here with its model, its class and `register(...)`, imported (in its place
+in the order) by `__init__.py`.
 """
 from __future__ import annotations
 
-import math
 import random
 import zlib
+from dataclasses import dataclass
 from time import monotonic, time
+from typing import Literal, get_args, get_origin
 
-from ..config.model import DAY_MS
-from ..match.matchers import compile_matcher
-from .plan import Plan
+from ...config.base import FaultBase
+from ..plan import Plan
 
-_SELECTION = {"id", "name", "enabled", "probability", "seed", "first_n", "after_n", "every_nth",
-              "when_header", "window", "header", "route", "request", "type"}
+# the options every kind shares (when it fires, what it applies to): not what it does
+_SELECTION = frozenset(FaultBase.model_fields) | {"type"}
 
 
 class Counter:
@@ -53,7 +60,17 @@ class FaultState:
                 del self.counters[slot]
 
 
+def _header_matchers(when_header: dict) -> list:
+    # imported here, not at the top: stuntman.match.matchers still imports its specs from
+    # config.model, which imports this package (from config.base, the import can move up)
+    from ...match.matchers import compile_matcher
+
+    return [(k.lower(), compile_matcher(m)) for k, m in when_header.items()]
+
+
 class Fault:
+    """A compiled fault: the selection every kind shares (`fires`); each kind's `apply`."""
+
     type = ""
     __slots__ = ("id", "name", "spec", "key", "enabled", "probability", "seed", "first_n", "after_n",
                  "every_nth", "when_header", "starts", "ends", "not_before", "not_after", "header",
@@ -71,7 +88,7 @@ class Fault:
         self.probability = spec.probability
         self.seed = spec.seed if spec.seed is not None else zlib.crc32(f"{state.seed}:{fault_id}".encode())
         self.first_n, self.after_n, self.every_nth = spec.first_n, spec.after_n, spec.every_nth
-        self.when_header = [(k.lower(), compile_matcher(m)) for k, m in (spec.when_header or {}).items()]
+        self.when_header = _header_matchers(spec.when_header) if spec.when_header else []
         window = spec.window
         self.starts = self.ends = self.not_before = self.not_after = None
         if window is not None:
@@ -128,36 +145,7 @@ class Fault:
         raise NotImplementedError
 
 
-class Latency(Fault):
-    type = "latency"
-    __slots__ = ("stage", "sample", "cap")
-
-    def __init__(self, spec, *args):
-        super().__init__(spec, *args)
-        self.stage = spec.stage
-        self.cap = spec.max_ms if spec.max_ms is not None else DAY_MS
-        if spec.fixed_ms is not None:
-            ms = spec.fixed_ms
-            self.sample = lambda rng: ms
-        elif spec.uniform is not None:
-            lo, hi = spec.uniform.min_ms, spec.uniform.max_ms
-            self.sample = lambda rng: rng.uniform(lo, hi)
-        elif spec.normal is not None:
-            mean, sd = spec.normal.mean_ms, spec.normal.stddev_ms
-            self.sample = lambda rng: max(0.0, rng.gauss(mean, sd))
-        else:
-            mu, sigma = math.log(spec.lognormal.median_ms), spec.lognormal.sigma
-            self.sample = lambda rng: rng.lognormvariate(mu, sigma)
-
-    def apply(self, plan: Plan, rng: random.Random) -> None:
-        ms = min(self.sample(rng), self.cap)  # a lognormal tail can be astronomically long
-        if self.stage == "request":
-            plan.delay_request += ms / 1000
-        else:
-            plan.delay_response += ms / 1000
-
-
-class _Answer(Fault):
+class Answer(Fault):
     """Kinds that replace the response: the first of them to fire in a plan decides."""
 
     __slots__ = ()
@@ -167,101 +155,31 @@ class _Answer(Fault):
             plan.answer = self
 
 
-class Error(_Answer):
-    type = "error"
-    __slots__ = ("status", "headers", "body")
+# -- the registry ------------------------------------------------------------------------------
 
-    def __init__(self, spec, *args):
-        super().__init__(spec, *args)
-        self.status = spec.status
-        self.headers = list(spec.headers.items())
-        label = spec.name or "error"
-        self.body = (spec.body if spec.body is not None else f"stuntman: injected fault {label}\n")
+@dataclass(frozen=True)
+class Kind:
+    """A fault kind: its `type`, its model (a FaultBase subclass) and its runtime class."""
 
-
-class Reset(_Answer):
-    type = "reset"
-    __slots__ = ()
+    type: str
+    spec: type[FaultBase]
+    fault: type[Fault]
 
 
-class Close(_Answer):
-    type = "close"
-    __slots__ = ()
+KINDS: dict[str, Kind] = {}  # by type, in registration order
 
 
-class Hang(_Answer):
-    type = "hang"
-    __slots__ = ("seconds",)
-
-    def __init__(self, spec, *args):
-        super().__init__(spec, *args)
-        self.seconds = spec.for_ms / 1000 if spec.for_ms else None
-
-
-class Bandwidth(Fault):
-    type = "bandwidth"
-    __slots__ = ("rate",)
-
-    def __init__(self, spec, *args):
-        super().__init__(spec, *args)
-        self.rate = spec.bytes_per_s
-
-    def apply(self, plan: Plan, rng: random.Random) -> None:
-        plan.rate = self.rate if plan.rate is None else min(plan.rate, self.rate)
+def register(spec: type[FaultBase], fault: type[Fault]) -> Kind:
+    """Add a kind: its model's `type: Literal[...]` and its class's `type` must name it alike."""
+    annotation = spec.model_fields["type"].annotation
+    names = get_args(annotation) if get_origin(annotation) is Literal else ()
+    if names != (fault.type,):
+        raise TypeError(f"{spec.__name__}.type must be Literal[{fault.type!r}] to match {fault.__name__}")
+    if fault.type in KINDS:
+        raise ValueError(f"fault kind {fault.type!r} is registered twice")
+    KINDS[fault.type] = kind = Kind(fault.type, spec, fault)
+    return kind
 
 
-class Dribble(Fault):
-    type = "dribble"
-    __slots__ = ("chunks", "seconds")
-
-    def __init__(self, spec, *args):
-        super().__init__(spec, *args)
-        self.chunks, self.seconds = spec.chunks, spec.duration_ms / 1000
-
-    def apply(self, plan: Plan, rng: random.Random) -> None:
-        plan.dribble = (self.chunks, self.seconds)
-
-
-class Truncate(Fault):
-    type = "truncate"
-    __slots__ = ("after",)
-
-    def __init__(self, spec, *args):
-        super().__init__(spec, *args)
-        self.after = spec.after_bytes
-
-    def apply(self, plan: Plan, rng: random.Random) -> None:
-        plan.truncate = self.after if plan.truncate is None else min(plan.truncate, self.after)
-
-
-class Corrupt(Fault):
-    type = "corrupt"
-    __slots__ = ("mode",)
-
-    def __init__(self, spec, *args):
-        super().__init__(spec, *args)
-        self.mode = spec.mode
-
-    def apply(self, plan: Plan, rng: random.Random) -> None:
-        plan.corrupt = (self.mode, random.Random(rng.random()))
-
-
-class UpstreamTimeout(Fault):
-    type = "upstream_timeout"
-    __slots__ = ("seconds",)
-
-    def __init__(self, spec, *args):
-        super().__init__(spec, *args)
-        self.seconds = spec.after_ms / 1000
-
-    def apply(self, plan: Plan, rng: random.Random) -> None:
-        if plan.upstream_timeout is None or self.seconds < plan.upstream_timeout:
-            plan.upstream_timeout = self.seconds
-
-
-KINDS = {k.type: k for k in (Latency, Error, Reset, Close, Hang, Bandwidth, Dribble, Truncate, Corrupt,
-                              UpstreamTimeout)}
-
-
-def compile_fault(spec, fault_id: str, source: str, state: FaultState) -> Fault:
-    return KINDS[spec.type](spec, fault_id, source, state)
+def compile_fault(spec: FaultBase, fault_id: str, source: str, state: FaultState) -> Fault:
+    return KINDS[spec.type].fault(spec, fault_id, source, state)

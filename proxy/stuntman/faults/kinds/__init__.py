@@ -1,0 +1,45 @@
+"""The fault kinds, one file each (after Toxiproxy's toxics/*.go): its model, its runtime class
+and its registration. Importing this package registers them all; FAULT_TYPES and `FaultSpec`
+(the discriminated union every config file, admin API body and the JSON Schema use) are derived
+from the registry, in registration order: the order of the imports below.
+
+What they share (selection, counters, the registry, `compile_fault`) is in `base.py`; the
+models build on `stuntman.config.base` only, so `stuntman.config.model` can import this package.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+from pydantic import Field
+
+from .base import KINDS, Answer, Counter, Fault, FaultState, Kind, compile_fault, register
+
+# isort: off
+# registration order = the order of FAULT_TYPES, of the schema's union and of error messages
+from . import latency, error, reset, close, hang, bandwidth, dribble, truncate, corrupt, upstream_timeout  # noqa: E501,F401
+# isort: on
+from .bandwidth import Bandwidth, BandwidthFault
+from .close import Close, CloseFault
+from .corrupt import Corrupt, CorruptFault
+from .dribble import Dribble, DribbleFault
+from .error import GRPC_STATUS_CODES, GRPC_STATUS_NAMES, Error, ErrorFault
+from .hang import Hang, HangFault
+from .latency import Latency, LatencyFault, LognormalSpec, NormalSpec, UniformSpec
+from .reset import Reset, ResetFault
+from .truncate import Truncate, TruncateFault
+from .upstream_timeout import UpstreamTimeout, UpstreamTimeoutFault
+
+FAULT_TYPES: tuple[str, ...] = tuple(KINDS)
+
+FaultSpec = Annotated[
+    Union[tuple(kind.spec for kind in KINDS.values())],  # type: ignore[valid-type]
+    Field(discriminator="type"),
+]
+
+__all__ = [
+    "FAULT_TYPES", "GRPC_STATUS_CODES", "GRPC_STATUS_NAMES", "KINDS", "Answer", "Bandwidth", "BandwidthFault",
+    "Close", "CloseFault", "Corrupt", "CorruptFault", "Counter", "Dribble", "DribbleFault", "Error",
+    "ErrorFault", "Fault", "FaultSpec", "FaultState", "Hang", "HangFault", "Kind", "Latency", "LatencyFault",
+    "LognormalSpec", "NormalSpec", "Reset", "ResetFault", "Truncate", "TruncateFault", "UniformSpec",
+    "UpstreamTimeout", "UpstreamTimeoutFault", "compile_fault", "register",
+]

@@ -1,0 +1,23 @@
+"""close: once the request is read, close the connection (FIN) without any response, so the
+client sees an empty reply. No parameters. It replaces the response: the first answering fault
+(error, reset, close, hang) to fire on a request decides."""
+from __future__ import annotations
+
+from typing import Literal
+
+from ...config.base import FaultBase
+from .base import Answer, register
+
+
+class CloseFault(FaultBase):
+    """FIN without any response once the request is read: an empty reply."""
+
+    type: Literal["close"]
+
+
+class Close(Answer):
+    type = "close"
+    __slots__ = ()
+
+
+register(CloseFault, Close)

@@ -1,0 +1,80 @@
+"""error: answer with an error instead of the real response (a proxied request never goes
+upstream). It replaces the response: the first answering fault (error, reset, close, hang) to fire
+on a request decides.
+
+Parameters, after Envoy's abort (http_status / grpc_status): `status` (default 503), `headers`
+and `body` (default: a line naming the fault) make the HTTP answer; `grpcStatus`, a gRPC status
+code (0-16, or its canonical name such as UNAVAILABLE), is the code a gRPC request gets instead.
+stuntman does not speak gRPC yet: HTTP requests are answered with `status` either way, and the
+code is carried on the compiled fault (`Error.grpc_status`, None when not given) for when it does.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BeforeValidator, Field, field_validator
+
+from ...config.base import FaultBase, wire_safe_headers
+from .base import Answer, register
+
+# gRPC's canonical status codes (grpc/doc/statuscodes.md), by number
+GRPC_STATUS_NAMES = (
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+    "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+)
+GRPC_STATUS_CODES = {name: code for code, name in enumerate(GRPC_STATUS_NAMES)}
+
+
+def _grpc_code(value: Any) -> Any:
+    """A canonical name (any case) → its code; numbers (also as text) go on to the 0-16 check."""
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+        code = GRPC_STATUS_CODES.get(value.strip().upper())
+        if code is None:
+            raise ValueError(f"unknown gRPC status {value!r}: a code 0-16 or one of {', '.join(GRPC_STATUS_NAMES)}")
+        return code
+    return value
+
+
+GrpcStatus = Annotated[
+    int,
+    Field(ge=0, le=16),
+    BeforeValidator(_grpc_code, json_schema_input_type=Union[
+        Annotated[int, Field(ge=0, le=16)], Literal[GRPC_STATUS_NAMES]]),  # type: ignore[valid-type]
+]
+
+
+class ErrorFault(FaultBase):
+    """Answer with this instead of the real response (a proxied request never goes upstream)."""
+
+    type: Literal["error"]
+    status: int = Field(503, ge=200, le=599)
+    grpc_status: GrpcStatus | None = Field(
+        None, alias="grpcStatus",
+        description="the gRPC status gRPC requests are answered with: a code 0-16 or its canonical name, "
+                    "e.g. 14 or UNAVAILABLE (kept as the code). HTTP requests are answered with `status`, "
+                    "`headers` and `body` whether or not this is set")
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = Field(None, description="default: a line naming the fault")
+
+    _wire_safe = field_validator("headers")(wire_safe_headers)
+
+
+class Error(Answer):
+    type = "error"
+    __slots__ = ("status", "grpc_status", "headers", "body")
+
+    def __init__(self, spec, *args):
+        super().__init__(spec, *args)
+        self.status = spec.status
+        self.grpc_status = spec.grpc_status  # for gRPC requests; None: not given
+        self.headers = list(spec.headers.items())
+        label = spec.name or "error"
+        self.body = (spec.body if spec.body is not None else f"stuntman: injected fault {label}\n")
+
+
+register(ErrorFault, Error)

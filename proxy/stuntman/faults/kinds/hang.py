@@ -1,0 +1,30 @@
+"""hang: read the request and never answer, until the client gives up; with `for_ms`, close the
+connection after that long. It replaces the response: the first answering fault (error, reset,
+close, hang) to fire on a request decides."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ...config.base import DAY_MS, FaultBase
+from .base import Answer, register
+
+
+class HangFault(FaultBase):
+    """Read the request, never answer: until the client gives up, or close after for_ms."""
+
+    type: Literal["hang"]
+    for_ms: int | None = Field(None, gt=0, le=DAY_MS)
+
+
+class Hang(Answer):
+    type = "hang"
+    __slots__ = ("seconds",)
+
+    def __init__(self, spec, *args):
+        super().__init__(spec, *args)
+        self.seconds = spec.for_ms / 1000 if spec.for_ms else None
+
+
+register(HangFault, Hang)
