@@ -16,8 +16,11 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import urlencode
+
+if TYPE_CHECKING:
+    import aiohttp
 
 T = TypeVar("T")
 JSON = Any  # what json.loads returns
@@ -49,7 +52,7 @@ def _key(name: str) -> Callable[[JSON], Any]:
 class Operations(Generic[T]):
     """Every admin endpoint. `T` is what a call returns: the answer, or an awaitable of it."""
 
-    def _call(self, method: str, path: str, body: Any = None, query: dict | None = None,
+    def _call(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None,
               then: Callable[[JSON], Any] | None = None, text: bool = False) -> T:
         raise NotImplementedError
 
@@ -126,9 +129,10 @@ class Operations(Generic[T]):
     def clear_requests(self) -> T:
         return self._call("DELETE", "/__admin/requests")
 
-    def near_misses(self, method: str, url: str, headers: dict | None = None, body: str | None = None) -> T:
+    def near_misses(self, method: str, url: str, headers: dict[str, str] | None = None,
+                    body: str | None = None) -> T:
         """The stubs nearest to a request, each with what did not match."""
-        request = {"method": method, "url": url, "headers": headers or {}}
+        request: dict[str, Any] = {"method": method, "url": url, "headers": headers or {}}
         if body is not None:
             request["body"] = body
         return self._call("POST", "/__admin/near-misses", request, then=_key("nearest"))
@@ -175,7 +179,8 @@ class Operations(Generic[T]):
         return self._call("POST", "/__admin/scenarios", {"name": name, "state": state, "session": session})
 
     def reset_scenarios(self, session: str | None = None) -> T:
-        return self._call("POST", "/__admin/scenarios/reset", query={"session": session} if session is not None else None)
+        return self._call("POST", "/__admin/scenarios/reset",
+                          query={"session": session} if session is not None else None)
 
     def health(self) -> T:
         return self._call("GET", "/__admin/health")
@@ -211,7 +216,8 @@ class Stuntman(Operations[Any]):
         self.admin_url = admin_url.rstrip("/")
         self.token, self.timeout = token, timeout
 
-    def _call(self, method, path, body=None, query=None, then=None, text=False):
+    def _call(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None,
+              then: Callable[[JSON], Any] | None = None, text: bool = False) -> Any:
         query = {k: v for k, v in (query or {}).items() if v is not None}
         url = self.admin_url + path + (f"?{urlencode(query)}" if query else "")
         data = json.dumps(body).encode() if body is not None else None
@@ -237,12 +243,12 @@ class AsyncStuntman(Operations[Awaitable[Any]]):
     def __init__(self, admin_url: str, token: str | None = None, timeout: float = 10.0):
         self.admin_url = admin_url.rstrip("/")
         self.token, self.timeout = token, timeout
-        self._session = None
+        self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> AsyncStuntman:
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     async def close(self) -> None:
@@ -250,7 +256,8 @@ class AsyncStuntman(Operations[Awaitable[Any]]):
             await self._session.close()
             self._session = None
 
-    async def _call(self, method, path, body=None, query=None, then=None, text=False):
+    async def _call(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None,
+                    then: Callable[[JSON], Any] | None = None, text: bool = False) -> Any:
         import aiohttp
 
         if self._session is None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +47,15 @@ class StuntmanFixture:
         self._stubs: list[str] = []
         self._faults: list[str] = []
 
-    def _scoped(self, matcher: dict) -> dict:
+    def _scoped(self, matcher: dict[str, Any]) -> dict[str, Any]:
         if not self.shared:
             return matcher
         return {**matcher, "headers": {**matcher.get("headers", {}), SESSION_HEADER: {"equals": self.session}}}
 
     def stub(self, method: str, path: str, *, status: int = 200, json: Any = None, body: str | None = None,
-             headers: dict | None = None, match: dict | None = None, responses: list | None = None,
-             faults: list | None = None, name: str | None = None, priority: int | None = None) -> dict:
+             headers: dict[str, str] | None = None, match: dict[str, Any] | None = None,
+             responses: list[Any] | None = None, faults: list[Any] | None = None, name: str | None = None,
+             priority: int | None = None) -> dict[str, Any]:
         """Answer `method path` (a path template like /api/users/{id} works) with this response.
         `match`: more of the request matcher (query, headers, body); `responses`: a sequence."""
         spec: dict[str, Any] = {"request": self._scoped({"method": method, "path": path, **(match or {})})}
@@ -78,7 +80,7 @@ class StuntmanFixture:
         self._stubs.append(created["id"])
         return created
 
-    def fault(self, target: str, type: str, *, method: str | None = None, **params: Any) -> dict:
+    def fault(self, target: str, type: str, *, method: str | None = None, **params: Any) -> dict[str, Any]:
         """A fault on requests to `target` (a path, or a path prefix ending in `*`) or on the
         stub named `target`: stuntman.fault("/api/payments", type="error", status=503, first_n=2)."""
         spec: dict[str, Any] = {"type": type, **params}
@@ -103,7 +105,7 @@ class StuntmanFixture:
         """How many requests like this reached stuntman in this test (no assertion)."""
         return self.admin.count_requests(self._scoped({"method": method, "path": path, **matcher}))
 
-    def requests(self, **matcher: Any) -> list[dict]:
+    def requests(self, **matcher: Any) -> list[dict[str, Any]]:
         """This test's journaled requests (newest first) a request matcher accepts."""
         return self.admin.find_requests(self._scoped(matcher))
 
@@ -120,7 +122,7 @@ class StuntmanFixture:
             self.admin.clear_requests()
 
     @staticmethod
-    def _ignore_missing(delete, item_id: str) -> None:
+    def _ignore_missing(delete: Callable[[str], object], item_id: str) -> None:
         from .client import StuntmanError
 
         try:
@@ -143,7 +145,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture
-def stuntman(request: pytest.FixtureRequest):
+def stuntman(request: pytest.FixtureRequest) -> Iterator[StuntmanFixture]:
     """A stuntman for this test: in-process, or the sidecar at $STUNTMAN_ADMIN_URL."""
     admin_url = os.environ.get("STUNTMAN_ADMIN_URL")
     if admin_url:
@@ -168,6 +170,7 @@ def stuntman(request: pytest.FixtureRequest):
         running = InProcess.start(stubs_dir, upstream=upstream, recordings=recordings_dir, replay=replay,
                                   replay_mode="spy" if replay and upstream else "strict")
         try:
+            assert running.admin_url is not None  # start() gives it an admin port
             yield StuntmanFixture(running.url, Stuntman(running.admin_url), shared=False)
         finally:
             running.stop()

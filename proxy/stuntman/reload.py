@@ -8,13 +8,25 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Protocol
 
 from watchfiles import awatch
+
+from .settings import Settings
 
 SETTLE_TRIES, SETTLE_PAUSE = 20, 0.05  # a truncated file gets up to 1 s to be written again
 
 
-async def watch(server) -> None:
+class Reloadable(Protocol):
+    """What `watch` needs of the server (stuntman.server.Server)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def reload(self, why: str, settle: bool = False) -> bool | None: ...
+
+
+async def watch(server: Reloadable) -> None:
     root = server.settings.stubs.resolve()
     async for changes in awatch(root, debounce=50, step=20, recursive=True):
         names = sorted({_relative(Path(path), root) for _, path in changes})

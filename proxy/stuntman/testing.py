@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .server import Server
 from .settings import Settings
+
+T = TypeVar("T")
 
 
 class LoopThread:
     """An event loop running in a daemon thread; `call(coro)` runs a coroutine on it."""
 
     def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop
         try:
             import uvloop
 
@@ -24,7 +29,7 @@ class LoopThread:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="stuntman-loop")
         self.thread.start()
 
-    def call(self, coro, timeout: float = 30):
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self) -> None:
@@ -32,7 +37,7 @@ class LoopThread:
         self.thread.join(5)
 
 
-async def _run(fn):
+async def _run(fn: Callable[[], T]) -> T:
     return fn()
 
 
@@ -54,7 +59,7 @@ class InProcess:
         self.admin_url = f"http://127.0.0.1:{self.server.admin_port}" if self.server.admin_port else None
 
     @classmethod
-    def start(cls, stubs: Path, **overrides) -> InProcess:
+    def start(cls, stubs: Path | str, **overrides: Any) -> InProcess:
         """Free ports on 127.0.0.1, no file watching; any other Settings field may be given."""
         overrides = {"port": 0, "admin_port": 0, "watch": False, **overrides}
         return cls(replace(Settings(), stubs=Path(stubs), **overrides))

@@ -6,9 +6,17 @@ from __future__ import annotations
 
 import json
 from difflib import SequenceMatcher
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..exchange import Exchange
+    from .routes import Route, RouteTable
+
+Near = list[tuple["Route", list[str]]]  # routes, nearest first, each with what differed
 
 
-def nearest(table, ex, state, limit: int = 3) -> list[tuple[object, list[str]]]:
+def nearest(table: RouteTable, ex: Exchange, state: Any, limit: int = 3) -> Near:
+    """`state`: the stub state (scenarios) the routes are matched against."""
     scored = []
     for route in table.routes:
         diffs = route.mismatches(ex, state)
@@ -19,7 +27,7 @@ def nearest(table, ex, state, limit: int = 3) -> list[tuple[object, list[str]]]:
     return [(s[3], s[4]) for s in scored[:limit]]
 
 
-def report_text(ex, near) -> str:
+def report_text(ex: Exchange, near: Near) -> str:
     lines = [f"stuntman: no stub matched {ex.describe()}"]
     if not near:
         lines.append("(no stubs are loaded)")
@@ -30,7 +38,7 @@ def report_text(ex, near) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_json(ex, near) -> str:
+def report_json(ex: Exchange, near: Near) -> str:
     return json.dumps({
         "error": "no stub matched",
         "request": {"method": ex.method, "url": ex.target.decode("latin-1")},

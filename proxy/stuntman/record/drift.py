@@ -4,11 +4,11 @@ status, chosen headers, the JSON structure (fields added, removed, of another ty
 whether anything drifted."""
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .format import REDACTED, body_bytes, header_pairs
 from .recorder import read_exchanges, side_files
@@ -26,15 +26,16 @@ class Drift:
     seq: int
     method: str
     url: str
-    changes: list[dict] = field(default_factory=list)  # {kind, path, recorded, live}
+    changes: list[dict[str, Any]] = field(default_factory=list)  # {kind, path, recorded, live}
 
 
-def _type(value) -> str:
+def _type(value: Any) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
         type(value), "number")
 
 
-def compare_json(recorded, live, path: str = "$", ignore: tuple[str, ...] = (), out: list | None = None) -> list[dict]:
+def compare_json(recorded: Any, live: Any, path: str = "$", ignore: tuple[str, ...] = (),
+                 out: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Structural and value differences between two JSON documents, each with its JSONPath."""
     out = [] if out is None else out
     if path in ignore:
@@ -53,7 +54,7 @@ def compare_json(recorded, live, path: str = "$", ignore: tuple[str, ...] = (), 
                 continue  # an id or a time: its value may change, its type may not
             compare_json(recorded[key], live[key], f"{path}.{key}", ignore, out)
     elif isinstance(recorded, list):
-        for i, (a, b) in enumerate(zip(recorded, live)):  # items: the shape of each one that is in both
+        for i, (a, b) in enumerate(zip(recorded, live, strict=False)):  # items: the shape of each one in both
             compare_json(a, b, f"{path}[{i}]", ignore, out)
         if len(recorded) != len(live):
             out.append({"kind": "length-changed", "path": path, "recorded": len(recorded), "live": len(live)})
@@ -64,7 +65,7 @@ def compare_json(recorded, live, path: str = "$", ignore: tuple[str, ...] = (), 
 
 
 async def diff_recording(directory: Path, upstream: str, headers: tuple[str, ...] = ("content-type",),
-                         ignore: tuple[str, ...] = (), extra_headers: dict | None = None,
+                         ignore: tuple[str, ...] = (), extra_headers: dict[str, str] | None = None,
                          timeout: float = 10.0) -> list[Drift]:
     """Each recorded exchange, asked again of `upstream`: the ones that drifted."""
     import aiohttp
@@ -85,7 +86,7 @@ async def diff_recording(directory: Path, upstream: str, headers: tuple[str, ...
                                            headers=send, data=body or None, allow_redirects=False) as live:
                     live_body = await live.read()
                     live_status, live_headers = live.status, live.headers
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 drift.changes.append({"kind": "unreachable", "path": "", "live": str(exc) or type(exc).__name__})
                 drifted.append(drift)
                 continue
@@ -106,7 +107,8 @@ async def diff_recording(directory: Path, upstream: str, headers: tuple[str, ...
                 except ValueError:
                     drift.changes.append({"kind": "body", "path": "$", "recorded": "JSON", "live": "not JSON"})
             elif body_bytes(recorded_body, side_files(directory)) != live_body:
-                drift.changes.append({"kind": "body", "path": "body", "recorded": f"{recorded_body.get('size', 0)} bytes",
+                drift.changes.append({"kind": "body", "path": "body",
+                                      "recorded": f"{recorded_body.get('size', 0)} bytes",
                                       "live": f"{len(live_body)} bytes"})
             if drift.changes:
                 drifted.append(drift)

@@ -17,6 +17,7 @@ import gzip
 import json
 import re
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +27,7 @@ DEFAULT_REDACT = ("authorization", "proxy-authorization", "cookie", "set-cookie"
                   "password", "passwd", "secret", "client_secret", "token", "access_token", "refresh_token",
                   "id_token", "api_key", "apikey")  # query parameters and JSON fields
 # how JSON bodies are commonly written: try each, keep the one that gives the bytes back
-JSON_STYLES = {
+JSON_STYLES: dict[str, dict[str, Any]] = {
     "compact": {"separators": (",", ":"), "ensure_ascii": False},
     "spaced": {"ensure_ascii": False},
     "spaced-ascii": {},
@@ -57,7 +58,7 @@ def dump_json(value: Any, style: str) -> bytes:
     return json.dumps(value, **JSON_STYLES[style]).encode()
 
 
-def body_entry(data: bytes, inline_limit: int, side_file: str) -> tuple[dict, bytes | None]:
+def body_entry(data: bytes, inline_limit: int, side_file: str) -> tuple[dict[str, Any], bytes | None]:
     """A body for the exchange file, and the bytes for a side file if it is too large inline."""
     entry: dict[str, Any] = {"size": len(data)}
     if not data:
@@ -76,7 +77,7 @@ def body_entry(data: bytes, inline_limit: int, side_file: str) -> tuple[dict, by
     return entry, None
 
 
-def body_bytes(entry: dict, read_side_file) -> bytes:
+def body_bytes(entry: dict[str, Any], read_side_file: Callable[[str], bytes]) -> bytes:
     """The bytes a body entry stands for (read_side_file(name) → bytes for large ones)."""
     if "json" in entry:
         return dump_json(entry["json"], entry.get("jsonStyle", "compact"))
@@ -139,14 +140,14 @@ class Redactor:
             return url
         path, _, query = url.partition("?")
 
-        def hide(match: re.Match) -> str:
+        def hide(match: re.Match[str]) -> str:
             if match.group(1).lower() not in self.names:
                 return match.group(0)
             found.add(match.group(2))
             return f"{match.group(1)}={REDACTED}"
         return path + "?" + re.sub(r"([^&=]+)=([^&]*)", hide, query)
 
-    def body(self, entry: dict, found: set[str]) -> dict:
+    def body(self, entry: dict[str, Any], found: set[str]) -> dict[str, Any]:
         if not self.enabled or "json" not in entry:
             return entry
         value = self._fields(entry["json"], found)
@@ -156,7 +157,7 @@ class Redactor:
             return {**entry, "json": value, "redacted": True}
         return entry
 
-    def scrub(self, record: dict, side: dict[str, bytes], found: set[str]) -> dict:
+    def scrub(self, record: dict[str, Any], side: dict[str, bytes], found: set[str]) -> dict[str, Any]:
         """Every remaining occurrence of a hidden value, in the record and its side files."""
         secrets = sorted((s for s in found if len(s) >= 4 and s != REDACTED), key=len, reverse=True)
         if not self.enabled or not secrets:
@@ -208,7 +209,8 @@ def _redact_path(value: Any, expr: str, found: set[str]) -> Any:
     import jsonpath
 
     for match in list(jsonpath.finditer(expr, value)):
-        parent, key = (match.parent.obj if match.parent is not None else None), match.parts[-1] if match.parts else None
+        parent = match.parent.obj if match.parent is not None else None
+        key: Any = match.parts[-1] if match.parts else None  # an index in a list, a name in a dict
         if isinstance(parent, (dict, list)) and key is not None:
             found.update(_strings(parent[key]))
             parent[key] = REDACTED
@@ -268,7 +270,7 @@ class RecordedExchange(_Strict):
     timing: dict[str, float] = Field(description="ttfbMs (time to the response head), totalMs")
 
 
-def recording_schema() -> dict:
+def recording_schema() -> dict[str, Any]:
     schema = RecordedExchange.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "stuntman recorded exchange"

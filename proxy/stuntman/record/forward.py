@@ -10,9 +10,14 @@ the client gets its response: the addon's response hook waits for the write.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .recorder import Exchanged, Recorder
+
+if TYPE_CHECKING:
+    from mitmproxy import http
 
 CA_FILE = "mitmproxy-ca-cert.pem"  # mitmproxy's name for the certificate clients must trust
 
@@ -41,14 +46,15 @@ class RecordFlows:
     def __init__(self, recorder: Recorder):
         self.recorder = recorder
 
-    async def response(self, flow) -> None:
+    async def response(self, flow: http.HTTPFlow) -> None:
         entry, side = self.recorder.build(exchanged(flow))
         await self.recorder.save(entry, side)
 
 
-def exchanged(flow) -> Exchanged:
+def exchanged(flow: http.HTTPFlow) -> Exchanged:
     """A mitmproxy HTTP flow (with its response) as a recorded exchange."""
     request, response = flow.request, flow.response
+    assert response is not None, "a flow with its response"
     started = request.timestamp_start or 0.0
     head_at = response.timestamp_start or started
     ended = response.timestamp_end or head_at
@@ -61,13 +67,15 @@ def exchanged(flow) -> Exchanged:
         upstream=f"{request.scheme}://{request.host}:{request.port}")
 
 
-def import_flows(path: Path, recorder: Recorder, progress=None) -> tuple[int, list[str]]:
+def import_flows(path: Path, recorder: Recorder,
+                 progress: Callable[[int, int], object] | None = None) -> tuple[int, list[str]]:
     """The HTTP flows with a response in a mitmproxy flow file (read by mitmproxy's own reader)
     appended to a recording: (count, what was skipped and why)."""
     from mitmproxy import http, io
     from mitmproxy.exceptions import FlowReadException
 
-    flows, skipped = [], []
+    flows: list[http.HTTPFlow] = []
+    skipped: list[str] = []
     try:
         with open(path, "rb") as f:
             for i, flow in enumerate(io.FlowReader(f).stream()):
@@ -87,7 +95,7 @@ def import_flows(path: Path, recorder: Recorder, progress=None) -> tuple[int, li
 
 
 async def run_forward(host: str, port: int, recorder: Recorder, ca_dir: Path, *, insecure: bool = False,
-                      upstream_ca: Path | None = None, ready=None) -> None:
+                      upstream_ca: Path | None = None, ready: Callable[[], object] | None = None) -> None:
     """Serve as an HTTP(S) forward proxy until cancelled."""
     from mitmproxy import options
     from mitmproxy.tools.dump import DumpMaster

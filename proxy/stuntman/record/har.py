@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import json
 import sys
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -83,7 +85,7 @@ def _text(text: str | None, encoding: str | None) -> bytes:
     return base64.b64decode(text) if (encoding or "").lower() == "base64" else text.encode("utf-8")
 
 
-def _entries(data) -> list:
+def _entries(data: Any) -> list[Any]:
     if not isinstance(data, dict) or not isinstance(data.get("log"), dict) \
             or not isinstance(data["log"].get("entries"), list):
         raise HarError(["not a HAR file: expected {\"log\": {\"entries\": [...]}}"])
@@ -91,7 +93,7 @@ def _entries(data) -> list:
 
 
 def import_har(path: Path, directory: Path, redactor: Redactor, skip_bad: bool = False,
-               progress=None) -> tuple[int, list[str]]:
+               progress: Callable[[int, int], object] | None = None) -> tuple[int, list[str]]:
     """Entries of the HAR at `path` appended to the recording at `directory`: (count, problems)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -117,7 +119,7 @@ def import_har(path: Path, directory: Path, redactor: Redactor, skip_bad: bool =
                                    f"{len(good)} good entries)"])
     recorder = Recorder(directory, redactor)
     try:
-        for n, (i, entry) in enumerate(good, 1):
+        for n, (_, entry) in enumerate(good, 1):
             recorder.write_now(*recorder.build(_exchanged(entry)))
             if progress is not None:
                 progress(n, len(good))
@@ -143,7 +145,7 @@ def _exchanged(entry: HarEntry) -> Exchanged:
         response_decoded=True, at=entry.startedDateTime)
 
 
-def export_har(directory: Path) -> dict:
+def export_har(directory: Path) -> dict[str, Any]:
     """A recording as HAR 1.2."""
     from .. import __version__
 
@@ -151,10 +153,10 @@ def export_har(directory: Path) -> dict:
     for _, record in read_exchanges(directory):
         request, response = record["request"], record["response"]
 
-        def headers(lines: list[str]) -> list[dict]:
+        def headers(lines: list[str]) -> list[dict[str, str]]:
             return [{"name": n, "value": v} for n, v in header_pairs(lines)]
 
-        def content(body: dict) -> dict:
+        def content(body: dict[str, Any]) -> dict[str, Any]:
             data = body_bytes(body, side_files(directory))
             try:
                 return {"size": len(data), "text": data.decode("utf-8")}
@@ -173,7 +175,7 @@ def export_har(directory: Path) -> dict:
         mime = next((h["value"] for h in resp_headers if h["name"].lower() == "content-type"), "")
         timing = record.get("timing", {})
         entries.append({
-            "startedDateTime": record.get("recordedAt") or datetime.now(timezone.utc).isoformat(),
+            "startedDateTime": record.get("recordedAt") or datetime.now(UTC).isoformat(),
             "time": timing.get("totalMs", 0), "request": har_request,
             "response": {"status": response["status"], "statusText": response.get("reason", ""),
                          "httpVersion": record.get("protocol", "HTTP/1.1"), "headers": resp_headers, "cookies": [],

@@ -12,6 +12,7 @@ import json
 import re
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -47,10 +48,10 @@ def _generalize(paths: list[str]) -> dict[str, str]:
         by_shape[path.count("/")].append(path.split("/"))
     for group in by_shape.values():
         for pos in range(1, max(len(g) for g in group)):
-            buckets: dict[tuple, list[list[str]]] = defaultdict(list)
+            buckets: dict[tuple[str, ...], list[list[str]]] = defaultdict(list)
             for segments in group:
                 buckets[tuple(segments[:pos] + segments[pos + 1:])].append(segments)
-            for rest, members in buckets.items():
+            for members in buckets.values():
                 values = {m[pos] for m in members}
                 if len(values) > 1 and all(ID_LIKE.match(v) for v in values):
                     template = members[0][:pos] + ["{" + _param_name(members[0][pos - 1]) + "}"] + members[0][pos + 1:]
@@ -59,14 +60,14 @@ def _generalize(paths: list[str]) -> dict[str, str]:
     return templates
 
 
-def _echo(value, recorded: str, param: str):
+def _echo(value: Any, recorded: str, param: str) -> Any:
     """The recorded id, wherever the body repeats it, becomes {{path.param}}."""
     if isinstance(value, dict):
         return {k: _echo(v, recorded, param) for k, v in value.items()}
     if isinstance(value, list):
         return [_echo(v, recorded, param) for v in value]
     if str(value) == recorded and not isinstance(value, bool):
-        return "{{path.%s}}" % param
+        return "{{path." + param + "}}"
     return value
 
 
@@ -75,8 +76,8 @@ def stubs_from_recording(directory: Path, out: Path, stubs_root: Path, name: str
     exchanges = [record for _, record in read_exchanges(directory)]
     templates = _generalize([x["request"]["url"].partition("?")[0] for x in exchanges])
     files_dir = out / "__files"
-    stubs: dict[str, dict] = {}   # request key → stub
-    general: dict[str, dict] = {}  # template key → stub
+    stubs: dict[str, dict[str, Any]] = {}   # request key → stub
+    general: dict[str, dict[str, Any]] = {}  # template key → stub
     for x in exchanges:
         request, response = x["request"], x["response"]
         path = request["url"].partition("?")[0]
@@ -94,7 +95,7 @@ def stubs_from_recording(directory: Path, out: Path, stubs_root: Path, name: str
             stubs[key] = {"name": f"{name} {request['method']} {path}", "request": matcher, "response": answer}
         template = templates.get(path)
         if template is not None and "body" not in matcher and "query" not in matcher:
-            recorded_id = next(a for a, b in zip(path.split("/"), template.split("/")) if a != b)
+            recorded_id = next(a for a, b in zip(path.split("/"), template.split("/"), strict=True) if a != b)
             param = template.split("{", 1)[1].split("}", 1)[0]
             general.setdefault(f"{request['method']} {template}", {
                 "name": f"{name} {request['method']} {template}", "priority": 6,  # after the exact ones
@@ -116,11 +117,12 @@ def stubs_from_recording(directory: Path, out: Path, stubs_root: Path, name: str
 class _PlainDumper(yaml.SafeDumper):
     """No &anchors/*aliases: a person edits these files, and shared values must stay apart."""
 
-    def ignore_aliases(self, data) -> bool:
+    def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
-def _response(response: dict, directory: Path, files_dir: Path, stubs_root: Path, stem: str) -> dict:
+def _response(response: dict[str, Any], directory: Path, files_dir: Path, stubs_root: Path,
+              stem: str) -> dict[str, Any]:
     body = response.get("body") or {}
     headers: dict[str, str | list[str]] = {}
     for name, value in header_pairs(response.get("headers", [])):
@@ -131,7 +133,7 @@ def _response(response: dict, directory: Path, files_dir: Path, stubs_root: Path
             headers[name] = (previous if isinstance(previous, list) else [previous]) + [value]
         else:
             headers[name] = value
-    answer: dict = {"status": response["status"]}
+    answer: dict[str, Any] = {"status": response["status"]}
     if headers:
         answer["headers"] = headers
     data = body_bytes(body, side_files(directory))
@@ -150,7 +152,7 @@ def _response(response: dict, directory: Path, files_dir: Path, stubs_root: Path
     return answer
 
 
-def _echoing(answer: dict, recorded_id: str, param: str) -> dict:
+def _echoing(answer: dict[str, Any], recorded_id: str, param: str) -> dict[str, Any]:
     if "json" not in answer:
         return answer
     echoed = _echo(answer["json"], recorded_id, param)

@@ -6,7 +6,12 @@ header share the default partition ("").
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..config.model import STARTED
+
+if TYPE_CHECKING:
+    from ..exchange import Exchange
 
 DEFAULT_SESSION_HEADER = "x-stuntman-session"
 
@@ -18,23 +23,24 @@ class StubState:
         self._scenarios: dict[tuple[str, str], str] = {}
         self._positions: dict[tuple[str, str], int] = {}
 
-    def session(self, ex) -> str:
+    def session(self, ex: Exchange) -> str:
         if ex._headers is not None:
             return ex._headers.get(self.session_header, "")
         # every request with faults asks this: find one field without building the header dict
-        key, size, found = self._session_bytes, len(self._session_bytes), None
+        key, size = self._session_bytes, len(self._session_bytes)
+        found: bytes | None = None
         for name, value in ex.fields():
             if len(name) == size and name.lower() == key:
                 found = value if found is None else found + b", " + value
         return found.decode("latin-1") if found is not None else ""
 
-    def scenario_state(self, ex, scenario: str) -> str:
+    def scenario_state(self, ex: Exchange, scenario: str) -> str:
         return self._scenarios.get((self.session(ex), scenario), STARTED)
 
-    def set_scenario_state(self, ex, scenario: str, state: str) -> None:
+    def set_scenario_state(self, ex: Exchange, scenario: str, state: str) -> None:
         self.set_state(self.session(ex), scenario, state)
 
-    def next_position(self, ex, key: str, length: int, cycle: bool) -> int:
+    def next_position(self, ex: Exchange, key: str, length: int, cycle: bool) -> int:
         """Index of the response to give now in a sequence of `length`, and advance."""
         slot = (self.session(ex), key)
         pos = self._positions.get(slot, 0)

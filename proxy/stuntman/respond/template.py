@@ -15,12 +15,18 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..exchange import Exchange
+
+Getter = Callable[["Exchange"], Any]  # exchange → the value of one expression
 
 TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.S)
 _DEFAULT = re.compile(r"""default\s+(?:'([^']*)'|"([^"]*)"|(\S+))$""")
-_MISSING = object()
+_MISSING: Any = object()  # a value that is not there: Any, as it stands in for a value of any type
 
 
 def has_template(text: str) -> bool:
@@ -40,11 +46,11 @@ def _dig(value: Any, keys: list[str]) -> Any:
     return value
 
 
-def _now(ex) -> datetime:
+def _now(ex: Exchange) -> datetime:
     return ex.received_at
 
 
-def _request_getter(root: str, rest: list[str], faker) -> Callable[[Any], Any]:
+def _request_getter(root: str, rest: list[str], faker: Callable[[], Any]) -> Getter:
     """A function exchange → value for one expression (raises ValueError if unknown)."""
     name = ".".join(rest)
     if root == "path" and rest:
@@ -82,7 +88,7 @@ def _request_getter(root: str, rest: list[str], faker) -> Callable[[Any], Any]:
     raise ValueError(f"unknown template expression {'.'.join([root, *rest])!r}")
 
 
-_probe: list = []
+_probe: list[Any] = []  # the throwaway Faker
 
 
 def _probe_faker(name: str) -> None:
@@ -142,12 +148,13 @@ class Template:
             parts.append(source[pos:])
         self.parts = parts
 
-    def render(self, ex) -> str:
+    def render(self, ex: Exchange) -> str:
         return "".join(p if isinstance(p, str) else p(ex) for p in self.parts)
 
 
-def _compose(getter, filters, escape):
-    def part(ex) -> str:
+def _compose(getter: Getter, filters: list[Callable[[Any], Any]],
+             escape: Callable[[str], str] | None) -> Callable[[Exchange], str]:
+    def part(ex: Exchange) -> str:
         value = getter(ex)
         for f in filters:
             value = f(value)
