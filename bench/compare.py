@@ -95,7 +95,10 @@ def rows(report: dict, wl: str, conns: int) -> dict[str, dict]:
         if not runs:
             out[name] = {"error": next((r.get("error") for r in results if r.get("error")), "no run")}
             continue
-        med = lambda k: statistics.median(x[k] for x in runs)  # noqa: E731
+
+        def med(k: str, runs: list = runs) -> float:  # `runs` bound here: this row's
+            return statistics.median(x[k] for x in runs)
+
         out[name] = {
             "n": len(runs), "rps": med("rps"), "rps_min": min(x["rps"] for x in runs),
             "rps_max": max(x["rps"] for x in runs), "cpu_us": med("cpu_us_per_req"),
@@ -118,16 +121,18 @@ def summarize(report: dict) -> str:
     L = ["## stuntman summary", ""]
     rs, re_ = report.get("stuntman_rev_start"), report.get("stuntman_rev_end")
     if rs:
-        L += [f"stuntman measured: {rs}" + ("" if rs == re_ else f" at the start, {re_} at the end (changed during the run!)"), ""]
+        L += [f"stuntman measured: {rs}"
+              + ("" if rs == re_ else f" at the start, {re_} at the end (changed during the run!)"), ""]
 
     def line(name, r):
         if "error" in r:
             return f"| {name} | ERROR: {r['error'][:200]} | | | | | |"
         return (f"| {name} | {r['rps']:,.0f} ({r['rps_min']:,.0f}-{r['rps_max']:,.0f}) | {r['cpu_us']:.1f} "
-                f"({r['cpu_min']:.1f}-{r['cpu_max']:.1f}) | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['hwm_mb']:.0f} | "
-                f"{r['errors']} / {r['requests']:,} |")
+                f"({r['cpu_min']:.1f}-{r['cpu_max']:.1f}) | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                f"{r['hwm_mb']:.0f} | {r['errors']} / {r['requests']:,} |")
 
-    head = ["| target | req/s median (min-max) | SUT CPU us/req median (min-max) | p50 ms | p99 ms | peak RSS MB | errors / requests |",
+    head = ["| target | req/s median (min-max) | SUT CPU us/req median (min-max) | p50 ms | p99 ms | peak RSS MB "
+            "| errors / requests |",
             "|---|---:|---:|---:|---:|---:|---:|"]
     for wl, rs, names in (("proxy -c32", p32, ["direct", "nginx-proxy", "aiohttp-ref-proxy", "stuntman-proxy"]),
                           ("proxy -c1", p1, ["direct", "nginx-proxy", "aiohttp-ref-proxy", "stuntman-proxy"]),
@@ -174,16 +179,19 @@ def summarize(report: dict) -> str:
     if all(x and "error" not in x for x in (sp1, np1, d1)):
         a_s = sp1["p50_ms"] - d1["p50_ms"]
         a_n = np1["p50_ms"] - d1["p50_ms"]
-        add("-c1 added p50 vs direct, stuntman-proxy", a_s, f"<= nginx-proxy's + {GOALS['added_p50_ms_vs_nginx']} ms "
-            f"= {a_n + GOALS['added_p50_ms_vs_nginx']:+.3f} ms", a_s <= a_n + GOALS["added_p50_ms_vs_nginx"], "{:+.3f} ms")
+        add("-c1 added p50 vs direct, stuntman-proxy", a_s,
+            f"<= nginx-proxy's + {GOALS['added_p50_ms_vs_nginx']} ms = {a_n + GOALS['added_p50_ms_vs_nginx']:+.3f} ms",
+            a_s <= a_n + GOALS["added_p50_ms_vs_nginx"], "{:+.3f} ms")
         add("-c1 added p50 vs direct, nginx-proxy", a_n, "(reference)", None, "{:+.3f} ms")
         if np1.get("cpu_us") and sp1.get("cpu_us"):
             add("-c1 CPU us/req, stuntman / nginx-proxy", sp1["cpu_us"] / np1["cpu_us"], "(info)", None)
     L.append("")
-    errs = [(n, r) for rs in (p32, p1, s32) for n, r in rs.items() if "error" in r or r.get("errors") or r.get("failed_rounds")]
+    errs = [(n, r) for rs in (p32, p1, s32) for n, r in rs.items()
+            if "error" in r or r.get("errors") or r.get("failed_rounds")]
     if errs:
         L += ["Errors / failed rounds:", ""] + [
-            f"- {n}: " + (r["error"] if "error" in r else f"{r['errors']} wrk errors, {r['failed_rounds']} failed rounds")
+            f"- {n}: "
+            + (r["error"] if "error" in r else f"{r['errors']} wrk errors, {r['failed_rounds']} failed rounds")
             for n, r in errs] + [""]
     gen = [(n, r["gen_cpu"]) for rs in (p32, s32) for n, r in rs.items() if "gen_cpu" in r and r["gen_cpu"] >= 95]
     if gen:

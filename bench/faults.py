@@ -83,7 +83,8 @@ def raise_nofile() -> tuple[int, int]:
 
 
 def machine() -> str:
-    model = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    with open("/proc/cpuinfo") as cpuinfo:
+        model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?")
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
     return (f"{os.cpu_count()} CPU ({model}), kernel {os.uname().release}, "
             f"{(wrk.stdout + wrk.stderr).strip().splitlines()[0].split(' Copyright')[0]}")
@@ -224,12 +225,15 @@ def render_latency(args, runs: list[dict]) -> list[str]:
           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
           f"| {mm(ok, 'rps')} | {mm(ok, 'p50', '{:.1f}', 1000)} | {mm(ok, 'p90', '{:.1f}', 1000)} | "
           f"{mm(ok, 'p99', '{:.1f}', 1000)} | {mm(ok, 'max', '{:.0f}', 1000)} | {mm(ok, 'min', '{:.2f}', 1000)} | "
-          f"{sum(r['unexpected'] for r in ok)} / {sum(r['requests'] for r in ok):,} | {mm(ok, 'proc_pct', '{:.0f}')} | "
-          f"{mm(ok, 'cpu_us', '{:.1f}')} | {mm(ok, 'other_pct', '{:.0f}')} | {mm(ok, 'gen_pct', '{:.0f}')} |", ""]
-    L += ["Per round: " + "; ".join(f"r{r['round']} {r['rps']:,.0f} req/s, p99 {r['p99'] / 1000:.1f} ms" for r in ok), ""]
+          f"{sum(r['unexpected'] for r in ok)} / {sum(r['requests'] for r in ok):,} | "
+          f"{mm(ok, 'proc_pct', '{:.0f}')} | {mm(ok, 'cpu_us', '{:.1f}')} | {mm(ok, 'other_pct', '{:.0f}')} | "
+          f"{mm(ok, 'gen_pct', '{:.0f}')} |", ""]
+    L += ["Per round: " + "; ".join(f"r{r['round']} {r['rps']:,.0f} req/s, p99 {r['p99'] / 1000:.1f} ms"
+                                    for r in ok), ""]
     rps, p99 = med(ok, "rps"), med(ok, "p99") / 1000
     at_mean = args.conns / (med(ok, "mean") / 1e6)
-    L += [f"Goal: >= {GOAL_RPS:,} req/s: {rps:,.0f} = {100 * rps / cap:.0f}% of the ceiling, {verdict(rps >= GOAL_RPS)}; "
+    L += [f"Goal: >= {GOAL_RPS:,} req/s: {rps:,.0f} = {100 * rps / cap:.0f}% of the ceiling, "
+          f"{verdict(rps >= GOAL_RPS)}; "
           f"p99 <= {GOAL_P99_MS:g} ms: {p99:.1f} ms, {verdict(p99 <= GOAL_P99_MS)}. "
           f"At the measured mean latency ({med(ok, 'mean') / 1000:.1f} ms) {args.conns:,} connections can make at most "
           f"{at_mean:,.0f} req/s: {100 * rps / at_mean:.0f}% of that.", "",
@@ -285,8 +289,9 @@ def render_idle(args, runs: dict[str, list[dict]]) -> list[str]:
 
 def render(args, lat, idle) -> str:
     L = [f"# stuntman fault injection ({time.strftime('%Y-%m-%d %H:%M:%S %Z')})", "",
-         f"stuntman measured: {args.rev_start}" + ("" if args.rev_start == args.rev_end else
-                                                   f" at the start, {args.rev_end} at the end (changed during the run!)"),
+         f"stuntman measured: {args.rev_start}"
+         + ("" if args.rev_start == args.rev_end else
+            f" at the start, {args.rev_end} at the end (changed during the run!)"),
          "", f"Machine: {args.machine}; open files limit {args.nofile[0]:,} (hard {args.nofile[1]:,}).", ""]
     if lat is not None:
         L += render_latency(args, lat)

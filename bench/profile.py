@@ -95,7 +95,8 @@ def parse_collapsed(path: str):
             total += n
             frames = stack.split(";")
             native[frames[-1]] += n
-            py = next((fr for fr in reversed(frames) if FRAME.match(fr) and FRAME.match(fr).group("file").endswith(".py")),
+            py = next((fr for fr in reversed(frames)
+                       if FRAME.match(fr) and FRAME.match(fr).group("file").endswith(".py")),
                       "(no Python frame)")
             python[py] += n
     return total, native, python
@@ -123,7 +124,8 @@ def profile_pyspy(args, wl: str, work: str, upstream_url: str | None, stamp: str
         sm.wait_ready(URL)
         run_wrk(sm.port, URL, 32, 1)
         wrk = subprocess.Popen(["taskset", "-c", GEN_CPU, "wrk", "-t1", "-c32", f"-d{args.duration + 4}s",
-                                f"http://{HOST}:{sm.port}{URL}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                f"http://{HOST}:{sm.port}{URL}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         time.sleep(1.5)
         t0 = cpu_split(sm.p.pid)
         mode = ["--native"] if args.native else ["--nonblocking"]
@@ -166,11 +168,10 @@ def _start_with_upstream(args, stubs, work, upstream_url, tag, prefix: list[str]
         argv += ["--upstream", upstream_url]
     sm.cmd = shlex.join(argv)
     sm.log = os.path.join(work, f"{os.path.basename(stubs)}-{tag}.log")
-    lf = open(sm.log, "ab")
-    sm.t0 = time.time()
-    sm.p = subprocess.Popen(["taskset", "-c", SUT_CPU] + argv, stdout=lf, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    lf.close()
+    with open(sm.log, "ab") as lf:  # the child keeps its own descriptor
+        sm.t0 = time.time()
+        sm.p = subprocess.Popen(["taskset", "-c", SUT_CPU] + argv, stdout=lf, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
     sm.startup_s = None
     return sm
 
@@ -195,8 +196,9 @@ def profile_cprofile(args, wl: str, work: str, upstream_url: str | None, stamp: 
     L = [f"cProfile (deterministic; slows stuntman ~2x: {r['rps']:,.0f} req/s, {r['requests']:,} requests + readiness "
          f"probes), by self time (tottime). `{os.path.relpath(prof, ROOT)}`", "",
          "| # | function | calls/request | tottime s | % of profiled | cumtime s |", "|---:|---|---:|---:|---:|---:|"]
-    for i, ((file, line, fn), (cc, nc, tt, ct, _)) in enumerate(rows[:args.top], 1):
-        where = fn if file == "~" else f"{fn} ({os.path.basename(os.path.dirname(file))}/{os.path.basename(file)}:{line})"
+    for i, ((file, line, fn), (_, nc, tt, ct, _)) in enumerate(rows[:args.top], 1):
+        where = (fn if file == "~"
+                 else f"{fn} ({os.path.basename(os.path.dirname(file))}/{os.path.basename(file)}:{line})")
         L.append(f"| {i} | `{where}` | {nc / reqs:.2f} | {tt:.2f} | {100 * tt / max(1e-9, total_tt):.1f} | {ct:.2f} |")
     return L + [""]
 

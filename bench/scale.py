@@ -193,11 +193,10 @@ class Stuntman:
         cmd = f"{binary} run --stubs {stubs} --host {HOST} --port {self.port} --admin-port {self.admin}"
         self.cmd = cmd
         self.log = log
-        lf = open(log, "ab")
-        self.t0 = time.time()
-        self.p = subprocess.Popen(["taskset", "-c", SUT_CPU] + shlex.split(cmd), stdout=lf, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, start_new_session=True)
-        lf.close()
+        with open(log, "ab") as lf:  # the child keeps its own descriptor
+            self.t0 = time.time()
+            self.p = subprocess.Popen(["taskset", "-c", SUT_CPU] + shlex.split(cmd), stdout=lf,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         self.startup_s = None
 
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
@@ -331,7 +330,8 @@ def cmd_scale(args) -> int:
                     print(f"  r{rnd} {k:16} n={n:<5} {res['rps']:>9,.0f} req/s  {res['cpu_us']:5.1f} us/req  "
                           f"p50 {res['p50'] / 1000:.2f} ms  err {res['errors']}  sut {res['sut_pct']:.0f}%  "
                           f"gen {res['gen_pct']:.0f}%  start {res['startup_s']:.1f}s  "
-                          f"rss {res['rss_kb']['VmRSS'] / 1024:.1f} MB  body {'ok' if res['body_ok'] else 'WRONG'}  {url}",
+                          f"rss {res['rss_kb']['VmRSS'] / 1024:.1f} MB  "
+                          f"body {'ok' if res['body_ok'] else 'WRONG'}  {url}",
                           flush=True)
     shutil.rmtree(base, ignore_errors=True)
     args.rev_end = stuntman_rev(args.stuntman)
@@ -347,13 +347,15 @@ def med(runs, key):
 def render_scale(results: dict, kinds: list[str], args) -> str:
     n = args.stubs
     L = [f"# stuntman: 1 vs {n:,} stubs ({time.strftime('%Y-%m-%d %H:%M:%S %Z')})", "",
-         f"stuntman measured: {args.rev_start}" + ("" if args.rev_start == args.rev_end else
-                                                   f" at the start, {args.rev_end} at the end (changed during the run!)"), "",
+         f"stuntman measured: {args.rev_start}"
+         + ("" if args.rev_start == args.rev_end else
+            f" at the start, {args.rev_end} at the end (changed during the run!)"), "",
          f"wrk -t1 -c{args.conns} -d{args.duration:g}s (CPU 0) at the URL of the matching stub, which is the last "
          f"of {n:,} in file order; stuntman on CPU 1. {args.rounds} round(s), 1 and {n:,} interleaved; medians "
          "(min-max). CPU us/req = stuntman's utime+stime / requests.", "",
-         f"| kind | example path | req/s, 1 stub | req/s, {n:,} stubs | req/s drop | CPU us/req, 1 | CPU us/req, {n:,} | "
-         "CPU/req increase | goal (drop or increase) | startup s (1 / N) | RSS MB (1 / N) | errors |",
+         f"| kind | example path | req/s, 1 stub | req/s, {n:,} stubs | req/s drop | CPU us/req, 1 | "
+         f"CPU us/req, {n:,} | CPU/req increase | goal (drop or increase) | startup s (1 / N) | RSS MB (1 / N) "
+         "| errors |",
          "|---|---|---:|---:|---:|---:|---:|---:|:-:|---:|---:|---:|"]
     for k in kinds:
         a = [r for r in results[f"{k}/1"] if "error" not in r]
@@ -419,7 +421,8 @@ def cmd_rss(args) -> int:
         th = threading.Thread(target=sampler, daemon=True)
         th.start()
         done = 0
-        for label, want in ((f"after {half:,} requests", half), (f"after {args.requests:,} requests", args.requests - half)):
+        for label, want in ((f"after {half:,} requests", half),
+                            (f"after {args.requests:,} requests", args.requests - half)):
             c0 = proc_cpu_ticks(pid)
             r = run_wrk(sm.port, url, args.conns, args.max_seconds, requests=want)
             r["cpu_us"] = (proc_cpu_ticks(pid) - c0) / CLK * 1e6 / max(1, r["requests"])
@@ -450,20 +453,24 @@ def cmd_rss(args) -> int:
 
 
 def render_rss(args, points, phases, samples, err) -> str:
-    L = [f"# stuntman RSS: {args.stubs:,} stubs, {args.requests:,} requests ({time.strftime('%Y-%m-%d %H:%M:%S %Z')})", "",
-         f"stuntman measured: {args.rev_start}" + ("" if args.rev_start == args.rev_end else
-                                                   f" at the start, {args.rev_end} at the end (changed during the run!)"), "",
-         f"{args.stubs - 1:,} stubs cycling exact / template / regex paths, then GET /api/v1/users/42 -> 1 KB bodyFile "
-         f"(last in file order). wrk -t1 -c{args.conns} (CPU 0) at /api/v1/users/42, stopped after {args.requests // 2:,} "
-         "responses, twice; stuntman on CPU 1. Memory of the stuntman process from /proc/PID/status.", "",
+    L = [f"# stuntman RSS: {args.stubs:,} stubs, {args.requests:,} requests "
+         f"({time.strftime('%Y-%m-%d %H:%M:%S %Z')})", "",
+         f"stuntman measured: {args.rev_start}"
+         + ("" if args.rev_start == args.rev_end else
+            f" at the start, {args.rev_end} at the end (changed during the run!)"), "",
+         f"{args.stubs - 1:,} stubs cycling exact / template / regex paths, then GET /api/v1/users/42 -> 1 KB "
+         f"bodyFile (last in file order). wrk -t1 -c{args.conns} (CPU 0) at /api/v1/users/42, stopped after "
+         f"{args.requests // 2:,} responses, twice; stuntman on CPU 1. "
+         "Memory of the stuntman process from /proc/PID/status.", "",
          "| point | requests | VmRSS MB | VmHWM MB | RssAnon MB |", "|---|---:|---:|---:|---:|"]
     for label, m in points.items():
         L.append(f"| {label} | {m.get('requests_total', 0):,} | {m['VmRSS'] / 1024:.1f} | {m['VmHWM'] / 1024:.1f} | "
                  f"{m.get('RssAnon', 0) / 1024:.1f} |")
     L.append("")
     for i, r in enumerate(phases):
-        L.append(f"- phase {i + 1}: {r['requests']:,} requests in {r['duration_us'] / 1e6:.1f} s ({r['rps']:,.0f} req/s, "
-                 f"{r['cpu_us']:.1f} us/req, p50 {r['p50'] / 1000:.2f} ms, p99 {r['p99'] / 1000:.2f} ms), errors {r['errors']}")
+        L.append(f"- phase {i + 1}: {r['requests']:,} requests in {r['duration_us'] / 1e6:.1f} s "
+                 f"({r['rps']:,.0f} req/s, {r['cpu_us']:.1f} us/req, p50 {r['p50'] / 1000:.2f} ms, "
+                 f"p99 {r['p99'] / 1000:.2f} ms), errors {r['errors']}")
     if samples:
         rs = [s[1] for s in samples]
         L.append(f"- 1 s samples during the load ({len(samples)}): VmRSS min {min(rs) / 1024:.1f} MB, "
@@ -475,7 +482,8 @@ def render_rss(args, points, phases, samples, err) -> str:
         hwm = max(m["VmHWM"] for m in points.values()) / 1024
         flat = abs(growth) <= 1.0
         L.append(f"- VmRSS change from half way to the end: {growth:+.2f} MB "
-                 f"({(b['VmRSS'] - a['VmRSS']) * 1024 / max(1, b['requests_total'] - a['requests_total']):+.2f} bytes/request)")
+                 f"({(b['VmRSS'] - a['VmRSS']) * 1024 / max(1, b['requests_total'] - a['requests_total']):+.2f} "
+                 "bytes/request)")
         L.append(f"- goal: <= 60 MB and flat -> peak VmHWM {hwm:.1f} MB: {'MET' if hwm <= 60 else 'MISSED'}; "
                  f"flat (|change| <= 1 MB over the second half): {'MET' if flat else 'MISSED'}")
     if err:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+
 from stuntman.settings import Settings
 from stuntman.testing import InProcess, LoopThread
 
@@ -263,7 +264,7 @@ def raw_exchange(port: int, data: bytes, *, timeout: float = 5.0, half_close: bo
                 if not chunk:
                     break
                 chunks.append(chunk)
-        except (socket.timeout, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             pass
         return b"".join(chunks)
 

@@ -6,6 +6,7 @@ import asyncio
 import re
 
 import pytest
+
 from conftest import call
 from stuntman.client import AsyncStuntman, Stuntman, StuntmanError
 
@@ -98,7 +99,8 @@ class Recording:
         original = client._call
 
         def noted(method, path, *args, **kwargs):
-            self.calls.add((method, re.sub(r"^(/__admin/(mappings|faults))/(?!reset$|reload$)[^/]+$", r"\1/{id}", path)))
+            route = re.sub(r"^(/__admin/(mappings|faults))/(?!reset$|reload$)[^/]+$", r"\1/{id}", path)
+            self.calls.add((method, route))
             return original(method, path, *args, **kwargs)
         client._call = noted
 

@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 import yaml
+
 from conftest import ROOT, STUNTMAN, free_port, run_cli, wait_port, write_stubs
 
 
@@ -230,9 +231,9 @@ def schema_errors(value, node: dict, root: dict, where: str = "$") -> list[str]:
     if "enum" in node and value not in node["enum"]:
         return [f"{where}: {value!r} not in {node['enum']}"]
     errors = []
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in node and value < node["minimum"] or "maximum" in node and value > node["maximum"]:
-            errors.append(f"{where}: {value} out of range")
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and ("minimum" in node and value < node["minimum"] or "maximum" in node and value > node["maximum"]):
+        errors.append(f"{where}: {value} out of range")
     if isinstance(value, dict):
         props = node.get("properties", {})
         errors += [f"{where}: missing {k}" for k in node.get("required", []) if k not in value]

@@ -12,8 +12,9 @@ import urllib.request
 
 import aiohttp
 import pytest
-from conftest import call, raw_exchange, run_cli, wait_port
 from multidict import CIMultiDict
+
+from conftest import call, raw_exchange, run_cli, wait_port
 from test_admin import api
 
 BODY = "0123456789" * 100  # 1,000 bytes
@@ -29,9 +30,9 @@ def stub(name: str, path: str, faults: str, body: str = BODY, **extra: str) -> s
 
 
 async def _get(url: str, timeout: float = 5, **kw) -> tuple[int, dict, bytes]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-        async with session.get(url, **kw) as resp:
-            return resp.status, CIMultiDict(resp.headers), await resp.read()
+    async with (aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+                session.get(url, **kw) as resp):
+        return resp.status, CIMultiDict(resp.headers), await resp.read()
 
 
 def get(url: str, timeout: float = 5, **kw) -> tuple[int, dict, bytes]:
@@ -79,7 +80,8 @@ def statuses(port: int, path: str, n: int, headers: str = "") -> list[int]:
 
 def test_reset_close_and_hang_as_aiohttp_sees_them(stuntman):
     st = stuntman({"s.yaml": stub("reset", "/reset", "- type: reset") + stub("close", "/close", "- type: close")
-                   + stub("hang", "/hang", "- type: hang") + stub("hang-for", "/hang-for", "- {type: hang, for_ms: 300}")})
+                   + stub("hang", "/hang", "- type: hang")
+                   + stub("hang-for", "/hang-for", "- {type: hang, for_ms: 300}")})
     with pytest.raises(aiohttp.ClientOSError) as reset:
         get(st.url + "/reset")
     assert "reset" in str(reset.value).lower()
@@ -144,11 +146,10 @@ def test_bandwidth_and_dribble_pace_the_body(stuntman):
     async def arrivals(path: str) -> tuple[float, list[tuple[float, int]]]:
         start = time.perf_counter()
         seen = []
-        async with aiohttp.ClientSession() as session:
-            async with session.get(st.url + path) as resp:
-                head_at = time.perf_counter() - start
-                async for chunk in resp.content.iter_any():
-                    seen.append((time.perf_counter() - start, len(chunk)))
+        async with aiohttp.ClientSession() as session, session.get(st.url + path) as resp:
+            head_at = time.perf_counter() - start
+            async for chunk in resp.content.iter_any():
+                seen.append((time.perf_counter() - start, len(chunk)))
         return head_at, seen
 
     head_at, seen = asyncio.run(arrivals("/bw"))
@@ -294,13 +295,13 @@ def test_latency_stages_on_proxied_routes(stuntman, upstream):
         start = time.monotonic()
         result = {}
 
-        async def watch() -> None:
+        async def watch(path: str, before: int, result: dict) -> None:
             task = asyncio.ensure_future(_get(st.url + path))
             await asyncio.sleep(0.15)
             result["reached"] = upstream.requests > before  # has the upstream seen it yet?
             result["response"] = await task
 
-        asyncio.run(watch())
+        asyncio.run(watch(path, before, result))
         status, headers, _ = result["response"]
         assert status == 200 and headers["X-Stuntman-Fault"] == "latency"
         assert time.monotonic() - start >= 0.3
@@ -315,11 +316,10 @@ def test_bandwidth_on_a_proxied_body_streams_it(stuntman, upstream):
         start = time.perf_counter()
         first = None
         size = 0
-        async with aiohttp.ClientSession() as session:
-            async with session.get(url) as resp:
-                async for chunk in resp.content.iter_any():
-                    first = first or time.perf_counter() - start
-                    size += len(chunk)
+        async with aiohttp.ClientSession() as session, session.get(url) as resp:
+            async for chunk in resp.content.iter_any():
+                first = first or time.perf_counter() - start
+                size += len(chunk)
         return first, time.perf_counter() - start, size
 
     # the upstream sends 5 x 1 KB, 0.3 s apart: the first bytes arrive long before the last exist
@@ -348,7 +348,8 @@ def test_truncate_and_corrupt_on_proxied_responses(stuntman, upstream):
 
 def test_admin_api_creates_targets_disables_and_resets_faults(stuntman, upstream):
     st = stuntman({"s.yaml": "- name: users\n  request: {path: /users}\n  response: {body: ok}\n",
-                   "f.yaml": "faults:\n  - {name: file-fault, type: error, status: 500, route: users, enabled: false}\n"},
+                   "f.yaml": "faults:\n"
+                             "  - {name: file-fault, type: error, status: 500, route: users, enabled: false}\n"},
                   admin_port=0, upstream=upstream.url)
     assert call(st.port, "GET", "/users")[0] == 200
     status, created = api(st, "POST", "/__admin/faults", {"type": "error", "status": 503, "route": "users"})
@@ -402,7 +403,8 @@ def test_bad_fault_files_name_file_line_and_field_and_the_last_good_set_serves(s
         ("f.yaml", 3, "faults[0].fixed_ms"), ("f.yaml", 4, "faults[1]")]
     assert call(st.port, "GET", "/a")[0] == 418
     result = run_cli("validate", str(st.stubs))
-    assert result.returncode == 1 and "f.yaml:3: faults[0].fixed_ms: Input should be greater than or equal to 0" in result.stdout
+    assert result.returncode == 1
+    assert "f.yaml:3: faults[0].fixed_ms: Input should be greater than or equal to 0" in result.stdout
 
 
 def test_fault_files_apply_to_every_request_or_a_matcher(stuntman, upstream):
@@ -477,7 +479,8 @@ def test_the_demo_faults_fire_only_when_asked(cli_server, tmp_path):
 
     shutil.copytree(ROOT / "stubs", tmp_path / "stubs")
     _, port = cli_server("--stubs", str(tmp_path / "stubs"))
-    assert call(port, "POST", "/api/payments", body=b"{}", headers={"X-Stuntman-Session": "a"})[0] == 503  # its sequence
+    session_a = {"X-Stuntman-Session": "a"}
+    assert call(port, "POST", "/api/payments", body=b"{}", headers=session_a)[0] == 503  # its sequence
     status, headers, body = call(port, "POST", "/api/payments", body=b"{}",
                                  headers={"X-Stuntman-Fault": "payments-down", "X-Stuntman-Session": "b"})
     assert status == 503 and headers["retry-after"] == "2" and b"injected" in body

@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import pytest
+
 from conftest import STUNTMAN, free_port, run_cli, wait_port
 from test_proxy import tls_upstream  # noqa: F401  (the fixture)
 from test_record import recorded
@@ -44,7 +45,8 @@ def test_https_through_the_forward_proxy_is_recorded(forward, tls_upstream, tmp_
     up, cert = tls_upstream
     proc, port = forward("--to", "dev", "--upstream-ca", str(cert))
     ca = run_cli("ca", "--path", "--ca-dir", str(tmp_path / "ca")).stdout.strip()
-    assert ca.endswith(".pem") and "BEGIN CERTIFICATE" in run_cli("ca", "--export", "--ca-dir", str(tmp_path / "ca")).stdout
+    assert ca.endswith(".pem")
+    assert "BEGIN CERTIFICATE" in run_cli("ca", "--export", "--ca-dir", str(tmp_path / "ca")).stdout
     url = f"https://localhost:{up.port}/api/things?x=1"
     result = curl(port, ca, url, f"Authorization: Bearer {SECRET}")
     assert result.returncode == 0, result.stderr

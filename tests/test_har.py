@@ -98,7 +98,8 @@ def test_export_writes_har_that_imports_back_the_same(tmp_path):
     first = exported["log"]["entries"][0]
     assert first["request"]["url"] == "https://api.example.test/api/users/42?lang=en"
     assert first["response"]["content"]["text"] == '{"id": 42, "name": "Ada"}'
-    assert run_cli("import", "har", str(tmp_path / "out.har"), "--to", "b", "--recordings", str(tmp_path)).returncode == 0
+    imported = run_cli("import", "har", str(tmp_path / "out.har"), "--to", "b", "--recordings", str(tmp_path))
+    assert imported.returncode == 0
     exchanges = {}
     for name in ("a", "b"):
         exchanges[name] = [json.loads(p.read_text())["response"]["body"]

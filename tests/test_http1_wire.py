@@ -125,7 +125,7 @@ class Client:
         self.sock.settimeout(timeout)
         try:
             data = self.sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             return False
         except ConnectionResetError:
             return self.buf == b""
@@ -147,7 +147,7 @@ def drain(port: int, data: bytes, timeout: float = 5.0) -> tuple[bytes, bool]:
         try:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
-        except socket.timeout:
+        except TimeoutError:
             return b"".join(chunks), False
         except ConnectionResetError:
             pass

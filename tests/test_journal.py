@@ -32,7 +32,8 @@ def test_every_answered_request_is_journaled_newest_first(stuntman, upstream):
     assert newest["action"] == "proxy" and newest["matched"] is None and newest["response"]["status"] == 200
     assert newest["request"]["body"] == "up"  # streamed upstream, and kept for the journal
     assert order["matched"]["name"] == "create-order" and order["response"]["status"] == 201
-    assert order["request"]["body"] == '{"item": 7}' and ["Content-Type", "application/json"] in order["request"]["headers"]
+    assert order["request"]["body"] == '{"item": 7}'
+    assert ["Content-Type", "application/json"] in order["request"]["headers"]
     assert user["action"] == "stub" and user["matched"]["source"] == "s.yaml:2"
     assert user["timing"]["totalMs"] >= 0 and user["loggedDate"].endswith("+00:00")
     assert api(st, "GET", "/__admin/requests?limit=1")[1]["meta"]["total"] == 1
@@ -56,7 +57,8 @@ def test_journaled_headers_are_exact_however_the_requests_were_read(stuntman):
             sock.sendall(part)
             time.sleep(0.05)
         assert sock.recv(4096).startswith(b"HTTP/1.1 201")
-    raw_exchange(st.port, order(4, b"X-Big: " + b"b" * 20000 + b"\r\n") + b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n")
+    raw_exchange(st.port,
+                 order(4, b"X-Big: " + b"b" * 20000 + b"\r\n") + b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n")
     with socket.create_connection(("127.0.0.1", st.port)) as sock:  # answered (404) before its body arrives
         sock.sendall(b"POST /unmatched HTTP/1.1\r\nHost: t\r\nX-Late: body\r\nContent-Length: 4\r\n\r\n")
         assert sock.recv(4096).startswith(b"HTTP/1.1 404")
@@ -86,7 +88,8 @@ def test_find_count_and_unmatched(stuntman):
     call(st.port, "GET", "/nowhere")
     assert api(st, "POST", "/__admin/requests/count", {"method": "POST", "path": "/api/orders"}) == (200, {"count": 3})
     status, found = api(st, "POST", "/__admin/requests/find",
-                        {"path": "/api/orders", "body": {"jsonPath": {"expression": "$.n", "matches": {"regex": "^[12]$"}}}})
+                        {"path": "/api/orders",
+                         "body": {"jsonPath": {"expression": "$.n", "matches": {"regex": "^[12]$"}}}})
     assert status == 200 and [json.loads(r["request"]["body"])["n"] for r in found["requests"]] == [2, 1]
     status, unmatched = api(st, "GET", "/__admin/requests/unmatched")
     assert [r["request"]["url"] for r in unmatched["requests"]] == ["/nowhere", "/api/users/1"]
@@ -99,7 +102,7 @@ def test_find_count_and_unmatched(stuntman):
 
 def test_the_journal_is_a_bounded_ring_and_bodies_are_cut(stuntman):
     st = stuntman(STUBS, admin_port=0, journal_size=5, journal_body_bytes=10)
-    for i in range(12):
+    for _ in range(12):
         call(st.port, "POST", "/api/orders", body=b"x" * 100)
     requests = api(st, "GET", "/__admin/requests")[1]["requests"]
     assert len(requests) == 5

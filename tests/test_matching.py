@@ -6,6 +6,7 @@ import json
 from urllib.parse import quote
 
 import pytest
+
 from conftest import call
 
 # -- string matchers on query, headers and body ---------------------------------------------

@@ -53,7 +53,8 @@ def test_the_next_test_starts_clean(stuntman):
 
 
 def test_in_process_serves_the_configured_stub_directory_and_upstream(pytester, upstream):
-    stubs = write_stubs(pytester.path / "mystubs", {"s.yaml": "- {request: {path: /from-file}, response: {body: filed}}\n"})
+    stubs = write_stubs(pytester.path / "mystubs",
+                        {"s.yaml": "- {request: {path: /from-file}, response: {body: filed}}\n"})
     pytester.makeini(f"[pytest]\nstuntman_stubs = {stubs.name}\nstuntman_upstream = {upstream.url}\n")
     pytester.makepyfile(HELPERS + '''
 def test_files_and_upstream(stuntman):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import Upstream, call, free_port, serving, wait_port, write_stubs
 from stuntman.record.format import RecordedExchange
 from stuntman.record.recorder import read_exchanges
@@ -43,7 +44,7 @@ def test_record_then_replay_with_the_upstream_stopped(stuntman, tmp_path):
     assert files[2]["response"]["body"]["file"].startswith("bodies/") and files[0]["response"]["body"]["jsonStyle"]
     assert files[1]["request"]["body"]["json"] == {"item": 7, "qty": 2}
     replay = stuntman({}, recordings=tmp_path / "rec", replay=("shop",))
-    for (method, path, body, headers), (status, _, original) in zip(cases, originals):
+    for (method, path, body, headers), (status, _, original) in zip(cases, originals, strict=True):
         # the request body's key order does not matter to a replay
         body = b'{"qty": 2, "item": 7}' if body else None
         got_status, got_headers, got = call(replay.port, method, path, body=body, headers=headers)
@@ -281,7 +282,8 @@ def test_replay_matching_can_ignore_query_parameters_and_body_fields(stuntman, t
     assert call(lenient.port, "POST", "/search?q=desk&ts=222", body=b'{"term": "lamp"}')[0] == 404  # q still counts
     # faults apply to replayed routes like to any other (one table)
     faulty = stuntman({"f.yaml": "faults:\n  - {type: error, status: 503, request: {path: /search}}\n"},
-                      recordings=tmp_path, replay=("i",), replay_ignore_query=("ts",), replay_ignore_body=("$.requestId",))
+                      recordings=tmp_path, replay=("i",), replay_ignore_query=("ts",),
+                      replay_ignore_body=("$.requestId",))
     assert call(faulty.port, "POST", "/search?q=lamp", body=b'{"term": "lamp"}')[0] == 503
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from stuntman.compile import compile_table
 from stuntman.config.loader import validate_stubs
 from stuntman.exchange import Exchange

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+
 from conftest import call, free_port, wait_port, write_stubs
 
 STUBS = {"s.yaml": """

@@ -9,6 +9,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 import pytest
+
 from conftest import call, run_cli, write_stubs
 from stuntman.config.loader import ConfigErrors
 from stuntman.server import Server

@@ -7,6 +7,7 @@ import json
 
 import yaml
 from aiohttp import web
+
 from conftest import call, run_cli, serving
 
 COUNTER = {"orders": 0}
@@ -28,7 +29,8 @@ async def report(request):
 
 
 def test_a_recording_becomes_generalized_editable_stubs(stuntman, tmp_path):
-    with serving(("GET", "/api/users/{uid}", user), ("POST", "/api/orders", order), ("GET", "/api/report", report)) as url:
+    with serving(("GET", "/api/users/{uid}", user), ("POST", "/api/orders", order),
+                 ("GET", "/api/report", report)) as url:
         rec = stuntman({}, upstream=url, recordings=tmp_path / "rec", record_to="shop")
         for path in ("/api/users/42", "/api/users/7", "/api/users/42"):
             call(rec.port, "GET", path)

@@ -47,7 +47,7 @@ def create_app(config: Config | None = None) -> web.Application:
 def main(argv: list[str] | None = None) -> None:
     parser = arguments("inventory: stock levels", default_port=8002)
     parser.add_argument("--stock", action="append", default=[], metavar="ITEM=N",
-                        help="an item and its stock (repeatable; default: %s)" % DEFAULT_STOCK)
+                        help=f"an item and its stock (repeatable; default: {DEFAULT_STOCK})")
     args = parser.parse_args(argv)
     stock = dict(DEFAULT_STOCK)
     if args.stock:

@@ -12,6 +12,7 @@ import statistics
 import aiohttp
 import pytest
 from aiohttp import web
+
 from shop import payments
 from stuntman.testing import InProcess
 
@@ -37,7 +38,7 @@ async def eventually(check, timeout: float = 5.0) -> None:
     loop = asyncio.get_running_loop()
     give_up = loop.time() + timeout
     while not check():
-        assert loop.time() < give_up, "still not true after %.1fs" % timeout
+        assert loop.time() < give_up, f"still not true after {timeout:.1f}s"
         await asyncio.sleep(0.02)
 
 
@@ -167,7 +168,8 @@ async def test_a_recorded_payments_session_replays_with_payments_stopped(stuntma
     real = web.AppRunner(payments.create_app())  # the real payments service, on a free port
     await real.setup()
     await web.TCPSite(real, "127.0.0.1", 0).start()
-    payments_url = "http://%s:%d" % real.addresses[0][:2]
+    host, port = real.addresses[0][:2]
+    payments_url = f"http://{host}:{port}"
 
     recorder = InProcess.start(stubs, upstream=payments_url, recordings=recordings, record_to="payments")
     try:
