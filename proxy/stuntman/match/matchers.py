@@ -7,10 +7,19 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from ..config.model import BodyMatcherSpec, JsonPathSpec, MatcherSpec
+
+
+class Matcher(Protocol):
+    """What every compiled matcher is: `test` a value (a string, None, a `BodyView`), and say what
+    it wants in a near-miss report."""
+
+    def test(self, value: Any, /) -> bool: ...
+
+    def describe(self) -> str: ...
 
 
 class Equals:
@@ -77,7 +86,7 @@ class Present:
 class AnyOf:
     __slots__ = ("matchers",)
 
-    def __init__(self, matchers: list):
+    def __init__(self, matchers: list[Matcher]):
         self.matchers = matchers
 
     def test(self, value: Any) -> bool:
@@ -100,7 +109,7 @@ class AllOf(AnyOf):
 class Not:
     __slots__ = ("inner",)
 
-    def __init__(self, inner):
+    def __init__(self, inner: Matcher):
         self.inner = inner
 
     def test(self, value: Any) -> bool:
@@ -110,7 +119,7 @@ class Not:
         return f"not ({self.inner.describe()})"
 
 
-def compile_matcher(spec: MatcherSpec):
+def compile_matcher(spec: MatcherSpec) -> Matcher:
     if spec.equals is not None:
         return Equals(spec.equals, spec.ignore_case)
     if spec.contains is not None:
@@ -125,6 +134,7 @@ def compile_matcher(spec: MatcherSpec):
         return AnyOf([compile_matcher(m) for m in spec.any_of])
     if spec.all_of is not None:
         return AllOf([compile_matcher(m) for m in spec.all_of])
+    assert spec.not_ is not None  # the spec holds exactly one kind (validated)
     return Not(compile_matcher(spec.not_))
 
 
@@ -171,7 +181,7 @@ class BodyText:
 
     __slots__ = ("inner",)
 
-    def __init__(self, inner):
+    def __init__(self, inner: Matcher):
         self.inner = inner
 
     def test(self, body: BodyView) -> bool:
@@ -197,7 +207,7 @@ def json_equal(expected: Any, actual: Any, ignore_extra: bool, ignore_order: boo
                 return False
             if len(expected) > len(actual):
                 return False
-            return all(json_equal(e, a, ignore_extra, ignore_order) for e, a in zip(expected, actual))
+            return all(json_equal(e, a, ignore_extra, ignore_order) for e, a in zip(expected, actual, strict=False))
         if len(expected) != len(actual) and not ignore_extra:
             return False
         return _pairs_up(expected, actual, ignore_extra)
@@ -207,7 +217,7 @@ def json_equal(expected: Any, actual: Any, ignore_extra: bool, ignore_order: boo
     return expected == actual
 
 
-def _pairs_up(expected: list, actual: list, ignore_extra: bool) -> bool:
+def _pairs_up(expected: list[Any], actual: list[Any], ignore_extra: bool) -> bool:
     """Each expected element takes a distinct actual element it matches (bipartite matching:
     with ignoreExtraElements "matches" is not equality, so a greedy pairing can go wrong)."""
     fits = [[j for j, a in enumerate(actual) if json_equal(e, a, ignore_extra, True)] for e in expected]
@@ -246,7 +256,7 @@ class BodyJson:
 class BodyJsonPath:
     __slots__ = ("source", "path", "inner")
 
-    def __init__(self, expression: str, inner=None):
+    def __init__(self, expression: str, inner: Matcher | None = None):
         import jsonpath  # 1.3 MB of RSS: only when a stub uses JSONPath
 
         self.source = expression
@@ -273,7 +283,7 @@ class BodyJsonPath:
 class BodyForm:
     __slots__ = ("fields",)
 
-    def __init__(self, fields: dict):
+    def __init__(self, fields: dict[str, Matcher]):
         self.fields = fields
 
     def test(self, body: BodyView) -> bool:
@@ -288,7 +298,7 @@ class BodyForm:
         return "form " + ", ".join(f"{k} {m.describe()}" for k, m in self.fields.items())
 
 
-def compile_body_matcher(spec: BodyMatcherSpec):
+def compile_body_matcher(spec: BodyMatcherSpec) -> Matcher:
     if spec.json_ is not None:
         return BodyJson(spec.json_, spec.ignore_extra_elements, spec.ignore_array_order)
     if spec.json_path is not None:
