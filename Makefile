@@ -21,7 +21,10 @@ test: $(STAMP)  ## the whole suite
 bench: $(STAMP)  ## wrk: stuntman vs nginx vs direct, CPU µs/request and ratios (installs wrk/nginx if missing)
 	bench/run.sh
 
-lint: $(STAMP)  ## hadolint docker/Dockerfile; check docker/compose.yaml and docker/k8s/ (tools come with the test extra)
+lint: $(STAMP)  ## ruff, mypy, import-linter (config: pyproject.toml); hadolint docker/Dockerfile; check docker/compose.yaml and docker/k8s/ (tools come with the test extra)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/hadolint docker/Dockerfile
 	cd docker && STUNTMAN_ADMIN_TOKEN=lint ../$(BIN)/docker-compose --profile record config --quiet
 	$(BIN)/kubernetes-validate --strict --quiet docker/k8s/*.yaml
@@ -31,4 +34,4 @@ schema: $(STAMP)  ## regenerate the committed stubs.schema.json and recordings.s
 	$(BIN)/stuntman schema --recording > recordings.schema.json
 
 clean:
-	rm -rf $(VENV) build *.egg-info proxy/*.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info proxy/*.egg-info .pytest_cache .ruff_cache .mypy_cache .import_linter_cache
