@@ -9,8 +9,9 @@ import typing
 from pathlib import Path
 
 import pytest
-from conftest import call
 from pydantic import ValidationError
+
+from conftest import call
 from stuntman.config import model
 from stuntman.config.loader import ConfigErrors, validate_fault, validate_stubs
 from stuntman.faults import kinds
@@ -57,7 +58,8 @@ def test_register_checks_the_model_names_the_same_kind():
 @pytest.mark.parametrize("first", ["stuntman.faults.kinds", "stuntman.config.model", "stuntman.match.matchers",
                                    "stuntman.faults.rules", "stuntman.config.loader"])
 def test_no_import_cycle_whichever_module_comes_first(first):
-    code = f"import {first}; from stuntman.config.model import FaultSpec; from stuntman.faults.kinds import compile_fault"
+    code = (f"import {first}; from stuntman.config.model import FaultSpec; "
+            "from stuntman.faults.kinds import compile_fault")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
 
