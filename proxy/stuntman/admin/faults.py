@@ -1,6 +1,6 @@
 """/__admin/faults: standalone faults at runtime, in the shape of /__admin/mappings (the shared
-list/create/get/replace/delete handlers are admin.add_collection); here what is particular to
-faults: their JSON, PATCH, reset, and a stub's own faults.
+list/create/get/replace/delete handlers are add_collection, in admin/__init__.py); here what is
+particular to faults: their JSON, PATCH, reset, and a stub's own faults.
 
 A fault created here targets a stub by name (`route`), requests a matcher accepts (`request`),
 or every request (neither). PATCH merges fields into a fault (`{"enabled": false}` turns it off
@@ -12,7 +12,7 @@ import json
 
 from aiohttp import web
 
-from .rules import FaultRule
+from ..faults.rules import FaultRule
 
 
 def fault_json(rule: FaultRule) -> dict:

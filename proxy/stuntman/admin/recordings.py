@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..config.loader import ConfigError, ConfigErrors
-from .recorder import read_index
+from ..record.recorder import read_index
 
 RECORDING_ID = "recording"
 RECORDING_PRIORITY = 1_000_000  # after every stub: recording covers what stubs do not answer

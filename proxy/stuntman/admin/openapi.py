@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from . import __version__
-from .config.model import FaultSpec, RequestSpec, StubSpec
+from .. import __version__
+from ..config.model import FaultSpec, RequestSpec, StubSpec
 
 REF = "#/components/schemas/{model}"
 
@@ -143,9 +143,11 @@ def document() -> dict:
         "/__admin/scenarios/reset": {"post": _op("Scenarios and sequences back to the start (one session, or all)",
                                                  {"200": _json(OBJECT)}, parameters=SESSION)},
         "/__admin/faults": {
-            "get": _op("Every fault: standalone ones (files, --fault, this API), then stubs' own", {"200": _json(FAULTS)}),
+            "get": _op("Every fault: standalone ones (files, --fault, this API), then stubs' own",
+                       {"200": _json(FAULTS)}),
             "post": _op("Create a fault (for a stub by `route` name, for requests a `request` matcher accepts, "
-                        "or for every request)", {"201": _json(FAULT, "Created"), "400": ERROR}, requestBody=FAULT_BODY),
+                        "or for every request)", {"201": _json(FAULT, "Created"), "400": ERROR},
+                        requestBody=FAULT_BODY),
             "delete": _op("Delete every standalone fault, files' included (reset brings them back)",
                           {"200": _json(FAULTS)}),
         },

@@ -1,6 +1,9 @@
 """The admin API (aiohttp), on its own port, in WireMock's shape under /__admin: health, stubs at
 runtime (mappings), scenarios, reload, shutdown. Bodies are JSON or YAML, validated by the same
 model as the stub files; errors are 400 with field paths.
+
+What is particular to faults is in admin/faults.py, to recordings in admin/recordings.py; the API's
+own OpenAPI document and docs page in admin/openapi.py.
 """
 from __future__ import annotations
 
@@ -12,16 +15,16 @@ from time import monotonic
 import yaml
 from aiohttp import web
 
-from .compile import compile_route
-from .config.loader import ConfigError, ConfigErrors, validate_stubs
-from .config.model import STARTED
-from .exchange import Exchange
-from .faults.admin import add_fault_routes, fault_json, fault_listing, no_such_fault
-from .journal import entry_json
-from .match.nearmiss import nearest, report_json
+from ..compile import compile_route
+from ..config.errors import ConfigValueError
+from ..config.loader import ConfigError, ConfigErrors, validate_stubs
+from ..config.model import STARTED
+from ..exchange import Exchange
+from ..journal import entry_json
+from ..match.nearmiss import nearest, report_json
+from .faults import add_fault_routes, fault_json, fault_listing, no_such_fault
 from .openapi import docs_page, document
-from .record.admin import add_recording_routes
-from .config.errors import ConfigValueError
+from .recordings import add_recording_routes
 
 READY_PATH = "/__admin/ready"  # the one path that needs no token
 SLICE_SECONDS = 0.002  # the longest the admin API holds the event loop the data plane shares
