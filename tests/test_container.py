@@ -254,7 +254,7 @@ def test_build_context_holds_what_the_build_needs_and_nothing_else(tmp_path):
     needed = ["pyproject.toml", "README.md",
               *subprocess.run(["git", "ls-files", "proxy"], cwd=ROOT, capture_output=True, text=True,
                               check=True).stdout.split()]
-    assert "proxy/stuntman/cli.py" in needed
+    assert "proxy/stuntman/cli/__init__.py" in needed
     for path in needed:
         assert in_context(path, rules), f"{path} is left out of the build context"
 
@@ -271,7 +271,7 @@ def test_build_context_holds_what_the_build_needs_and_nothing_else(tmp_path):
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         entry_points = zf.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "stuntman/cli.py" in names and not any("tests/" in n for n in names)
+    assert "stuntman/cli/__init__.py" in names and not any("tests/" in n for n in names)
     assert re.search(r"^stuntman = stuntman\.cli:main$", entry_points, re.M), "ENTRYPOINT [\"stuntman\"]"
 
 

@@ -1,5 +1,5 @@
 """The command-line commands of recordings: import, export, diff, stubs from-recording, ca, and
-`record --forward` (the rest of the CLI is stuntman/cli.py)."""
+`record --forward` (its parser is `record`'s, in cli/run.py). What they drive is in record/."""
 from __future__ import annotations
 
 import asyncio
@@ -9,13 +9,11 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..cli import CliError, _recording_path
 from ..settings import Settings
+from .common import DEFAULTS, CliError, Parser, check_upstream_ca, recording_path
 
-_DEFAULTS = Settings()
 
-
-def add_recording_commands(sub, parser_class, defaults: Settings) -> None:
+def add_recording_commands(sub) -> None:
     """import, export, diff, stubs from-recording, ca: their parsers."""
     imp = sub.add_parser("import", help="import a HAR file or mitmproxy flows into a recording",
                          description="Import the entries of a HAR 1.2 file (browser or proxy export), or the "
@@ -26,11 +24,13 @@ def add_recording_commands(sub, parser_class, defaults: Settings) -> None:
     imp.add_argument("--to", dest="record_to", required=True, metavar="NAME",
                      help="the recording (a name under --recordings, or a path)")
     imp.add_argument("--skip-bad", action="store_true", help="import the good entries even if some are bad")
+    imp.set_defaults(func=cmd_import)
     exp = sub.add_parser("export", help="export a recording as HAR",
                          description="Write a recording as a HAR 1.2 file (for tools that read HAR).")
     exp.add_argument("format", choices=("har",), help="the format to write")
     exp.add_argument("recording", metavar="RECORDING", help="a name under --recordings, or a path")
     exp.add_argument("--out", type=Path, default=None, help="the file to write (default: standard output)")
+    exp.set_defaults(func=cmd_export)
     diff = sub.add_parser("diff", help="replay a recording against the live upstream and report drift",
                           description="Send each recorded request to --upstream again and report what changed: "
                                       "status, headers, JSON fields added/removed/retyped, values (ids and times "
@@ -44,18 +44,20 @@ def add_recording_commands(sub, parser_class, defaults: Settings) -> None:
     diff.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
                       help="send this header with every request (e.g. credentials the recording redacted)")
     diff.add_argument("--json", action="store_true", help="the report as JSON")
+    diff.set_defaults(func=cmd_diff)
     stubs = sub.add_parser("stubs", help="stubs from-recording: turn a recording into editable stub files")
-    stubs_sub = stubs.add_subparsers(dest="stubs_command", metavar="COMMAND", parser_class=parser_class, required=True)
+    stubs_sub = stubs.add_subparsers(dest="stubs_command", metavar="COMMAND", parser_class=Parser, required=True)
     from_rec = stubs_sub.add_parser(
         "from-recording", help="a recording → generalized, editable stubs",
         description="Write a recording as stub files: duplicates merged, volatile headers dropped, ids in paths "
                     "generalized to templates, large bodies to __files/.")
     from_rec.add_argument("recording", metavar="RECORDING", help="a name under --recordings, or a path")
     from_rec.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write the stub file")
-    from_rec.add_argument("--stubs", type=Path, default=defaults.stubs, metavar="DIR",
+    from_rec.add_argument("--stubs", type=Path, default=DEFAULTS.stubs, metavar="DIR",
                           help="the stubs directory bodyFile paths are relative to, when --out is inside it")
+    from_rec.set_defaults(func=cmd_stubs_from_recording)
     for command in (imp, exp, diff, from_rec):
-        command.add_argument("--recordings", type=Path, default=defaults.recordings, metavar="DIR",
+        command.add_argument("--recordings", type=Path, default=DEFAULTS.recordings, metavar="DIR",
                              help="directory of recordings (default: recordings)")
     imp.add_argument("--redact", action="append", default=[], metavar="NAME", help="more names to redact")
     imp.add_argument("--redact-json", action="append", default=[], metavar="JSONPATH", help="JSONPaths to redact")
@@ -68,13 +70,14 @@ def add_recording_commands(sub, parser_class, defaults: Settings) -> None:
     ca.add_argument("--export", action="store_true", help="print the certificate (PEM)")
     ca.add_argument("--ca-dir", type=Path, default=None, metavar="DIR",
                     help="where the CA lives (default: $STUNTMAN_CA_DIR or ~/.config/stuntman/ca)")
+    ca.set_defaults(func=cmd_ca)
 
 
 def _recording_dir(recordings: Path, value: str) -> Path:
-    from .recorder import recording_dir
+    from ..record.recorder import recording_dir
 
     try:
-        return recording_dir(recordings, _recording_path(value))
+        return recording_dir(recordings, recording_path(value))
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
@@ -87,14 +90,14 @@ def _existing_recording(recordings: Path, value: str) -> Path:
 
 
 def cmd_import(args) -> int:
-    from .format import Redactor
-    from .har import HarError, import_har, stderr_progress
+    from ..record.format import Redactor
+    from ..record.har import HarError, import_har, stderr_progress
 
     directory = _recording_dir(args.recordings, args.record_to)
     redactor = Redactor(tuple(args.redact), tuple(args.redact_json), enabled=not args.no_redact)
     if args.format == "mitmproxy":
-        from .forward import import_flows
-        from .recorder import Recorder
+        from ..record.forward import import_flows
+        from ..record.recorder import Recorder
 
         if not args.file.is_file():
             raise CliError(f"{args.file}: no such file")
@@ -117,12 +120,13 @@ def cmd_import(args) -> int:
         raise CliError(exc.problems[-1]) from None
     for problem in problems:
         print(f"skipped {problem}", file=sys.stderr)
-    print(f"imported {count} exchange(s) into {directory}" + (f"; skipped {len(problems)} problem(s)" if problems else ""))
+    print(f"imported {count} exchange(s) into {directory}"
+          + (f"; skipped {len(problems)} problem(s)" if problems else ""))
     return 0
 
 
 def cmd_export(args) -> int:
-    from .har import export_har
+    from ..record.har import export_har
 
     directory = _existing_recording(args.recordings, args.recording)
     text = json.dumps(export_har(directory), indent=2, ensure_ascii=False)
@@ -134,8 +138,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from .drift import diff_recording, report_text
-    from .recorder import read_index
+    from ..record.drift import diff_recording, report_text
+    from ..record.recorder import read_index
 
     directory = _existing_recording(args.recordings, args.recording)
     extra = {}
@@ -156,13 +160,13 @@ def cmd_diff(args) -> int:
 
 def cmd_stubs_from_recording(args) -> int:
     from ..compile import load_table
-    from .tostubs import stubs_from_recording
+    from ..record.tostubs import stubs_from_recording
 
     directory = _existing_recording(args.recordings, args.recording)
     out = args.out.resolve()
     root = args.stubs.resolve() if out.is_relative_to(args.stubs.resolve()) else out
     written = stubs_from_recording(directory, out, root, directory.name)
-    table, errors = load_table(root, {}, _DEFAULTS)  # what was written must load as it is
+    table, errors = load_table(root, {}, DEFAULTS)  # what was written must load as it is
     mine = [e for e in errors if (root / e.file).resolve() == written.resolve()]
     for err in mine:
         print(err, file=sys.stderr)
@@ -174,7 +178,7 @@ def cmd_stubs_from_recording(args) -> int:
 
 
 def cmd_ca(args) -> int:
-    from .forward import default_ca_dir, ensure_ca
+    from ..record.forward import default_ca_dir, ensure_ca
 
     try:
         cert = ensure_ca(args.ca_dir or default_ca_dir())
@@ -186,17 +190,16 @@ def cmd_ca(args) -> int:
 
 def cmd_forward(settings: Settings, args) -> int:
     """`stuntman record --forward`: mitmproxy in this process, recording through stuntman's recorder."""
-    from .format import Redactor
-    from .forward import default_ca_dir, ensure_ca, run_forward
-    from .recorder import Recorder
+    from ..record.format import Redactor
+    from ..record.forward import default_ca_dir, ensure_ca, run_forward
+    from ..record.recorder import Recorder
 
     ca_dir = args.ca_dir or default_ca_dir()
     try:
         cert = ensure_ca(ca_dir)
     except RuntimeError as exc:
         raise CliError(str(exc)) from None
-    if settings.upstream_ca and not settings.upstream_ca.is_file():
-        raise CliError(f"--upstream-ca '{settings.upstream_ca}' is not a file")
+    check_upstream_ca(settings)
     directory = _recording_dir(settings.recordings, settings.record_to)
     recorder = Recorder(directory, Redactor(settings.redact, settings.redact_json, enabled=not settings.no_redact),
                         settings.record_body_inline)

@@ -1,0 +1,303 @@
+"""`stuntman run | record | replay | validate | probe | schema`: the commands that start a server,
+check its stub files, or ask a running one. Every `run` flag can also come from STUNTMAN_<FLAG>."""
+from __future__ import annotations
+
+import asyncio
+import errno
+import gc
+import json
+import os
+import signal
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .. import __version__
+from ..config.loader import ConfigErrors
+from ..config.model import ProxySpec, stub_file_schema
+from ..settings import Settings
+from .common import (
+    DEFAULTS,
+    CliError,
+    check_admin_exposure,
+    check_dir,
+    check_upstream_ca,
+    env_flag,
+    port_number,
+    settings_from,
+    setup_logging,
+)
+from .recordings import cmd_forward
+
+
+def _run_flags(run) -> None:
+    """The flags of `run` (and `record`, `replay`): each with its STUNTMAN_* env var."""
+    run.set_defaults(env_flags=[])  # (dest, env var, type, default) of each flag, for settings_from
+    env_flag(run, "--stubs", Path, DEFAULTS.stubs, "directory of stub files (*.yaml, *.yml, *.json)", "DIR")
+    env_flag(run, "--host", str, DEFAULTS.host, "data-plane listen address", "H")
+    env_flag(run, "--port", port_number, DEFAULTS.port, "data-plane port", "P")
+    env_flag(run, "--admin-host", str, DEFAULTS.admin_host, "admin API listen address", "H")
+    env_flag(run, "--admin-port", port_number, DEFAULTS.admin_port, "admin API port", "A")
+    env_flag(run, "--admin-token", str, None,
+             "bearer token the admin API requires; mandatory when --admin-host is not loopback", "TOKEN")
+    env_flag(run, "--upstream", str, None, "pass unmatched requests through to this URL (sidecar mode)", "URL")
+    env_flag(run, "--upstream-timeout", float, DEFAULTS.upstream_timeout,
+             "seconds to wait for the upstream's response head before answering 504", "S")
+    env_flag(run, "--connect-timeout", float, DEFAULTS.connect_timeout, "seconds to connect upstream", "S")
+    env_flag(run, "--pool-max-idle", int, DEFAULTS.pool_max_idle,
+             "idle keep-alive connections kept per upstream (more are closed)", "N")
+    env_flag(run, "--preserve-host", bool, False, "send the client's Host header upstream (default: rewrite it)")
+    env_flag(run, "--upstream-ca", Path, None,
+             "CA bundle (PEM) to verify https:// upstreams (default: system store)", "FILE")
+    env_flag(run, "--insecure-upstream", bool, False, "do not verify https:// upstream certificates")
+    env_flag(run, "--max-body-bytes", int, DEFAULTS.max_body_bytes,
+             "largest body buffered for routes that match on it (then 413)", "N")
+    env_flag(run, "--max-header-bytes", int, DEFAULTS.max_header_bytes, "largest request head (then 431)", "N")
+    env_flag(run, "--max-headers", int, DEFAULTS.max_headers, "most header fields (then 431)", "N")
+    env_flag(run, "--max-url-bytes", int, DEFAULTS.max_url_bytes, "longest request-target (then 414)", "N")
+    env_flag(run, "--idle-timeout", float, DEFAULTS.idle_timeout, "seconds before an idle connection closes", "S")
+    env_flag(run, "--header-timeout", float, DEFAULTS.header_timeout,
+             "seconds for a client to send a whole request head (then 408)", "S")
+    env_flag(run, "--body-timeout", float, DEFAULTS.body_timeout,
+             "seconds a request body may stall between two reads (then 408)", "S")
+    env_flag(run, "--drain-timeout", float, DEFAULTS.drain_timeout,
+             "on SIGTERM/SIGINT: stop accepting, then give in-flight requests this long to finish", "S")
+    env_flag(run, "--session-header", str, DEFAULTS.session_header,
+             "request header whose value partitions scenario and sequence state", "NAME")
+    env_flag(run, "--journal-size", int, DEFAULTS.journal_size,
+             "requests kept in the journal (/__admin/requests), oldest dropped first; 0 turns it off", "N")
+    env_flag(run, "--journal-responses", int, DEFAULTS.journal_responses,
+             "keep up to N bytes of each proxied response in the journal too (POST /__admin/recordings/snapshot)",
+             "N")
+    env_flag(run, "--journal-body-bytes", int, DEFAULTS.journal_body_bytes,
+             "bytes of each request body kept in the journal", "N")
+    env_flag(run, "--no-metrics", bool, False, "do not count requests for GET /metrics")
+    env_flag(run, "--seed", int, None, "seed of fault decisions (default: random, printed at start)", "N")
+    env_flag(run, "--fault-headers", bool, False,
+             "let any request ask for a delay or an error with X-Stuntman-Delay-Ms / X-Stuntman-Abort")
+    run.add_argument("--fault", action="append", default=[], metavar="K=V,...",
+                     help="a fault for matching requests, e.g. 'path=/api/payments,type=error,status=503,"
+                          "probability=0.1' (repeatable; keys: method, path, pathPrefix, route, and the fault's "
+                          "own fields)")
+    env_flag(run, "--no-uvloop", bool, False, "use asyncio's default event loop instead of uvloop")
+    env_flag(run, "--no-watch", bool, False, "do not reload when files under --stubs change")
+    env_flag(run, "--recordings", Path, DEFAULTS.recordings, "directory of recordings", "DIR")
+    env_flag(run, "--record-to", str, None, "record what passes to --upstream into this recording", "NAME")
+    run.add_argument("--redact", action="append", default=[], metavar="NAME",
+                     help="also redact this header / query parameter / JSON field name in recordings (repeatable; "
+                          "Authorization, Proxy-Authorization, Cookie, Set-Cookie and X-Api-Key always are)")
+    run.add_argument("--redact-json", action="append", default=[], metavar="JSONPATH",
+                     help="redact the JSON body fields this JSONPath finds (repeatable)")
+    env_flag(run, "--no-redact", bool, False, "write secrets to recordings as they are")
+    env_flag(run, "--record-body-inline", int, DEFAULTS.record_body_inline,
+             "bodies larger than this go to side files in recordings (bodies/)", "N")
+
+
+def add_run_commands(sub) -> None:
+    """run, record, replay, validate: their parsers."""
+    run = sub.add_parser("run", help="serve stubs (and pass unmatched requests upstream)",
+                         description="Serve the stubs in a directory on the data-plane port; "
+                                     "with --upstream, unmatched requests pass through to it.")
+    record = sub.add_parser("record", help="pass requests through to --upstream, recording them (--to NAME)",
+                            description="A reverse proxy to --upstream that records every exchange into "
+                                        "--recordings/NAME (redacted; see README 'Record and replay').")
+    replay = sub.add_parser("replay", help="answer from recordings (--mode strict|spy|record-missing)",
+                            description="Serve recordings (names under --recordings, or directories) as "
+                                        "routes: strict answers 404 for what was not recorded, spy passes it "
+                                        "to --upstream, record-missing passes it and records it.")
+    for command in (run, record, replay):
+        _run_flags(command)
+    run.set_defaults(func=cmd_run)
+    record.set_defaults(func=cmd_record)
+    replay.set_defaults(func=cmd_replay)
+    record.add_argument("--to", dest="record_to", required=True, metavar="NAME",
+                        help="the recording (a directory under --recordings)")
+    record.add_argument("--forward", action="store_true",
+                        help="be a forward proxy (HTTPS_PROXY=http://HOST:PORT) that intercepts HTTPS with "
+                             "stuntman's CA (mitmproxy), recording every upstream; no --upstream needed")
+    record.add_argument("--ca-dir", type=Path, default=None, metavar="DIR",
+                        help="where stuntman's CA lives (default: $STUNTMAN_CA_DIR or ~/.config/stuntman/ca)")
+    replay.add_argument("replay", nargs="+", metavar="RECORDING", help="recording names (or directories)")
+    replay.add_argument("--mode", dest="replay_mode", default="strict",
+                        choices=("strict", "spy", "record-missing"), help="what happens to unrecorded requests")
+    replay.add_argument("--latency", dest="replay_latency", default="none", choices=("none", "recorded"),
+                        help="answer at once, or after each exchange's recorded time to first byte")
+    replay.add_argument("--ignore-query", dest="replay_ignore_query", action="append", default=None, metavar="NAME",
+                        help="a query parameter not to match on (repeatable; default: _)")
+    replay.add_argument("--ignore-body", dest="replay_ignore_body", action="append", default=[], metavar="JSONPATH",
+                        help="a JSON request-body field not to match on, e.g. '$.requestId' (repeatable)")
+
+    val = sub.add_parser("validate", help="check stub files; print every error with file:line",
+                         description="Check every stub file under DIR. Prints each error as "
+                                     "file:line: field.path: message; exit status 1 if any.")
+    val.add_argument("dir", type=Path, metavar="DIR", nargs="?", default=DEFAULTS.stubs,
+                     help="stubs directory (default: stubs)")
+    val.set_defaults(func=cmd_validate)
+
+
+def add_probe_and_schema(sub) -> None:
+    """probe, schema: their parsers."""
+    probe = sub.add_parser("probe", help="exit 0 if the stuntman here is serving (for health checks)",
+                           description="Ask a running stuntman's GET /__admin/ready (no token needed): exit 0 "
+                                       "while it serves, 1 while it drains or does not answer. The address comes "
+                                       "from --admin-url, else STUNTMAN_ADMIN_HOST/STUNTMAN_ADMIN_PORT.")
+    probe.add_argument("--admin-url", default=None, metavar="URL", help="default: from the STUNTMAN_ADMIN_* env")
+    probe.add_argument("--timeout", type=float, default=2.0, metavar="S", help="seconds to wait (default 2)")
+    probe.set_defaults(func=cmd_probe)
+    schema = sub.add_parser("schema", help="print the JSON Schema of stub files (or of recorded exchanges)",
+                            description="Print the JSON Schema (draft 2020-12) that stub files follow, "
+                                        "or with --recording, that a recording's exchange files follow.")
+    schema.add_argument("--recording", action="store_true", help="the recorded-exchange format")
+    schema.set_defaults(func=cmd_schema)
+
+
+def cmd_validate(args) -> int:
+    from ..compile import load_table
+
+    check_dir(args.dir)
+    table, errors = load_table(args.dir, {}, DEFAULTS)
+    for err in errors:
+        print(err)
+    if errors:
+        print(f"{len(errors)} error(s) in {args.dir}", file=sys.stderr)
+        return 1
+    files = table.files | {r.fault.source.split(":")[0] for r in table.faults.rules}
+    print(f"ok: {len(table.routes)} stub(s), {len(table.faults.rules)} standalone fault(s) "
+          f"in {len(files)} file(s) under {args.dir}")
+    return 0
+
+
+def cmd_probe(args) -> int:
+    from ..client import Stuntman, StuntmanError
+
+    url = args.admin_url
+    if url is None:
+        host = os.environ.get("STUNTMAN_ADMIN_HOST", DEFAULTS.admin_host)
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # listening everywhere: ask loopback
+        url = f"http://{'[' + host + ']' if ':' in host else host}:{os.environ.get('STUNTMAN_ADMIN_PORT', '8081')}"
+    try:
+        ready = Stuntman(url, timeout=args.timeout).ready()
+    except (OSError, StuntmanError) as exc:
+        print(f"stuntman: not ready: {url}: {exc}", file=sys.stderr)
+        return 1
+    if not ready:
+        print(f"stuntman: draining: {url}", file=sys.stderr)
+    return 0 if ready else 1
+
+
+def cmd_schema(args) -> int:
+    if args.recording:
+        from ..record.format import recording_schema
+
+        print(json.dumps(recording_schema(), indent=2))
+    else:
+        print(json.dumps(stub_file_schema(), indent=2))
+    return 0
+
+
+def cmd_run(args) -> int:
+    return _start(settings_from(args))
+
+
+def cmd_record(args) -> int:
+    settings = _stubs_optional(settings_from(args))
+    if args.forward:
+        return cmd_forward(settings, args)
+    return _start(settings, without_upstream="record needs --upstream URL: the service whose exchanges are recorded")
+
+
+def cmd_replay(args) -> int:
+    settings = _stubs_optional(settings_from(args))
+    if settings.replay_mode == "strict":
+        return _start(settings)
+    return _start(settings, without_upstream=f"--mode {settings.replay_mode} needs --upstream URL "
+                                             "for what was not recorded")
+
+
+def _stubs_optional(settings: Settings) -> Settings:
+    """record and replay need no stubs: without the default stubs directory they serve none."""
+    if settings.stubs == DEFAULTS.stubs and not settings.stubs.exists():
+        return replace(settings, stubs=Path(tempfile.mkdtemp(prefix="stuntman-nostubs-")))
+    return settings
+
+
+def _start(settings: Settings, without_upstream: str | None = None) -> int:
+    """Check the settings, then serve until SIGTERM/SIGINT (or POST /__admin/shutdown).
+    `without_upstream`: the error when this command needs --upstream and has none."""
+    check_dir(settings.stubs)
+    if without_upstream and not settings.upstream:
+        raise CliError(without_upstream)
+    if settings.upstream:
+        try:
+            ProxySpec(upstream=settings.upstream)  # the same URL rules as a route's proxy
+        except ValidationError as exc:
+            raise CliError(f"--upstream {settings.upstream!r}: {exc.errors()[0]['msg']}") from None
+    check_admin_exposure(settings)
+    check_upstream_ca(settings)
+    setup_logging()
+    if settings.uvloop:
+        import uvloop
+
+        runner = uvloop.run
+    else:
+        runner = asyncio.run
+    return runner(_serve(settings))
+
+
+def _tune_gc() -> None:
+    """This process is a server: what is loaded by now (modules, the route table) lives as long
+    as it does, so it leaves the cyclic collector's sight (gc.freeze); and the young generation is
+    collected every 20,000 allocations, not 700, so the objects of a request held 50 ms by a
+    latency fault die young instead of being promoted into full collections that walk them all
+    (with 1,000 such requests in flight those stalled the loop for 25-50 ms: a p99 miss)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
+async def _serve(settings: Settings) -> int:
+    from ..server import Server
+
+    try:
+        server = Server(settings)
+    except ConfigErrors as exc:  # a --fault flag
+        raise CliError("; ".join(map(str, exc.errors))) from None
+    try:
+        count = server.load()
+    except ConfigErrors as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        raise CliError(f"{len(exc.errors)} error(s) in stub files under {settings.stubs}; not started") from None
+    _tune_gc()
+    try:
+        await server.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise CliError(f"cannot listen: an address is already in use ({exc.strerror}: "
+                           f"port {settings.port} or admin port {settings.admin_port})") from None
+        raise CliError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    admin = f", admin http://{settings.admin_host}:{server.admin_port}" if server.admin_port else ""
+    upstream = f", unmatched → {settings.upstream}" if settings.upstream else ""
+    faults = len(server.table.faults.rules)
+    print(f"stuntman {__version__}: {count} stub(s){f', {faults} standalone fault(s)' if faults else ''} "
+          f"from {settings.stubs} on "
+          f"http://{settings.host}:{server.port}{admin}{upstream} "
+          f"({'uvloop' if settings.uvloop else 'asyncio'}; fault seed {server.seed}: --seed {server.seed} repeats "
+          f"this run's fault decisions)", flush=True)
+    stopped = asyncio.ensure_future(stop.wait())
+    asked = asyncio.ensure_future(server.stop_requested.wait())
+    await asyncio.wait([stopped, asked], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    asked.cancel()
+    busy = await server.drain(settings.drain_timeout)
+    await server.close()
+    print(f"stuntman: stopped ({'drained' if not busy else f'{busy} connection(s) cut at --drain-timeout'})",
+          flush=True)
+    return 0
