@@ -173,13 +173,11 @@ def test_a_stubs_own_fault_keeps_grpc_status(stuntman):
     st = stuntman({"s.yaml": OWN}, admin_port=0)
     [own] = api(st, "GET", "/__admin/faults")[1]["faults"]
     assert own["origin"] == "stub" and own["status"] == 502
-    assert 15 in (own.get("grpcStatus"), own.get("grpc_status"))  # see the xfail below
+    assert own["grpcStatus"] == 15  # by the file's name, as every other fault is listed
     assert call(st.port, "GET", "/own")[0] == 502
 
 
-@pytest.mark.xfail(strict=True, reason="the listing dumps a stub's own faults by Python name (grpc_status), "
-                                       "not by the file's name (grpcStatus) as it does for the others")
 def test_a_stubs_own_fault_is_listed_with_the_files_field_names(stuntman):
     st = stuntman({"s.yaml": OWN}, admin_port=0)
     [own] = api(st, "GET", "/__admin/faults")[1]["faults"]
-    assert own["grpcStatus"] == 15
+    assert own["grpcStatus"] == 15 and "grpc_status" not in own

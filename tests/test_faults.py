@@ -308,6 +308,24 @@ def test_latency_stages_on_proxied_routes(stuntman, upstream):
         assert result["reached"] is not upstream_waits, path
 
 
+def test_a_held_or_paced_proxied_response_gives_its_upstream_connection_back_in_working_order(stuntman, upstream):
+    """The response stage holds (latency) or paces (bandwidth) a proxied response after the
+    upstream has finished sending it: the pooled connection it came on must still read the next
+    response (it was paused while the response waited)."""
+    st = stuntman({"s.yaml": proxy_stub("held", "/echo", "- {type: latency, fixed_ms: 100}", upstream)
+                   + proxy_stub("paced", "/download", "- {type: bandwidth, bytes_per_s: 400000}", upstream)})
+    for path in ("/echo/1", "/download?size=200000"):
+        peers = set()
+        for _ in range(3):  # one connection at a time to stuntman, so the pooled one is reused
+            status, _, body = call(st.port, "GET", path)
+            assert status == 200, (path, status, body[:200])
+            if path.startswith("/echo"):
+                peers.add(json.loads(body)["peer_port"])
+            else:
+                assert len(body) == 200000
+        assert len(peers) <= 1, peers  # the same upstream connection every time
+
+
 def test_bandwidth_on_a_proxied_body_streams_it(stuntman, upstream):
     st = stuntman({"s.yaml": proxy_stub("drip", "/drip", "- {type: bandwidth, bytes_per_s: 20000}", upstream)
                    + proxy_stub("big", "/download", "- {type: bandwidth, bytes_per_s: 100000}", upstream)})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from conftest import parse_responses, raw_exchange, run_cli, write_stubs
 from stuntman.exchange import Exchange
-from stuntman.respond.stub import StubAction
+from stuntman.respond.stub import StubResponder
 
 STUB = {"s.yaml": "- {name: hello, request: {path: /hello}, response: {body: hi}}"}
 
@@ -14,7 +14,7 @@ def test_a_stub_failing_to_render_answers_500_naming_the_stub(stuntman, monkeypa
     def broken(self, ex, state):
         raise RuntimeError("template blew up")
 
-    monkeypatch.setattr(StubAction, "respond", broken)
+    monkeypatch.setattr(StubResponder, "respond", broken)
     data = raw_exchange(st.port, b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
     [(status, headers, body)] = parse_responses(data)
     assert status == 500 and headers["connection"] == "close"

@@ -1,19 +1,30 @@
-"""The one object that flows through the pipeline: listen → match → respond → (journal, metrics).
+"""The one object that flows through the pipeline: protocol → match → faults → respond → finish.
 
-Built by the listener from llhttp callbacks; views that cost something (header dict, query,
-body decoding) are computed on first use, so a route that only checks method and path never
-pays for them.
+Built by a protocol (the HTTP/1 connection from llhttp callbacks); views that cost something
+(header dict, query, body decoding) are computed on first use, so a route that only checks
+method and path never pays for them. It sits at the bottom of the import graph: it knows no
+protocol, matcher or responder, only the values they share.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from time import monotonic, time
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs
 
-from .http1.wire import header_fields
-from .match.matchers import BodyView
+from .body import BodyView
+
+if TYPE_CHECKING:
+    from .downstream import Downstream
 
 NO_PARAMS: dict[str, str] = {}
+# new → route (matching waits for the body) | answer (a whole response, once the request is read)
+#     | proxy (streaming upstream) → done
+Phase = Literal["new", "route", "answer", "proxy", "done"]
+# stub | proxy | none (unmatched, no upstream) | error (upstream failed) | fault (a fault answered)
+Action = Literal["stub", "proxy", "none", "error", "fault"]
+Fields = list[tuple[bytes, bytes]]
 
 
 class Exchange:
@@ -21,7 +32,8 @@ class Exchange:
         "method", "target", "path", "query_string", "version", "raw_headers", "client",
         "keep_alive", "has_body", "body", "body_size", "complete", "too_large",
         "route", "params", "action", "status", "started", "phase", "call", "expect_continue",
-        "candidates", "error", "ended", "raw", "raw_index", "plan", "pending", "response", "_received_at", "_headers", "_query", "_body_view",
+        "candidates", "error", "ended", "raw", "raw_index", "reparse", "plan", "pending", "response", "down",
+        "responder", "_received_at", "_headers", "_query", "_body_view",
     )
 
     def __init__(self) -> None:
@@ -30,7 +42,7 @@ class Exchange:
         self.path = ""               # encoded path, as matched
         self.query_string = ""
         self.version = "1.1"
-        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.raw_headers: Fields = []  # None once released (see fields())
         self.client = ""             # peer address, for X-Forwarded-For
         self.keep_alive = True
         self.has_body = False
@@ -38,24 +50,28 @@ class Exchange:
         self.body_size = 0
         self.complete = False        # the whole request (body included) has been read
         self.too_large = False
-        self.route = None            # the matched route, or None
+        self.route: Any = None       # the matched route (stuntman.match.routes.Route), or None
         self.params: dict[str, str] = NO_PARAMS  # replaced, never mutated
-        self.action = "none"         # stub | proxy | none | error | fault (a fault answered)
+        self.action: Action = "none"
         self.status = 0
-        self.phase = "new"           # new → route (body needed to match) | stub | proxy → done
-        self.call = None             # the ProxyCall while forwarding upstream
+        self.phase: Phase = "new"
+        self.call: Any = None        # what streams the response (an upstream call): pause/resume/cancel
+        self.responder: Any = None   # the response source chosen for it
+        # the protocol's way back to the client: set by the protocol before the pipeline sees ex
+        self.down: Downstream = None  # type: ignore[assignment]
         self.expect_continue = False
-        self.candidates = ()          # routes whose path may match, from one table snapshot
+        self.candidates: Any = ()     # routes whose path may match, from one table snapshot
         self.error: str | None = None  # why the upstream gave no (whole) response
         self.ended = 0.0              # monotonic time the response was done
-        self.plan = None              # what the faults that fired will do (stuntman.faults.plan)
-        self.pending = None           # a delayed step or paced body (anything with cancel())
-        self.response = None          # a proxied response kept for snapshots (--journal-responses)
+        self.plan: Any = None         # what the faults that fired will do (stuntman.faults.plan.Plan)
+        self.pending: Any = None      # a delayed step or paced body (anything with cancel())
+        self.response: Any = None     # a proxied response kept for snapshots (--journal-responses)
         self.started = monotonic()
         # the bytes as received, when this request began and ended in that one read (the usual
         # case), and its rank among the requests in them: enough to parse the fields again
         self.raw: bytes | None = None
         self.raw_index = 0
+        self.reparse: Callable[[bytes, int], Fields] | None = None  # the protocol's: raw → fields
         self._headers: dict[str, str] | None = None
         self._query: dict[str, list[str]] | None = None
         self._body_view: BodyView | None = None
@@ -73,20 +89,34 @@ class Exchange:
             self._headers = out
         return self._headers
 
-    def fields(self) -> list[tuple[bytes, bytes]]:
+    def field(self, name: str) -> str | None:
+        """One field's value (name lower-case; repeats joined with ', '), without building the
+        whole `headers` dict when it is not built yet: requests with faults or scenarios ask
+        for their session this way."""
+        if self._headers is not None:
+            return self._headers.get(name)
+        key, size, found = name.encode("latin-1"), len(name), None
+        for n, value in self.fields():
+            if len(n) == size and n.lower() == key:
+                found = value if found is None else found + b", " + value
+        return found.decode("latin-1") if found is not None else None
+
+    def fields(self) -> Fields:
         """The header fields as (name, value) bytes, in order."""
         if self.raw_headers is None:
-            return header_fields(self.raw, self.raw_index)
+            assert self.raw is not None and self.reparse is not None  # released only when both are kept
+            return self.reparse(self.raw, self.raw_index)
         return self.raw_headers
 
     def release(self) -> None:
         """Kept in the journal: drop what can be rebuilt. Thousands of retained entries with a
         dozen small objects each cost a cache miss apiece when they are recycled; the fields
         are parsed again from `raw` if someone asks."""
-        if self.raw is not None and self.complete:  # else the rest may yet arrive in another read
-            self.raw_headers = None
+        if self.raw is not None and self.reparse is not None and self.complete:  # else more may yet arrive
+            self.raw_headers = None  # type: ignore[assignment]
         self.candidates = ()
         self.pending = None
+        self.down = None  # type: ignore[assignment]
         self._headers = self._query = self._body_view = None
 
     def header(self, name: str) -> str | None:
@@ -102,7 +132,7 @@ class Exchange:
     def received_at(self) -> datetime:
         """Wall-clock time the request arrived (UTC), the same for every use in a response."""
         if self._received_at is None:
-            self._received_at = datetime.fromtimestamp(time() - (monotonic() - self.started), timezone.utc)
+            self._received_at = datetime.fromtimestamp(time() - (monotonic() - self.started), UTC)
         return self._received_at
 
     @property

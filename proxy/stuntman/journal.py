@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from time import monotonic, time
 
 from .exchange import Exchange
@@ -36,6 +36,27 @@ class Journal:
         self.entries.clear()
 
 
+class Captured:
+    """A proxied response as the journal keeps it for snapshots (--journal-responses): whole, or
+    marked truncated."""
+
+    __slots__ = ("status", "reason", "headers", "chunks", "size", "truncated")
+
+    def __init__(self, status: int, reason: str, headers: list[tuple[bytes, bytes]]):
+        self.status, self.reason, self.headers = status, reason, headers
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.truncated = False
+
+    def add(self, data: bytes, limit: int) -> None:
+        if self.size + len(data) > limit:
+            self.truncated = True
+            self.chunks.clear()  # useless for a snapshot: let it go
+        elif not self.truncated:
+            self.chunks.append(data)
+        self.size += len(data)
+
+
 def entry_json(entry_id: int, ex: Exchange) -> dict:
     raw = ex.body_bytes
     try:
@@ -46,7 +67,7 @@ def entry_json(entry_id: int, ex: Exchange) -> dict:
     at = ex.ended + (time() - monotonic())  # monotonic → wall clock
     return {
         "id": entry_id,
-        "loggedDate": datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds"),
+        "loggedDate": datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds"),
         "request": {
             "method": ex.method, "url": ex.target.decode("latin-1"), "httpVersion": ex.version,
             "clientIp": ex.client,

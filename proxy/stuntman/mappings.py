@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from .compile import compile_fault_rule, compile_route, load_table
+from .config.errors import ConfigValueError
 from .config.loader import (
     ConfigError,
     ConfigErrors,
@@ -22,7 +23,6 @@ from .config.loader import (
 from .faults.kinds import FaultState
 from .faults.rules import FaultRules
 from .match.routes import RouteTable
-from .config.errors import ConfigValueError
 
 API_SOURCE = "admin-api"
 

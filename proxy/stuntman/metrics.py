@@ -74,7 +74,7 @@ class Metrics:
             "by action.", labels=("action",))
         for action, histogram in sorted(by_action.items()):
             cumulative, total = [], 0
-            for bound, count in zip((*map(str, BUCKETS), "+Inf"), histogram[:-1]):
+            for bound, count in zip((*map(str, BUCKETS), "+Inf"), histogram[:-1], strict=True):
                 total += count
                 cumulative.append((bound, total))
             latency.add_metric((action,), cumulative, histogram[-1])

@@ -9,21 +9,25 @@ import logging
 import random
 import re
 import time
-from time import monotonic
-from typing import Collection
+from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .config.loader import ConfigError, ConfigErrors, FileInFlux
 from .faults.kinds import FaultState
-from .http1.listener import HTTP1Connection
+from .http1.connection import HTTP1Connection
 from .journal import Journal
 from .mappings import Mappings
 from .match.routes import RouteTable
 from .metrics import Metrics
+from .pipeline import Pipeline
 from .reload import watch
 from .respond.scenarios import StubState
-from .respond.upstream import UpstreamTarget
+from .respond.upstream.target import UpstreamTarget
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .admin import Admin
 
 log = logging.getLogger("stuntman")
 
@@ -60,7 +64,8 @@ class Server:
         record_to = settings.record_to or (settings.replay[0] if settings.replay_mode == "record-missing"
                                            and settings.replay else None)
         self.default_upstream = (UpstreamTarget(settings.upstream, self.pools, settings, record=record_to)
-                                 if passes else None)
+                                 if passes and settings.upstream else None)
+        self.pipeline = Pipeline(self)
         self.connections: set[HTTP1Connection] = set()
         # the listener's deadlines, by what a connection is waiting for (None: busy, look later)
         self.timeouts = {"idle": settings.idle_timeout, "head": settings.header_timeout,
@@ -69,7 +74,7 @@ class Server:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.started = time.time()
         self._listener: asyncio.base_events.Server | None = None
-        self._admin = None
+        self._admin: Admin | None = None
         self._watcher: asyncio.Task | None = None
         self.config_errors: list[ConfigError] = []  # of the last load that failed, until one works
         self.reloads = {"ok": 0, "error": 0}
@@ -98,14 +103,6 @@ class Server:
             if settings.replay_mode == "record-missing" and name in settings.replay:
                 recorder.saved.append(lambda: self.reload("a missing exchange was recorded"))
         return recorder
-
-    def record(self, ex) -> None:
-        """An exchange is answered: journal it and count it."""
-        ex.ended = monotonic()
-        if self.journal is not None:
-            self.journal.record(ex)
-        if self.metrics is not None:
-            self.metrics.observe(ex, ex.ended - ex.started)
 
     def publish(self) -> None:
         """Swap in the table of the current mappings: one assignment, so a request sees the old
@@ -150,6 +147,7 @@ class Server:
 
     @property
     def port(self) -> int:
+        assert self._listener is not None, "not started"
         return self._listener.sockets[0].getsockname()[1]
 
     @property

@@ -15,13 +15,12 @@ from time import monotonic
 import yaml
 from aiohttp import web
 
-from ..compile import compile_route
-from ..config.errors import ConfigValueError
 from ..config.loader import ConfigError, ConfigErrors, validate_stubs
 from ..config.model import STARTED
 from ..exchange import Exchange
 from ..journal import entry_json
 from ..match.nearmiss import nearest, report_json
+from ..match.request import RequestMatcher
 from .faults import add_fault_routes, fault_json, fault_listing, no_such_fault
 from .openapi import docs_page, document
 from .recordings import add_recording_routes
@@ -75,16 +74,15 @@ async def _bad_input_is_400(request: web.Request, handler):
             {"field": e.field, "message": e.message} for e in exc.errors]}, status=400)
 
 
-def request_matcher(body, settings):
-    """A request matcher (a stub's `request:`), compiled: find and count run it over the journal."""
-    try:
+def request_matcher(body) -> RequestMatcher:
+    """A request matcher (a stub's `request:`), compiled: find, count and snapshots run it over
+    the journal, as routes and standalone faults run it over requests."""
+    try:  # validated as a stub's `request:`, so errors read as they do in stub files
         [loaded] = validate_stubs({"request": body, "response": {}}, "request matcher")
-        return compile_route(loaded, 0, settings.stubs, {}, settings)
     except ConfigErrors as exc:  # report fields relative to the body, not to the wrapper stub
         raise ConfigErrors([ConfigError(e.file, None, e.field.removeprefix("request").lstrip("."), e.message)
                             for e in exc.errors]) from None
-    except ConfigValueError as exc:
-        raise ConfigErrors([ConfigError("request matcher", None, ".".join(map(str, exc.loc)), str(exc))]) from None
+    return RequestMatcher(loaded.spec.request)
 
 
 def exchange_from(body) -> Exchange:
@@ -175,7 +173,8 @@ class Admin:
 
     @property
     def port(self) -> int:
-        return self.site._server.sockets[0].getsockname()[1]
+        """The port it listens on (asked for 0: the one the system chose)."""
+        return self.runner.addresses[0][1]
 
     async def close(self) -> None:
         await self.runner.cleanup()
@@ -263,10 +262,10 @@ async def start_admin(server) -> Admin:
         return web.json_response({"cleared": True})
 
     async def _matching(request: web.Request):
-        route = request_matcher(await _body(request), settings)
+        matcher = request_matcher(await _body(request))
         slices = _Slices()
         for entry_id, ex in _entries():
-            if route.matches(ex, server.state):
+            if matcher.matches(ex, server.state):
                 yield entry_id, ex
             await slices.turn()
 

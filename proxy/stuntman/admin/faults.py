@@ -22,7 +22,7 @@ def fault_json(rule: FaultRule) -> dict:
 def fault_listing(server) -> web.Response:
     """Standalone faults (flags, files, the API), then every stub's own (origin "stub")."""
     found = [fault_json(r) for r in server.mappings.faults.items()]
-    found += [{**f.spec.model_dump(mode="json", exclude_unset=True), "id": f.id, "origin": "stub",
+    found += [{**f.spec.model_dump(mode="json", by_alias=True, exclude_unset=True), "id": f.id, "origin": "stub",
                "stub": route.id, "source": f.source}
               for route in server.table.routes for f in route.faults]
     return web.json_response({"faults": found, "meta": {"total": len(found)}})

@@ -61,7 +61,7 @@ def add_recording_routes(app: web.Application, server, read_body, request_matche
         if not server.journal_responses:
             return web.json_response({"error": "the journal keeps no responses: start stuntman with "
                                                "--journal-responses N to snapshot"}, status=409)
-        matcher = request_matcher(body["filter"], server.settings) if body.get("filter") else None
+        matcher = request_matcher(body["filter"]) if body.get("filter") else None
         recorder = server.recorder(body["name"])
         written = skipped = 0
         for _, ex in reversed(server.journal.newest_first()):  # oldest first: the recorded order
@@ -71,8 +71,7 @@ def add_recording_routes(app: web.Application, server, read_body, request_matche
             if captured is None or captured.truncated or ex.body_size > len(ex.body_bytes):
                 skipped += 1  # answered by a stub, or too large to have been kept whole
                 continue
-            upstream = (ex.route.action.url if ex.route is not None and ex.route.action.kind == "proxy"
-                        else server.settings.upstream or "")
+            upstream = getattr(ex.responder, "url", None) or server.settings.upstream or ""  # who answered it
             entry, side = recorder.exchange(ex, upstream, ex.body_bytes, captured.status, captured.reason,
                                             captured.headers, b"".join(captured.chunks), 0.0, ex.ended - ex.started)
             await recorder.save(entry, side)

@@ -200,6 +200,7 @@ def cmd_forward(settings: Settings, args) -> int:
     except RuntimeError as exc:
         raise CliError(str(exc)) from None
     check_upstream_ca(settings)
+    assert settings.record_to is not None  # `record` requires --to
     directory = _recording_dir(settings.recordings, settings.record_to)
     recorder = Recorder(directory, Redactor(settings.redact, settings.redact_json, enabled=not settings.no_redact),
                         settings.record_body_inline)

@@ -241,10 +241,8 @@ def _start(settings: Settings, without_upstream: str | None = None) -> int:
     if settings.uvloop:
         import uvloop
 
-        runner = uvloop.run
-    else:
-        runner = asyncio.run
-    return runner(_serve(settings))
+        return uvloop.run(_serve(settings))
+    return asyncio.run(_serve(settings))
 
 
 def _tune_gc() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -92,7 +92,7 @@ def _string_means_equals(value: Any) -> Any:
 
 Matcher = Annotated[
     MatcherSpec,
-    BeforeValidator(_string_means_equals, json_schema_input_type=Union[str, MatcherSpec]),
+    BeforeValidator(_string_means_equals, json_schema_input_type=str | MatcherSpec),
 ]
 MatcherSpec.model_rebuild()
 
@@ -149,7 +149,7 @@ class BodyMatcherSpec(Model):
 
 BodyMatcher = Annotated[
     BodyMatcherSpec,
-    BeforeValidator(_string_means_equals, json_schema_input_type=Union[str, BodyMatcherSpec]),
+    BeforeValidator(_string_means_equals, json_schema_input_type=str | BodyMatcherSpec),
 ]
 BodyMatcherSpec.model_rebuild()
 
@@ -213,6 +213,9 @@ class WindowSpec(Model):
 class FaultBase(Model):
     """What every fault kind shares: when it fires, and what it applies to. A kind (one file in
     stuntman/faults/kinds/) subclasses it with `type: Literal["<kind>"]` and its parameters."""
+
+    if TYPE_CHECKING:  # each kind declares its own `type` (a field here would move it in the schema)
+        type: str
 
     id: str | None = None
     name: str | None = Field(None, description="for the admin API, the journal and `when_header`")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection
+from typing import Any
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
@@ -42,7 +43,7 @@ class ConfigError:
 class LoadedStub:
     """A validated stub, or a standalone fault from a fault file (`spec` is then a fault model)."""
 
-    spec: StubSpec
+    spec: Any  # a StubSpec, or a fault model (FaultSpec's members) for a standalone fault
     file: str  # relative to the stubs root
     line: int | None
     loc: tuple = ()  # where the stub sits in its file: () for a single stub, (i,) in a list
@@ -133,7 +134,8 @@ def validate_stubs(data: Any, name: str, lines: dict[tuple, int] | None = None) 
             faults = FaultFileSpec.model_validate(data).faults
         except ValidationError as exc:
             raise ConfigErrors(_errors(exc, name, lines, 0)) from None
-        return [LoadedStub(f, name, _line_for(("faults", i), lines), ("faults", i), lines) for i, f in enumerate(faults)]
+        return [LoadedStub(f, name, _line_for(("faults", i), lines), ("faults", i), lines)
+                for i, f in enumerate(faults)]
     single = isinstance(data, dict)
     items = [data] if single else data
     if not isinstance(items, list):

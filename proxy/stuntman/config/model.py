@@ -13,7 +13,7 @@ re-exported here, so `from stuntman.config.model import ErrorFault, MatcherSpec`
 from __future__ import annotations
 
 import base64
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, Field, field_validator, model_validator
 
@@ -155,7 +155,8 @@ class StubSpec(Model):
     faults: list[FaultSpec] = Field(default_factory=list, description="applied in order to this stub's requests")
     fault_headers: bool | None = Field(
         None, alias="faultHeaders",
-        description="let requests ask for faults with X-Stuntman-Delay-Ms / X-Stuntman-Abort (default: --fault-headers)")
+        description="let requests ask for faults with X-Stuntman-Delay-Ms / X-Stuntman-Abort "
+                    "(default: --fault-headers)")
 
     @model_validator(mode="after")
     def _one_action(self) -> StubSpec:
@@ -175,7 +176,7 @@ def stub_file_schema() -> dict[str, Any]:
     """JSON Schema of a stub file: one stub or a list of stubs."""
     from pydantic import TypeAdapter
 
-    schema = TypeAdapter(Union[StubSpec, list[StubSpec], FaultFileSpec]).json_schema(by_alias=True)
+    schema = TypeAdapter(StubSpec | list[StubSpec] | FaultFileSpec).json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "stuntman stub file"
     return schema

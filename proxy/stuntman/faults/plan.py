@@ -1,23 +1,26 @@
-"""What the faults that fired on one request will do to it: built by `decide`, carried out by the
-listener (delays, answers, the shape of the body) and the upstream call (timeouts, throttling)."""
+"""What the faults that fired on one request will do to it: built by `decide`, carried out by
+the pipeline and `faults.enact` (delays, answers, the shape and pace of the body) and the upstream
+call (timeouts), whatever the protocol."""
 from __future__ import annotations
+
+from typing import Any
 
 
 class Plan:
     __slots__ = ("fired", "delay_request", "delay_response", "answer", "upstream_timeout", "rate",
-                 "dribble", "truncate", "corrupt", "header")
+                 "dribble", "truncate", "corrupt", "headers")
 
     def __init__(self) -> None:
-        self.fired: list = []               # the Faults, in the order they fired
+        self.fired: list[Any] = []          # the Faults, in the order they fired
         self.delay_request = 0.0            # seconds before the request goes upstream (or is answered)
         self.delay_response = 0.0           # seconds before the response starts
-        self.answer = None                  # an Error, Reset, Close or Hang fault: replaces the response
+        self.answer: Any = None             # an Error, Reset, Close or Hang fault: replaces the response
         self.upstream_timeout: float | None = None
         self.rate: int | None = None        # bytes/s
         self.dribble: tuple[int, float] | None = None  # (chunks, seconds)
         self.truncate: int | None = None    # body bytes sent before the close
-        self.corrupt = None                 # (mode, random.Random)
-        self.header: bytes | None = None    # the X-Stuntman-Fault line, if any fault shows itself
+        self.corrupt: Any = None            # (mode, random.Random)
+        self.headers: list[tuple[bytes, bytes]] = []  # X-Stuntman-Fault, if any fault shows itself
 
     @property
     def delay(self) -> float:
@@ -47,5 +50,5 @@ def decide(faults, ex, counters: dict, session: str) -> Plan | None:
     if plan is not None:
         shown = [f.type for f in plan.fired if f.header]
         if shown:
-            plan.header = b"x-stuntman-fault: " + ", ".join(dict.fromkeys(shown)).encode() + b"\r\n"
+            plan.headers = [(b"x-stuntman-fault", ", ".join(dict.fromkeys(shown)).encode())]
     return plan

@@ -8,8 +8,12 @@ stub's own (each group in file, then API, order).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .kinds import ErrorFault, Fault, FaultState, LatencyFault, compile_fault
+
+if TYPE_CHECKING:
+    from ..match.request import RequestMatcher
 
 
 @dataclass(frozen=True)
@@ -18,7 +22,7 @@ class FaultRule:
 
     fault: Fault
     route_name: str | None = None
-    matcher: object | None = None  # a compiled Route used only to match requests
+    matcher: RequestMatcher | None = None  # the requests it applies to
     definition: str = ""           # as written (compact JSON), for the admin API
     origin: str = "file"           # file | api | cli
 

@@ -1,17 +1,18 @@
-"""HTTP/1.1 bytes on the wire: status lines, the cached Date header, small generated responses."""
+"""HTTP/1.1 bytes on the wire: a `Response` serialized (status line, fields, framing), the cached
+Date field, small responses of the connection's own (a malformed request), and fields parsed again
+from bytes kept for the journal."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from email.utils import formatdate
 from http import HTTPStatus
 from time import time
+from typing import TYPE_CHECKING
 
 import httptools
 
-# RFC 9110 §7.6.1: hop-by-hop fields, never forwarded (plus whatever `Connection` lists).
-HOP_BY_HOP = frozenset({
-    b"connection", b"proxy-connection", b"keep-alive", b"te", b"transfer-encoding", b"upgrade",
-    b"trailer",
-})
+if TYPE_CHECKING:
+    from ..response import Response
 
 _STATUS_LINES = {
     s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus
@@ -25,20 +26,31 @@ def status_line(status: int, reason: bytes | None = None) -> bytes:
 
 
 class _DateCache:
-    """`Date: ...` rendered at most once per second (it is in every response)."""
+    """`Date: ...` rendered at most once per second (it is in every response stuntman makes), with
+    the end of the head after it: the Connection field each client needs and the blank line."""
 
-    __slots__ = ("_second", "_line")
+    __slots__ = ("_second", "_line", "_ends")
 
     def __init__(self) -> None:
         self._second = -1
         self._line = b""
+        self._ends: dict[tuple[bool, str], bytes] = {}
 
     def line(self) -> bytes:
         now = int(time())
         if now != self._second:
             self._second = now
             self._line = b"date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+            self._ends.clear()
         return self._line
+
+    def end(self, keep_alive: bool, version: str) -> bytes:
+        """Date, Connection and the blank line that ends a head."""
+        line = self.line()
+        end = self._ends.get((keep_alive, version))
+        if end is None:
+            end = self._ends[(keep_alive, version)] = line + connection_line(keep_alive, version) + b"\r\n"
+        return end
 
 
 date_cache = _DateCache()
@@ -51,7 +63,7 @@ def connection_line(keep_alive: bool, version: str) -> bytes:
     return b"" if version == "1.1" else b"connection: keep-alive\r\n"
 
 
-def simple_response(status: int, body: str | bytes, *, headers: list[tuple[str, str]] = (),
+def simple_response(status: int, body: str | bytes, *, headers: Sequence[tuple[str, str]] = (),
                     content_type: str = "text/plain; charset=utf-8", keep_alive: bool = True,
                     version: str = "1.1", head_only: bool = False) -> bytes:
     """A complete response with a fixed body: errors, 404 near-miss, 100-continue aside."""
@@ -64,6 +76,23 @@ def simple_response(status: int, body: str | bytes, *, headers: list[tuple[str, 
     if not head_only:
         head.append(data)
     return b"".join(head)
+
+
+def head_prefix(response: Response) -> bytes:
+    """The status line, the fields and the Content-Length: the head but its Date, Connection and
+    blank line (what stays the same from one request to the next)."""
+    out = [status_line(response.status, response.reason)]
+    for name, value in response.headers:
+        out += (name, b": ", value, b"\r\n")
+    if response.broken_framing:  # a corrupt fault: chunked, and the first chunk size is not hex
+        out.append(b"transfer-encoding: chunked\r\n")
+    elif response.length is not None:
+        out.append(b"content-length: %d\r\n" % response.length)
+    return b"".join(out)
+
+
+BROKEN_CHUNK = b"zz\r\n"      # what a broken-framing body starts with
+BROKEN_TAIL = b"\r\n0\r\n\r\n"  # and ends with, before the close
 
 
 class _FieldCollector:

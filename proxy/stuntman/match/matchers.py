@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Protocol
-from urllib.parse import parse_qs
 
-from ..config.model import BodyMatcherSpec, JsonPathSpec, MatcherSpec
+from ..body import BodyView
+from ..config.base import BodyMatcherSpec, JsonPathSpec, MatcherSpec
 
 
 class Matcher(Protocol):
@@ -139,41 +139,6 @@ def compile_matcher(spec: MatcherSpec) -> Matcher:
 
 
 # -- bodies: `test` receives a `BodyView`, which decodes the raw bytes lazily and once ----------
-
-
-class BodyView:
-    """The request body as the matchers want it: text, JSON, form fields; each decoded once."""
-
-    __slots__ = ("raw", "_text", "_json", "_form")
-    _MISSING = object()
-
-    def __init__(self, raw: bytes):
-        self.raw = raw
-        self._text = self._json = self._form = self._MISSING
-
-    @property
-    def text(self) -> str:
-        if self._text is self._MISSING:
-            self._text = self.raw.decode("utf-8", "replace")
-        return self._text
-
-    @property
-    def json(self) -> Any:
-        """The parsed JSON document, or `BodyView.INVALID` when the body is not JSON."""
-        if self._json is self._MISSING:
-            try:
-                self._json = json.loads(self.raw) if self.raw else self.INVALID
-            except ValueError:
-                self._json = self.INVALID
-        return self._json
-
-    @property
-    def form(self) -> dict[str, list[str]]:
-        if self._form is self._MISSING:
-            self._form = parse_qs(self.text, keep_blank_values=True)
-        return self._form
-
-    INVALID = object()
 
 
 class BodyText:

@@ -7,117 +7,36 @@ Candidates come out in rank order (priority, specificity, file order).
 """
 from __future__ import annotations
 
-import re
-from re import _constants as _re  # to read a regex's literal prefix/suffix
-from re import _parser as _re_parser
-from urllib.parse import unquote
+from typing import Any
 
-from ..faults.rules import FaultRules
-
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_REGEX_META = set(".^$*+?{}[]\\|()")
+from ..config.base import RequestSpec
+from .request import PARAM as _PARAM
+from .request import RequestMatcher, regex_affixes, template_regex
 
 
-class Route:
-    """One stub, compiled. `action` is a stub responder or a proxy target (see respond/)."""
+class Route(RequestMatcher):
+    """One stub, compiled: its request matcher, and `action`, the response source that answers
+    what it accepts (see respond/)."""
 
     __slots__ = (
-        "name", "id", "rank", "source", "methods", "path_text", "path_kind", "path_re",
-        "query", "headers", "body", "scenario", "required_state", "new_state", "action",
-        "needs_body", "specificity", "priority", "order", "file", "definition", "label", "faults",
-        "fault_headers",
+        "name", "id", "rank", "source", "new_state", "action", "priority", "order", "file",
+        "definition", "label", "faults", "fault_headers",
     )
 
-    def __init__(self, *, name, id, file, source, definition, priority, order, methods, path_kind, path_text, path_re, query,
-                 headers, body, scenario, required_state, new_state, action, faults=(), fault_headers=None):
+    def __init__(self, request: RequestSpec, *, name: str | None, id: str, file: str, source: str, definition: str,
+                 priority: int, order: int, scenario: str | None, required_state: str | None,
+                 new_state: str | None, action: Any, faults: tuple = (), fault_headers: bool | None = None):
+        super().__init__(request, scenario, required_state)
         self.name, self.id, self.file, self.source = name, id, file, source
         self.definition = definition  # the stub as written (compact JSON), for the admin API
         self.label = name or source   # how reports and metrics name it
         self.priority, self.order = priority, order
-        self.methods = methods  # frozenset of method names, or None for ANY
-        self.path_kind, self.path_text, self.path_re = path_kind, path_text, path_re
-        self.query, self.headers, self.body = query, headers, body
-        self.scenario, self.required_state, self.new_state = scenario, required_state, new_state
+        self.new_state = new_state
         self.action = action
         self.faults = faults                # its own, compiled (stuntman.faults.kinds)
         self.fault_headers = fault_headers  # honours X-Stuntman-Delay-Ms/-Abort (None: the global flag)
-        self.needs_body = body is not None or action.needs_body
+        self.needs_body = self.needs_body or action.needs_body
         self.rank = 0
-        kind_score = {"exact": 400, "template": 300, "prefix": 200, "regex": 100, "any": 0}[path_kind]
-        if path_kind == "prefix":
-            kind_score += min(len(path_text), 99)
-        elif path_kind == "template":
-            kind_score -= min(path_text.count("{"), 99)
-        self.specificity = (kind_score + 1000 * (methods is not None) + 1000 * len(query)
-                            + 1000 * len(headers) + 1000 * (body is not None)
-                            + 1000 * (required_state is not None))
-
-    def path_params(self, path: str) -> dict[str, str] | None:
-        """Path parameters if this route's path condition holds, else None."""
-        kind = self.path_kind
-        if kind == "exact":
-            return {} if path == self.path_text else None
-        if kind == "prefix":
-            return {} if path.startswith(self.path_text) else None
-        if kind == "any":
-            return {}
-        m = self.path_re.fullmatch(path)
-        return None if m is None else {k: unquote(v) for k, v in m.groupdict().items() if v is not None}
-
-    def matches(self, ex, state) -> bool:
-        """Path and everything else: this route (as a request matcher) accepts ex."""
-        return self.path_params(ex.path) is not None and self.accepts(ex, state)
-
-    def accepts(self, ex, state) -> bool:
-        """Everything but the path (already checked by the index)."""
-        if self.methods is not None and ex.method not in self.methods:
-            return False
-        if self.query:
-            q = ex.query
-            for name, matcher in self.query:
-                values = q.get(name)
-                if not (any(matcher.test(v) for v in values) if values else matcher.test(None)):
-                    return False
-        if self.headers:
-            h = ex.headers
-            for name, matcher in self.headers:
-                if not matcher.test(h.get(name)):
-                    return False
-        if self.body is not None and not self.body.test(ex.body_view):
-            return False
-        if self.required_state is not None:
-            if state.scenario_state(ex, self.scenario) != self.required_state:
-                return False
-        return True
-
-    def mismatches(self, ex, state) -> list[str]:
-        """Why this route does not match ex, one line per field (the near-miss report)."""
-        out = []
-        if self.methods is not None and ex.method not in self.methods:
-            out.append(f"method: expected {'|'.join(sorted(self.methods - {'HEAD'}) or ['HEAD'])}, got {ex.method}")
-        if self.path_params(ex.path) is None:
-            what = {"exact": "", "template": "template ", "prefix": "prefix ", "regex": "regex "}[self.path_kind]
-            out.append(f"path: expected {what}{self.path_text}, got {ex.path}")
-        q = ex.query
-        for name, matcher in self.query:
-            values = q.get(name)
-            if not (any(matcher.test(v) for v in values) if values else matcher.test(None)):
-                got = ", ".join(repr(v) for v in values) if values else "(absent)"
-                out.append(f"query.{name}: expected {matcher.describe()}, got {got}")
-        for name, matcher in self.headers:
-            value = ex.headers.get(name)
-            if not matcher.test(value):
-                out.append(f"headers.{name}: expected {matcher.describe()}, got "
-                           f"{'(absent)' if value is None else repr(value)}")
-        if self.body is not None and not self.body.test(ex.body_view):
-            raw = ex.body_bytes
-            shown = repr(raw[:80].decode("utf-8", "replace")) + ("..." if len(raw) > 80 else "")
-            out.append(f"body: expected {self.body.describe()}, got {shown if raw else '(empty)'}")
-        if self.required_state is not None:
-            current = state.scenario_state(ex, self.scenario)
-            if current != self.required_state:
-                out.append(f"scenario {self.scenario!r}: needs state {self.required_state!r}, is {current!r}")
-        return out
 
 
 class _Node:
@@ -146,35 +65,6 @@ def _segment_walk(node: _Node, segments: list[str], i: int, out: list[Route]) ->
         for pattern, child in hits:
             if pattern.fullmatch(seg):
                 _segment_walk(child, segments, i + 1, out)
-
-
-def template_regex(template: str) -> re.Pattern:
-    parts, pos = [], 0
-    for m in _PARAM.finditer(template):
-        parts.append(re.escape(template[pos:m.start()]))
-        parts.append(f"(?P<{m.group(1)}>[^/]+)")
-        pos = m.end()
-    parts.append(re.escape(template[pos:]))
-    return re.compile("".join(parts))
-
-
-def regex_affixes(pattern: str) -> tuple[str, str]:
-    """Literal text that every full match of `pattern` must start and end with."""
-    try:
-        parsed = _re_parser.parse(pattern)
-    except re.error:
-        return "", ""
-    if parsed.state.flags & re.IGNORECASE:
-        return "", ""
-    items = [(op, av) for op, av in parsed if op is not _re.AT]  # drop ^ and $ anchors
-    head = 0
-    while head < len(items) and items[head][0] is _re.LITERAL:
-        head += 1
-    tail = len(items)
-    while tail > head and items[tail - 1][0] is _re.LITERAL:
-        tail -= 1
-    return ("".join(chr(av) for _, av in items[:head]),
-            "".join(chr(av) for _, av in items[tail:]))
 
 
 def template_affixes(segment: str) -> tuple[str, str]:
@@ -217,6 +107,17 @@ class AffixIndex:
         return bool(self.buckets)
 
 
+class _NoFaults:
+    """The fault rules of a table built without any."""
+
+    active = False
+    needs_body = False
+    rules: list = []
+
+
+NO_FAULTS = _NoFaults()
+
+
 class RouteTable:
     """Immutable once built; the server swaps the whole table on reload."""
 
@@ -243,7 +144,8 @@ class RouteTable:
                 self._affixed.add(route.path_text, "", route)
             else:
                 self._affixed.add(*regex_affixes(route.path_text), route)
-        self.faults = faults if faults is not None else FaultRules([], routes, False)
+        # the fault rules built with this table (stuntman.faults.rules.FaultRules), swapped with it
+        self.faults = faults if faults is not None else NO_FAULTS
         self.any_needs_body = any(r.needs_body for r in routes) or self.faults.needs_body
 
     def _add_template(self, route: Route) -> None:

@@ -15,7 +15,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .format import Redactor, body_entry, decode_content, slug
@@ -149,10 +149,10 @@ class Recorder:
             side[response_entry["file"]] = big
         if undone:
             response_entry["contentEncoding"] = undone
-        redact, found = self.redactor, set()
+        redact, found = self.redactor, set[str]()
         record = {
             "seq": seq,
-            "recordedAt": x.at or datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "recordedAt": x.at or datetime.now(UTC).isoformat(timespec="milliseconds"),
             "protocol": x.protocol,
             "upstream": x.upstream,
             "route": x.route,

@@ -39,7 +39,8 @@ def _without(value, paths: tuple[str, ...]):
     return value
 
 
-def request_matcher(request: dict, ignore_query: frozenset[str] = frozenset(), ignore_body: tuple[str, ...] = ()) -> dict:
+def request_matcher(request: dict, ignore_query: frozenset[str] = frozenset(),
+                    ignore_body: tuple[str, ...] = ()) -> dict:
     """A recorded request as a stub's `request:` (what replays and generated stubs match on)."""
     method = request["method"]
     path, _, query = request["url"].partition("?")
@@ -105,20 +106,3 @@ def load_recording(directory: Path, name: str, ignore_query: frozenset[str] = fr
             spec["faults"] = [{"type": "latency", "fixed_ms": group["ttfb"][0], "header": False}]
         stubs.extend(validate_stubs(spec, f"{name}/{first['file']}"))
     return stubs
-
-
-class ReplayAction:
-    """A stub's `replay:` action: its requests are answered from a recording's own routes (a small
-    route table of their own); what was not recorded gets 404, or goes to `upstream` (spy)."""
-
-    kind = "replay"
-
-    def __init__(self, table, upstream=None):
-        self.table = table
-        self.upstream = upstream  # an UpstreamTarget, in spy mode
-        self.needs_body = table.any_needs_body
-
-    def match(self, ex, state):
-        from ..match.routes import match
-
-        return match(ex, state, self.table.candidates(ex.path))

@@ -19,20 +19,11 @@ DEFAULT_SESSION_HEADER = "x-stuntman-session"
 class StubState:
     def __init__(self, session_header: str = DEFAULT_SESSION_HEADER):
         self.session_header = session_header.lower()
-        self._session_bytes = self.session_header.encode("latin-1")
         self._scenarios: dict[tuple[str, str], str] = {}
         self._positions: dict[tuple[str, str], int] = {}
 
     def session(self, ex: Exchange) -> str:
-        if ex._headers is not None:
-            return ex._headers.get(self.session_header, "")
-        # every request with faults asks this: find one field without building the header dict
-        key, size = self._session_bytes, len(self._session_bytes)
-        found: bytes | None = None
-        for name, value in ex.fields():
-            if len(name) == size and name.lower() == key:
-                found = value if found is None else found + b", " + value
-        return found.decode("latin-1") if found is not None else ""
+        return ex.field(self.session_header) or ""
 
     def scenario_state(self, ex: Exchange, scenario: str) -> str:
         return self._scenarios.get((self.session(ex), scenario), STARTED)

@@ -1,22 +1,48 @@
-"""Stub responses: rendered to bytes once at load when static, else from compiled templates."""
+"""The stub sources: one response (`response:`), or a sequence of them (`responses:`).
+
+A static response is built once at load and shared (each protocol renders it once, into its
+cache); a templated one is rendered per request from compiled templates.
+"""
 from __future__ import annotations
 
 import base64
 import json
 import mimetypes
+import zlib
 from pathlib import Path
+from typing import Any
 
 from ..config.errors import ConfigValueError
 from ..config.model import ResponseSpec
 from ..config.paths import resolve_inside
-from ..http1.wire import connection_line, date_cache, status_line
+from ..response import SERVER, Response
+from .responder import BuildContext, WholeResponse, source
 from .template import Template, has_template, json_string_escape
 
 
-class StubResponse:
-    __slots__ = ("status", "static", "head", "body", "header_templates", "body_template", "uses_body")
+class SeededFaker:
+    """Calling it gives the stub's Faker, created on first use and seeded per stub so its values
+    repeat run after run (most stubs never call it: it must cost next to nothing)."""
 
-    def __init__(self, spec: ResponseSpec, root: Path, faker, loc: tuple):
+    __slots__ = ("seed", "instance")
+
+    def __init__(self, seed: int | None, name: str | None, source: str):
+        self.seed = seed if seed is not None else zlib.crc32((name or source).encode())
+        self.instance: Any = None
+
+    def __call__(self) -> Any:
+        if self.instance is None:
+            from faker import Faker
+
+            self.instance = Faker()
+            self.instance.seed_instance(self.seed)
+        return self.instance
+
+
+class StubResponse:
+    __slots__ = ("status", "static", "response", "body", "header_templates", "body_template", "uses_body")
+
+    def __init__(self, spec: ResponseSpec, root: Path, faker: SeededFaker, loc: tuple):
         self.status = spec.status
         headers = [(k, v) for k, vs in spec.headers.items() for v in ([vs] if isinstance(vs, str) else vs)]
         names = {k.lower() for k, _ in headers}
@@ -52,12 +78,12 @@ class StubResponse:
         self.uses_body = False
         if self.static:
             body_bytes = body_text.encode() if body_text is not None else body_bytes
-            self.head = status_line(spec.status) + b"server: stuntman\r\n" + b"".join(
-                f"{k}: {v}\r\n".encode("latin-1") for k, v in headers) + b"content-length: %d\r\n" % len(body_bytes)
+            self.response = Response(spec.status, [SERVER, *((k.encode("latin-1"), v.encode("latin-1"))
+                                                             for k, v in headers)],
+                                     body_bytes, dated=True, cacheable=True)
             self.body = body_bytes
             return
-        self.head = status_line(spec.status) + b"server: stuntman\r\n"
-        self.header_templates = []
+        self.header_templates: list[tuple[bytes, Template]] = []
         for k, v in headers:
             try:
                 self.header_templates.append((k.encode("latin-1"), Template(v, faker)))
@@ -74,28 +100,35 @@ class StubResponse:
             sources.append(self.body_template.source)
         self.uses_body = any("body" in s for s in sources)
 
-    def render(self, ex, head_only: bool) -> bytes:
-        end = date_cache.line() + connection_line(ex.keep_alive, ex.version) + b"\r\n"
+    def render(self, ex) -> Response:
         if self.static:
-            return self.head + end if head_only else self.head + end + self.body
+            return self.response
         body = self.body_template.render(ex).encode() if self.body_template else self.body
-        head = [self.head]
+        headers = [SERVER]
         for name, tpl in self.header_templates:
             value = tpl.render(ex)
             if "\r" in value or "\n" in value:  # request data must never split the response head
                 value = value.replace("\r", " ").replace("\n", " ")
-            head.append(name + b": " + value.encode("latin-1", "replace") + b"\r\n")
-        head.append(b"content-length: %d\r\n" % len(body))
-        head.append(end)
-        if not head_only:
-            head.append(body)
-        return b"".join(head)
+            headers.append((name, value.encode("latin-1", "replace")))
+        return Response(self.status, headers, body, dated=True)
 
 
-class StubAction:
-    """The `respond: stub` stage for one route: one response, or a sequence of them."""
+class StubResponder(WholeResponse):
+    """`response:` — the same response every time."""
 
-    kind = "stub"
+    __slots__ = ("response", "needs_body")
+
+    def __init__(self, response: StubResponse):
+        self.response = response
+        self.needs_body = response.uses_body
+
+    def respond(self, ex, state) -> Response:
+        return self.response.render(ex)
+
+
+class SequenceResponder(WholeResponse):
+    """`responses:` — each in turn, per session; then the last again, or from the start (cycle)."""
+
     __slots__ = ("responses", "cycle", "key", "needs_body")
 
     def __init__(self, responses: list[StubResponse], cycle: bool, key: str):
@@ -104,11 +137,23 @@ class StubAction:
         self.key = key
         self.needs_body = any(r.uses_body for r in responses)
 
-    def respond(self, ex, state) -> bytes:
+    def respond(self, ex, state) -> Response:
         responses = self.responses
-        if len(responses) == 1:
-            response = responses[0]
-        else:
-            response = responses[state.next_position(ex, self.key, len(responses), self.cycle)]
-        ex.status = response.status
-        return response.render(ex, ex.method == "HEAD")
+        return responses[state.next_position(ex, self.key, len(responses), self.cycle)].render(ex)
+
+
+def _faker(ctx: BuildContext) -> SeededFaker:
+    return SeededFaker(ctx.spec.seed, ctx.spec.name, ctx.source)
+
+
+@source("responses")
+def build_sequence(ctx: BuildContext) -> SequenceResponder:
+    faker, specs = _faker(ctx), ctx.spec.responses or []
+    return SequenceResponder([StubResponse(r, ctx.root, faker, ("responses", i)) for i, r in enumerate(specs)],
+                             ctx.spec.sequence == "cycle", ctx.route_id)
+
+
+@source("response")
+def build_stub(ctx: BuildContext) -> StubResponder:
+    assert ctx.spec.response is not None
+    return StubResponder(StubResponse(ctx.spec.response, ctx.root, _faker(ctx), ("response",)))

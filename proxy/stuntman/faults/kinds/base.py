@@ -17,6 +17,7 @@ in the order) by `__init__.py`.
 """
 from __future__ import annotations
 
+import builtins
 import random
 import zlib
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from time import monotonic, time
 from typing import Literal, get_args, get_origin
 
 from ...config.base import FaultBase
+from ...match.matchers import compile_matcher
 from ..plan import Plan
 
 # the options every kind shares (when it fires, what it applies to): not what it does
@@ -60,14 +62,6 @@ class FaultState:
                 del self.counters[slot]
 
 
-def _header_matchers(when_header: dict) -> list:
-    # imported here, not at the top: stuntman.match.matchers still imports its specs from
-    # config.model, which imports this package (from config.base, the import can move up)
-    from ...match.matchers import compile_matcher
-
-    return [(k.lower(), compile_matcher(m)) for k, m in when_header.items()]
-
-
 class Fault:
     """A compiled fault: the selection every kind shares (`fires`); each kind's `apply`."""
 
@@ -88,7 +82,7 @@ class Fault:
         self.probability = spec.probability
         self.seed = spec.seed if spec.seed is not None else zlib.crc32(f"{state.seed}:{fault_id}".encode())
         self.first_n, self.after_n, self.every_nth = spec.first_n, spec.after_n, spec.every_nth
-        self.when_header = _header_matchers(spec.when_header) if spec.when_header else []
+        self.when_header = [(k.lower(), compile_matcher(m)) for k, m in (spec.when_header or {}).items()]
         window = spec.window
         self.starts = self.ends = self.not_before = self.not_after = None
         if window is not None:
@@ -128,6 +122,7 @@ class Fault:
 
     def _in_window(self) -> bool:
         now = monotonic()
+        assert self.starts is not None  # (asked only of faults with a window)
         if now < self.starts or (self.ends is not None and now >= self.ends):
             return False
         if self.not_before is not None or self.not_after is not None:
@@ -162,8 +157,8 @@ class Kind:
     """A fault kind: its `type`, its model (a FaultBase subclass) and its runtime class."""
 
     type: str
-    spec: type[FaultBase]
-    fault: type[Fault]
+    spec: builtins.type[FaultBase]
+    fault: builtins.type[Fault]
 
 
 KINDS: dict[str, Kind] = {}  # by type, in registration order

@@ -10,7 +10,7 @@ code is carried on the compiled fault (`Error.grpc_status`, None when not given)
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator
 
@@ -43,8 +43,8 @@ def _grpc_code(value: Any) -> Any:
 GrpcStatus = Annotated[
     int,
     Field(ge=0, le=16),
-    BeforeValidator(_grpc_code, json_schema_input_type=Union[
-        Annotated[int, Field(ge=0, le=16)], Literal[GRPC_STATUS_NAMES]]),  # type: ignore[valid-type]
+    BeforeValidator(_grpc_code, json_schema_input_type=(
+        Annotated[int, Field(ge=0, le=16)] | Literal[GRPC_STATUS_NAMES])),  # type: ignore[valid-type]
 ]
 
 

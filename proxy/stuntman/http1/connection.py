@@ -1,10 +1,13 @@
-"""The HTTP/1.1 listener: an asyncio Protocol over llhttp (httptools) callbacks.
+"""An HTTP/1.1 connection: an asyncio Protocol over llhttp (httptools) callbacks.
 
-One `HTTP1Connection` per client connection. Requests are answered strictly in order
-(pipelining): the one at the head of the line is `active`; later ones wait in `waiting`, and
-reading pauses while they do. The parser enforces framing (no Content-Length together with
-Transfer-Encoding, valid chunk sizes); this class adds size limits and the timers that keep slow
-or idle clients from holding the server.
+One `HTTP1Connection` per client connection: framing, limits, pipelining and timers, nothing
+else. It turns each request into an `Exchange` for the pipeline (which decides everything) and is
+the pipeline's `Downstream`: it turns `Response`s back into HTTP/1.1 bytes.
+
+Requests are answered strictly in order (pipelining): the one at the head of the line is
+`active`; later ones wait in `waiting`, and reading pauses while they do. The parser enforces
+framing (no Content-Length together with Transfer-Encoding, valid chunk sizes); this class adds
+size limits and the timers that keep slow or idle clients from holding the server.
 """
 from __future__ import annotations
 
@@ -17,12 +20,8 @@ from collections import deque
 import httptools
 
 from ..exchange import Exchange
-from ..faults.delivery import Pacer, after, reshape, split
-from ..faults.plan import decide
-from ..match.nearmiss import nearest, report_json, report_text
-from ..match.routes import match
-from ..respond.upstream import ProxyCall
-from .wire import simple_response
+from ..response import Response, bodiless
+from .wire import BROKEN_CHUNK, BROKEN_TAIL, connection_line, date_cache, head_prefix, header_fields, simple_response
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LINGER_ZERO = struct.pack("ii", 1, 0)  # close() then sends RST, not FIN
@@ -33,15 +32,6 @@ RAW_KEEP_BYTES = 16384  # a read larger than this is not kept for the journal (b
 log = logging.getLogger("stuntman")
 
 
-def _needs_body(ex: Exchange) -> bool:
-    """Does a route that could take ex (method and path hold) need its body to decide or answer?"""
-    for route in ex.candidates:
-        if route.needs_body and (route.methods is None or ex.method in route.methods) \
-                and route.path_params(ex.path) is not None:
-            return True
-    return False
-
-
 class Rejected(Exception):
     """Raised from a parser callback: answer `status` and close the connection."""
 
@@ -50,29 +40,24 @@ class Rejected(Exception):
         self.status, self.message = status, message
 
 
-class _Forever:
-    """The pending step of a hang without for_ms: nothing to cancel."""
-
-    @staticmethod
-    def cancel() -> None:
-        pass
-
-
 class HTTP1Connection(asyncio.Protocol):
     __slots__ = (
         "server", "settings", "parser", "transport", "peer", "reading", "active", "waiting",
         "url", "header_bytes", "in_head", "paused_for", "closed", "timer", "timer_at", "rejected",
         "waiting_for", "since", "loop",
         "advancing", "advance_again", "heads_seen", "header_size", "chunk", "chunk_requests",
+        "pipeline", "out", "answered", "body_allowed", "chunked", "broken", "trailers",
     )
 
     def __init__(self, server):
         self.server = server
         self.settings = server.settings
+        self.pipeline = server.pipeline
         self.parser = httptools.HttpRequestParser(self)
-        self.transport: asyncio.Transport | None = None
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]  # until connection_made
         self.peer = ""
-        self.reading: Exchange | None = None   # being parsed
+        # being parsed: None between requests (llhttp calls the message callbacks only inside one)
+        self.reading: Exchange = None  # type: ignore[assignment]
         self.active: Exchange | None = None    # being answered
         self.waiting: deque[Exchange] = deque()
         self.url: list[bytes] = []
@@ -95,6 +80,13 @@ class HTTP1Connection(asyncio.Protocol):
         self.header_size = 0                   # bytes of header fields in the current head
         self.chunk: bytes | None = None        # the current read, if requests may keep it
         self.chunk_requests = 0                # requests begun in it
+        # the response being written (Downstream): bytes held until flush, and how its body is framed
+        self.out: list[bytes] = []
+        self.answered = False                  # a response (or its head) went out for `active`
+        self.body_allowed = True
+        self.chunked = False
+        self.broken = False                    # a corrupt fault's broken framing
+        self.trailers: list[tuple[bytes, bytes]] | None = None
 
     # -- transport events -----------------------------------------------------------------
     def connection_made(self, transport) -> None:
@@ -114,15 +106,8 @@ class HTTP1Connection(asyncio.Protocol):
         self.closed = True
         self._stop_timer()
         self.server.connections.discard(self)
-        ex = self.active
-        if ex is not None:
-            if ex.call is not None:
-                ex.call.cancel()
-            if ex.pending is not None:  # a delay, a hang, a paced body: the client left first
-                ex.pending.cancel()
-                ex.pending = None
-                if self.server.recording:
-                    self.server.record(ex)
+        if self.active is not None:
+            self.pipeline.client_gone(self.active)
 
     def data_received(self, data: bytes) -> None:
         if self.closed or self.rejected is not None:
@@ -140,7 +125,7 @@ class HTTP1Connection(asyncio.Protocol):
             if isinstance(cause, Rejected):
                 self._reject(cause.status, cause.message)
             else:
-                self._fail(cause)
+                self._fail(cause or exc)
         except httptools.HttpParserError as exc:
             self._reject(400, f"malformed request: {exc}")
         else:
@@ -155,12 +140,12 @@ class HTTP1Connection(asyncio.Protocol):
     def pause_writing(self) -> None:
         self.pause_reading("write")
         if self.active is not None and self.active.call is not None:
-            self.active.call.pause_upstream()
+            self.active.call.pause()
 
     def resume_writing(self) -> None:
         self.resume_reading("write")
         if self.active is not None and self.active.call is not None:
-            self.active.call.resume_upstream()
+            self.active.call.resume()
 
     def pause_reading(self, reason: str) -> None:
         if not self.paused_for and not self.closed:
@@ -176,8 +161,10 @@ class HTTP1Connection(asyncio.Protocol):
     # -- llhttp callbacks -----------------------------------------------------------------
     def on_message_begin(self) -> None:
         self.reading = ex = Exchange()
+        ex.down = self
         if self.chunk is not None:
             ex.raw = self.chunk
+            ex.reparse = header_fields
             ex.raw_index = self.chunk_requests
             self.chunk_requests += 1
         self.url = []
@@ -231,254 +218,37 @@ class HTTP1Connection(asyncio.Protocol):
             self.pause_reading("pipeline")
 
     def on_body(self, data: bytes) -> None:
-        ex = self.reading
         if self.waiting_for == "body":
             self.since = self.loop.time()  # the body timeout is between reads, not for the whole body
-        if ex.phase == "done":  # answered already (an early 413, an error): read and drop the rest
-            ex.body_size += len(data)
-            return
-        if ex.call is not None:  # streaming upstream: keep only what the journal shows
-            ex.call.feed(data)
-            kept = self.server.journal_body_bytes - ex.body_size
-            if kept > 0:
-                ex.body.append(data[:kept])
-            ex.body_size += len(data)
-            return
-        ex.body_size += len(data)
-        if ex.body_size > self.settings.max_body_bytes:
-            ex.too_large = True
-            ex.body = None  # stop holding it; the route decides between 413 and not caring
-        elif ex.body is not None:
-            ex.body.append(data)
+        self.pipeline.request_body(self.reading, data)
 
     def on_message_complete(self) -> None:
         ex = self.reading
-        self.reading = None
+        self.reading = None  # type: ignore[assignment]
         self.in_head = True
         ex.complete = True
         if ex.raw is not self.chunk:  # it spanned reads
             ex.raw = None
         if self.waiting_for == "body":
             self.waiting_for = None
-        if ex.call is not None:
-            ex.call.end_body()
         if ex is self.active:
-            if ex.phase == "route":
-                self._route(ex)
-            elif ex.phase == "stub":
-                self._answer_stub(ex)
-            elif ex.phase == "done":
+            if ex.phase == "done":
                 self._advance()
+            else:
+                self.pipeline.request_complete(ex)
 
-    # -- the pipeline ---------------------------------------------------------------------
+    # -- the line of requests -------------------------------------------------------------
     def _begin(self, ex: Exchange) -> None:
-        """ex is now at the head of the line: match it, then respond."""
+        """ex is now at the head of the line: the pipeline takes it from here."""
         self.active = ex
+        self.answered = False
         if ex.has_body and not ex.complete:
             self._wait("body")  # a body that stops arriving must not hold the connection
         else:
             self.waiting_for = None
         if ex.expect_continue and not ex.complete:
             self.transport.write(CONTINUE)
-        table = self.server.table  # read once: the exchange sees one table even across a reload
-        ex.candidates = table.candidates(ex.path)
-        if table.any_needs_body and _needs_body(ex):
-            if ex.too_large:
-                return self._too_large(ex)
-            if not ex.complete:
-                ex.phase = "route"  # matching needs the body: _route runs at message complete
-                return
-        self._route(ex)
-
-    def _too_large(self, ex: Exchange) -> None:
-        ex.keep_alive = False
-        self._respond_now(ex, simple_response(
-            413, f"stuntman: request body over {self.settings.max_body_bytes} bytes; "
-                 "this route needs the body to match or render it\n",
-            keep_alive=False, version=ex.version))
-
-    def _route(self, ex: Exchange) -> None:
-        server = self.server
-        if ex.too_large and _needs_body(ex):
-            return self._too_large(ex)
-        route = match(ex, server.state, ex.candidates)
-        ex.route = route
-        rules = server.table.faults
-        if rules.active:  # the faults stage: decide now, carry out as the response is made
-            faults = rules.for_request(ex, route, server.state)
-            if faults:
-                ex.plan = plan = decide(faults, ex, server.fault_state.counters, server.state.session(ex))
-                if plan is not None and plan.answer is not None:
-                    ex.action = "fault"
-                    ex.phase = "stub"  # answered by the fault, once the request is read
-                    if ex.complete:
-                        self._answer_stub(ex)
-                    return
-        if route is not None and route.action.kind == "replay":  # a recording's own routes decide
-            replay = route.action
-            inner = replay.match(ex, server.state)
-            if inner is not None:
-                ex.route = route = inner
-            elif replay.upstream is None:
-                return self._not_found(ex)
-        if route is not None and route.action.kind == "stub":
-            ex.action = "stub"
-            ex.phase = "stub"
-            if ex.complete:
-                self._answer_stub(ex)
-            return
-        target = route.action if route is not None else server.default_upstream
-        if target is not None and target.kind == "replay":
-            target = target.upstream  # spy: not recorded, so it goes upstream
-        if target is None:
-            return self._not_found(ex)
-        ex.action = "proxy"
-        ex.phase = "proxy"
-        if ex.too_large:  # its start was dropped while it waited in line
-            ex.keep_alive = False
-            return self._respond_now(ex, simple_response(
-                413, "stuntman: request body too large to forward\n", keep_alive=False, version=ex.version))
-        call = ProxyCall(self, ex, target)
-        ex.call = call
-        if ex.body:
-            for chunk in ex.body:
-                call.feed(chunk)
-        elif ex.has_body:
-            ex.body = []  # for the journal's copy of what streams through
-        if ex.complete:
-            call.end_body()
-        plan = ex.plan
-        if plan is not None and plan.delay_request:
-            ex.pending = after(self.loop, plan.delay_request, self._start_call, ex)
-        else:
-            call.start()
-
-    def _start_call(self, ex: Exchange) -> None:
-        ex.pending = None
-        if not self.closed and ex.call is not None:
-            ex.call.start()
-
-    def _answer_stub(self, ex: Exchange) -> None:
-        plan = ex.plan
-        if plan is not None:
-            return self._answer_with_faults(ex, plan)
-        try:
-            data = ex.route.action.respond(ex, self.server.state)
-        except Exception as exc:  # a template that fails on this request's data: say so
-            data = self._render_failed(ex, exc)
-        self.transport.write(data)
-        self.response_done(ex)
-
-    def _render_failed(self, ex: Exchange, exc: Exception) -> bytes:
-        log.exception("stub %s failed to render for %s", ex.route.label, ex.describe())
-        ex.keep_alive = False
-        return simple_response(500, f"stuntman: stub {ex.route.label} failed to render: {exc!r}\n",
-                               keep_alive=False, version=ex.version)
-
-    # -- faults on a stub, or a fault's own answer ----------------------------------------
-    def _answer_with_faults(self, ex: Exchange, plan, ready: bytes | None = None) -> None:
-        ex.pending = None
-        if self.closed:
-            return
-        if plan.delay:  # both stages: nothing goes upstream, so the answer waits
-            delay, plan.delay_request, plan.delay_response = plan.delay, 0.0, 0.0
-            ex.pending = after(self.loop, delay, self._answer_with_faults, ex, plan, ready)
-            return
-        answer = plan.answer
-        if ready is not None and answer is None:
-            data = ready
-        elif answer is None:
-            try:
-                data = ex.route.action.respond(ex, self.server.state)
-            except Exception as exc:
-                data = self._render_failed(ex, exc)
-        elif answer.type == "error":
-            ex.status = answer.status
-            data = simple_response(answer.status, answer.body, headers=answer.headers, keep_alive=ex.keep_alive,
-                                   version=ex.version, head_only=ex.method == "HEAD")
-        elif answer.type == "hang":  # until the client gives up (connection_lost), or for_ms then close
-            if answer.seconds is not None:
-                ex.pending = after(self.loop, answer.seconds, self._hung_up, ex)
-            else:
-                ex.pending = _Forever
-            return
-        else:
-            return self._cut(ex, reset=answer.type == "reset")
-        self.deliver(ex, data)
-
-    def deliver(self, ex: Exchange, data: bytes) -> None:
-        """Write a whole response the faults reshape or pace (a stub's, a fault's, or a buffered
-        upstream one), then finish the exchange."""
-        plan = ex.plan
-        if plan is None or not (plan.reshapes_body or plan.rate):  # nothing to reshape or pace
-            if plan is not None and plan.header is not None:  # right after the status line
-                at = data.find(b"\r\n") + 2
-                data = data[:at] + plan.header + data[at:]
-            if ex.status == 0:
-                ex.status = int(data[9:12])
-            self.write(data)
-            return self.response_done(ex)
-        head, body = split(data)
-        head, body, close = reshape(head, body, plan, ex.method == "HEAD")
-        if ex.status == 0:
-            ex.status = int(head[9:12])
-        pacer = Pacer.for_plan(self, plan, len(body))
-        if pacer is None:
-            self.transport.write(head + body)
-            return self._delivered(ex, close)
-        self.transport.write(head)
-        ex.pending = pacer
-        pacer.push(body)
-        pacer.finish(lambda: self._delivered(ex, close))
-
-    def _delivered(self, ex: Exchange, close: bool) -> None:
-        ex.pending = None
-        if close:  # truncated or unframeable: the close is the only end the client gets
-            ex.keep_alive = False
-            self.abort()
-        else:
-            self.response_done(ex)
-
-    def _hung_up(self, ex: Exchange) -> None:
-        ex.pending = None
-        self.abort()
-
-    def _cut(self, ex: Exchange, reset: bool) -> None:
-        """No response at all: FIN (close), or RST (reset: SO_LINGER 0, then close)."""
-        if self.server.recording:
-            self.server.record(ex)
-        self.active = None
-        if reset:
-            sock = self.transport.get_extra_info("socket")
-            if sock is not None:
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
-                except OSError:
-                    pass
-            self.closed = True
-            self._stop_timer()
-            self.transport.abort()
-        else:
-            self._close()
-
-    def _not_found(self, ex: Exchange) -> None:
-        near = nearest(self.server.table, ex, self.server.state)
-        wants_json = "json" in (ex.headers.get("accept") or "")
-        body = report_json(ex, near) if wants_json else report_text(ex, near)
-        ex.status = 404
-        data = simple_response(
-            404, body, headers=[("X-Stuntman-Match", "none")],
-            content_type="application/json" if wants_json else "text/plain; charset=utf-8",
-            keep_alive=ex.keep_alive, version=ex.version, head_only=ex.method == "HEAD")
-        if ex.plan is not None:  # global faults apply to unmatched requests too
-            return self._answer_with_faults(ex, ex.plan, data)
-        self._respond_now(ex, data)
-
-    def _respond_now(self, ex: Exchange, data: bytes) -> None:
-        if ex.status == 0:
-            ex.status = int(data[9:12])
-        self.transport.write(data)
-        self.response_done(ex)
+        self.pipeline.begin(ex)
 
     def response_done(self, ex: Exchange) -> None:
         """The whole response is written; move on once the request is fully read too.
@@ -489,8 +259,6 @@ class HTTP1Connection(asyncio.Protocol):
         """
         ex.phase = "done"
         ex.call = None
-        if self.server.recording:
-            self.server.record(ex)
         if ex.complete:
             self._advance()
         elif not ex.keep_alive:
@@ -537,21 +305,102 @@ class HTTP1Connection(asyncio.Protocol):
             if ex is not None and ex.phase != "done":
                 ex.keep_alive = False  # "Connection: close" on answers not yet begun
 
-    # -- writes used by ProxyCall ---------------------------------------------------------
-    def write(self, data: bytes) -> None:
-        if not self.closed:
-            self.transport.write(data)
+    # -- Downstream: the pipeline's responses, as HTTP/1.1 bytes ----------------------------
+    def send(self, ex: Exchange, response: Response) -> None:
+        """A whole response in one write; a static one is rendered once and kept (response.cache)."""
+        if self.closed:
+            return
+        self.answered = True
+        cache = response.cache
+        if cache is not None:
+            prefix = cache.get("http1")
+            if prefix is None:
+                prefix = cache["http1"] = head_prefix(response)
+        else:
+            prefix = head_prefix(response)
+        end = date_cache.end(ex.keep_alive, ex.version) if response.dated else \
+            connection_line(ex.keep_alive, ex.version) + b"\r\n"
+        body = response.body
+        if ex.method == "HEAD" or not body:
+            data = prefix + end
+        elif response.broken_framing:
+            data = prefix + end + BROKEN_CHUNK + body + BROKEN_TAIL
+        else:
+            data = prefix + end + body
+        if self.out:
+            self.out.append(data)
+            return self.flush()
+        self.transport.write(data)
 
-    def writelines(self, parts) -> None:
-        if not self.closed:
-            self.transport.writelines(parts)
+    def send_head(self, ex: Exchange, response: Response) -> None:
+        if self.closed:
+            return
+        self.answered = True
+        self.body_allowed = not bodiless(ex.method, response.status)
+        self.chunked = False
+        framing = b""
+        if response.length is None and self.body_allowed and not response.broken_framing:
+            if ex.version == "1.1":
+                self.chunked = True
+                framing = b"transfer-encoding: chunked\r\n"
+            else:
+                ex.keep_alive = False  # HTTP/1.0: the end of the body is the end of the connection
+        end = date_cache.end(ex.keep_alive, ex.version) if response.dated else \
+            connection_line(ex.keep_alive, ex.version) + b"\r\n"
+        self.out += (head_prefix(response), framing, end)
+        if response.broken_framing and self.body_allowed:
+            self.out.append(BROKEN_CHUNK)
+            self.broken = True
 
-    def abort(self) -> None:
-        """Cut a response that cannot be completed: the client sees a truncated message."""
-        if self.active is not None and self.server.recording:
-            self.server.record(self.active)
+    def send_body(self, data: bytes) -> None:
+        if not self.body_allowed or not data:
+            return
+        if self.chunked:
+            self.out += (b"%x\r\n" % len(data), data, b"\r\n")
+        else:
+            self.out.append(data)
+
+    def send_trailers(self, trailers: list[tuple[bytes, bytes]]) -> None:
+        """Kept for the last chunk; a response with a Content-Length has no place for them."""
+        self.trailers = trailers
+
+    def flush(self) -> None:
+        out = self.out
+        if out:
+            if not self.closed:
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
+
+    def end(self, ex: Exchange) -> None:
+        if self.chunked:
+            self.chunked = False
+            if self.trailers:
+                self.out.append(b"0\r\n" + b"".join(n + b": " + v + b"\r\n" for n, v in self.trailers) + b"\r\n")
+            else:
+                self.out.append(b"0\r\n\r\n")
+        self.trailers = None
+        if self.out:
+            self.flush()
+        self.response_done(ex)
+
+    def abort(self, ex: Exchange, reset: bool = False) -> None:
+        """Cut the exchange: what is out stays out, then FIN (close) or RST (reset: SO_LINGER 0)."""
+        if self.broken:  # a broken-framing body ends as it began, then the close
+            self.out.append(BROKEN_TAIL)
+        self.flush()
         self.active = None
-        self._close()
+        if reset and not self.closed:
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
+                except OSError:
+                    pass
+            self.closed = True
+            self._stop_timer()
+            self.transport.abort()
+        else:
+            self._close()
 
     # -- errors and timers ----------------------------------------------------------------
     def _reject(self, status: int, message: str) -> None:
@@ -561,12 +410,9 @@ class HTTP1Connection(asyncio.Protocol):
         active = self.active
         if active is not None and self.reading is active:
             # the bad bytes are in the body of the request being answered: it can never complete
-            call = active.call
-            answered = call.head_sent if call is not None else active.phase == "done"
-            if call is not None:
-                call.cancel()
+            self.pipeline.cancel(active)
             self.active = None
-            if answered:  # a response (or part of one) is out: closing is the only signal left
+            if self.answered:  # a response (or part of one) is out: closing is the only signal left
                 return self._close()
         if self.active is None:
             self.transport.write(self.rejected)
@@ -576,9 +422,9 @@ class HTTP1Connection(asyncio.Protocol):
         """A bug of ours surfaced in a callback: answer 500 if nothing was sent yet, and close."""
         log.error("internal error on a connection from %s", self.peer, exc_info=exc)
         ex = self.active
-        answered = ex is not None and (ex.phase == "done" or (ex.call is not None and ex.call.head_sent))
-        if ex is not None and ex.call is not None:
-            ex.call.cancel()
+        answered = ex is not None and self.answered
+        if ex is not None:
+            self.pipeline.cancel(ex)
         if not answered:
             self.transport.write(simple_response(500, f"stuntman: internal error: {exc!r}\n", keep_alive=False))
         self.active = None

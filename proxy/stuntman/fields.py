@@ -1,0 +1,19 @@
+"""HTTP field semantics that hold whatever the version (RFC 9110), shared by the protocols and
+the upstream client: which fields belong to one connection and are never forwarded."""
+from __future__ import annotations
+
+# RFC 9110 §7.6.1: hop-by-hop fields, never forwarded (plus whatever `Connection` lists).
+HOP_BY_HOP = frozenset({
+    b"connection", b"proxy-connection", b"keep-alive", b"te", b"transfer-encoding", b"upgrade",
+    b"trailer",
+})
+
+
+def listed(value: bytes, names: set[bytes] | None) -> set[bytes] | None:
+    """Add the field names a Connection header declares hop-by-hop (RFC 9110 §7.6.1)."""
+    for token in value.split(b","):
+        token = token.strip().lower()
+        if token and token != b"keep-alive" and token != b"close":
+            names = names or set()
+            names.add(token)
+    return names

@@ -1,0 +1,274 @@
+"""The pipeline every protocol feeds: match → faults → respond → finish.
+
+A protocol builds an `Exchange` (with its `Downstream` in `ex.down`) and calls `begin` once the
+request head is in and the exchange is at the head of its line, then `request_body` and
+`request_complete` as the body arrives, and `client_gone` if the client leaves. From there the
+pipeline decides: which route matches, which faults fire (`decide() → Plan`), which response
+source answers; and it carries the decision out through the Downstream, in `Response`s and body
+bytes, never in a protocol's bytes. Every exchange ends through `complete` or `cut`, and both
+call `finish` (journal and metrics), the one place that happens.
+"""
+from __future__ import annotations
+
+import logging
+from time import monotonic
+from typing import TYPE_CHECKING
+
+from .faults.enact import Forever, Pacer, after, reshape, with_headers
+from .faults.plan import Plan, decide
+from .match.nearmiss import nearest, report_json, report_text
+from .match.routes import match
+from .response import Response
+
+if TYPE_CHECKING:
+    from .exchange import Exchange
+    from .respond.responder import Responder
+
+log = logging.getLogger("stuntman")
+
+
+def needs_body(ex: Exchange) -> bool:
+    """Does a route that could take ex (method and path hold) need its body to decide or answer?"""
+    for route in ex.candidates:
+        if route.needs_body and (route.methods is None or ex.method in route.methods) \
+                and route.path_params(ex.path) is not None:
+            return True
+    return False
+
+
+class Pipeline:
+    """One per server. Reads the server's current route table once per exchange, so a request
+    sees one table even across a reload."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+        self.settings = server.settings
+        self.state = server.state
+        self.fault_state = server.fault_state
+
+    # -- what a protocol calls --------------------------------------------------------------
+    def begin(self, ex: Exchange) -> None:
+        """ex's head is in and it is next to be answered: match it, then respond."""
+        table = self.server.table
+        ex.candidates = table.candidates(ex.path)
+        if table.any_needs_body and needs_body(ex):
+            if ex.too_large:
+                return self.too_large(ex)
+            if not ex.complete:
+                ex.phase = "route"  # matching needs the body: route() runs when it is in
+                return
+        self.route(ex)
+
+    def request_body(self, ex: Exchange, data: bytes) -> None:
+        """A piece of a request's body (of the exchange being answered, or of one waiting)."""
+        if ex.phase == "done":  # answered already (an early 413, an error): read and drop the rest
+            ex.body_size += len(data)
+            return
+        call = ex.call
+        if call is not None:  # streaming upstream: keep only what the journal shows
+            call.feed(data)
+            kept = self.server.journal_body_bytes - ex.body_size
+            if kept > 0 and ex.body is not None:
+                ex.body.append(data[:kept])
+            ex.body_size += len(data)
+            return
+        ex.body_size += len(data)
+        if ex.body_size > self.settings.max_body_bytes:
+            ex.too_large = True
+            ex.body = None  # stop holding it; the route decides between 413 and not caring
+        elif ex.body is not None:
+            ex.body.append(data)
+
+    def request_complete(self, ex: Exchange) -> None:
+        """The whole request of the exchange being answered is in."""
+        if ex.call is not None:
+            ex.call.end_body()
+        if ex.phase == "route":
+            self.route(ex)
+        elif ex.phase == "answer":
+            self.answer(ex)
+
+    def client_gone(self, ex: Exchange) -> None:
+        """The client left while ex was being answered."""
+        if ex.call is not None:
+            ex.call.cancel()
+        if ex.pending is not None:  # a delay, a hang, a paced body: the client left first
+            ex.pending.cancel()
+            ex.pending = None
+            self.finish(ex)
+
+    def cancel(self, ex: Exchange) -> None:
+        """The protocol gives up on ex (its request turned out malformed, or a bug of ours)."""
+        if ex.call is not None:
+            ex.call.cancel()
+
+    # -- deciding ---------------------------------------------------------------------------
+    def route(self, ex: Exchange) -> None:
+        if ex.too_large and needs_body(ex):
+            return self.too_large(ex)
+        state = self.state
+        route = match(ex, state, ex.candidates)
+        ex.route = route
+        rules = self.server.table.faults
+        if rules.active:  # the faults stage: decide now, carry out as the response is made
+            faults = rules.for_request(ex, route, state)
+            if faults:
+                ex.plan = plan = decide(faults, ex, self.fault_state.counters, state.session(ex))
+                if plan is not None and plan.answer is not None:
+                    ex.action = "fault"
+                    return self._when_read(ex)
+        responder: Responder | None = route.action if route is not None else self.server.default_upstream
+        if responder is not None and responder.delegates:
+            responder = responder.resolve(ex, state)  # a replay picks one of its recorded routes
+        if responder is None:
+            return self.not_found(ex)
+        ex.responder = responder
+        ex.action = responder.action
+        if responder.streams:
+            ex.phase = "proxy"
+            if ex.too_large:  # its start was dropped while it waited in line
+                ex.keep_alive = False
+                return self.respond_now(ex, Response.text(413, "stuntman: request body too large to forward\n"))
+            responder.start(ex, self)
+        else:  # a whole response: made once the request is read
+            ex.phase = "answer"
+            if ex.complete:
+                self.answer(ex)
+
+    def _when_read(self, ex: Exchange) -> None:
+        ex.phase = "answer"
+        if ex.complete:
+            self.answer(ex)
+
+    def answer(self, ex: Exchange) -> None:
+        """Make the whole response (the request is read) and carry out the plan on it."""
+        if ex.plan is not None:
+            return self._answer_with_faults(ex, ex.plan)
+        # the plain path (most requests), spelt out: respond_now() and complete() inline
+        try:
+            response = ex.responder.respond(ex, self.state)
+        except Exception as exc:
+            response = self._render_failed(ex, exc)
+        ex.status = response.status
+        down = ex.down
+        down.send(ex, response)
+        self.finish(ex)
+        down.end(ex)
+
+    def _render(self, ex: Exchange) -> Response:
+        try:
+            return ex.responder.respond(ex, self.state)
+        except Exception as exc:
+            return self._render_failed(ex, exc)
+
+    def _render_failed(self, ex: Exchange, exc: Exception) -> Response:
+        """A template that fails on this request's data: say so, and close."""
+        log.exception("stub %s failed to render for %s", ex.route.label, ex.describe())
+        ex.keep_alive = False
+        return Response.text(500, f"stuntman: stub {ex.route.label} failed to render: {exc!r}\n")
+
+    def _answer_with_faults(self, ex: Exchange, plan: Plan, ready: Response | None = None) -> None:
+        """A whole response (a stub's, the near-miss 404 when `ready`) or a fault's own answer,
+        after the plan's delays."""
+        ex.pending = None
+        down = ex.down
+        if down.closed:
+            return
+        if plan.delay:  # both stages: nothing goes upstream, so the answer waits
+            delay, plan.delay_request, plan.delay_response = plan.delay, 0.0, 0.0
+            ex.pending = after(down.loop, delay, self._answer_with_faults, ex, plan, ready)
+            return
+        answer = plan.answer
+        if answer is None:
+            response = ready if ready is not None else self._render(ex)
+        elif answer.type == "error":
+            response = Response.text(answer.status, answer.body, headers=answer.headers)
+        elif answer.type == "hang":  # until the client gives up (client_gone), or for_ms then close
+            ex.pending = after(down.loop, answer.seconds, self.cut, ex) if answer.seconds is not None else Forever
+            return
+        else:
+            return self.cut(ex, reset=answer.type == "reset")
+        self.deliver(ex, response)
+
+    def not_found(self, ex: Exchange) -> None:
+        """No route, no upstream: 404 with the nearest stubs and what differed."""
+        near = nearest(self.server.table, ex, self.state)
+        wants_json = "json" in (ex.headers.get("accept") or "")
+        response = Response.text(
+            404, report_json(ex, near) if wants_json else report_text(ex, near),
+            headers=[("X-Stuntman-Match", "none")],
+            content_type="application/json" if wants_json else "text/plain; charset=utf-8")
+        if ex.plan is not None:  # global faults apply to unmatched requests too
+            return self._answer_with_faults(ex, ex.plan, response)
+        self.respond_now(ex, response)
+
+    def too_large(self, ex: Exchange) -> None:
+        ex.keep_alive = False
+        self.respond_now(ex, Response.text(
+            413, f"stuntman: request body over {self.settings.max_body_bytes} bytes; "
+                 "this route needs the body to match or render it\n"))
+
+    # -- carrying it out --------------------------------------------------------------------
+    def respond_now(self, ex: Exchange, response: Response) -> None:
+        """A whole response, no faults: out, and done."""
+        ex.status = response.status
+        ex.down.send(ex, response)
+        self.complete(ex)
+
+    def deliver(self, ex: Exchange, response: Response) -> None:
+        """A whole response (a stub's, a fault's, a buffered upstream one) with the plan's fields,
+        reshaping and pacing carried out, then the end of the exchange."""
+        plan = ex.plan
+        if plan is None:
+            return self.respond_now(ex, response)
+        ex.status = response.status
+        down = ex.down
+        if not (plan.reshapes_body or plan.rate):  # nothing to reshape or pace
+            down.send(ex, with_headers(response, plan.headers) if plan.headers else response)
+            return self.complete(ex)
+        head_only = ex.method == "HEAD"
+        response, close = reshape(response, plan, head_only)
+        body = b"" if head_only else response.body or b""
+        pacer = Pacer.for_plan(down, plan, len(body))
+        if pacer is None:
+            down.send(ex, response)
+            return self.cut(ex) if close else self.complete(ex)
+        down.send_head(ex, response)
+        down.flush()
+        ex.pending = pacer
+        pacer.push(body)
+        pacer.finish(lambda: self._paced(ex, close))
+
+    def _paced(self, ex: Exchange, close: bool) -> None:
+        ex.pending = None
+        if close:  # truncated or unframeable: the close is the only end the client gets
+            ex.keep_alive = False
+            self.cut(ex)
+        else:
+            self.complete(ex)
+
+    def complete(self, ex: Exchange) -> None:
+        """The response is all out."""
+        down = ex.down
+        self.finish(ex)
+        down.end(ex)
+
+    def cut(self, ex: Exchange, reset: bool = False) -> None:
+        """End the exchange without (the rest of) a response: close, or reset."""
+        if ex.pending is not None:
+            ex.pending.cancel()
+            ex.pending = None
+        down = ex.down
+        self.finish(ex)
+        down.abort(ex, reset)
+
+    # -- finish: the one place every exchange is journaled and counted ----------------------
+    def finish(self, ex: Exchange) -> None:
+        server = self.server
+        if not server.recording or ex.ended:
+            return
+        ex.ended = monotonic()
+        if server.journal is not None:
+            server.journal.record(ex)
+        if server.metrics is not None:
+            server.metrics.observe(ex, ex.ended - ex.started)
