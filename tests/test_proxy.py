@@ -8,6 +8,7 @@ import socket
 import ssl
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -245,6 +246,28 @@ def test_close_delimited_upstream_body_becomes_chunked_for_http11_clients(stuntm
     data = raw_exchange(st.port, b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     [(status, headers, body)] = parse_responses(data)
     assert status == 200 and headers["transfer-encoding"] == "chunked" and body == b"until the end"
+    raw.close()
+
+
+def test_a_close_delimited_upstream_body_ends_with_the_last_chunk_and_is_journaled_whole(stuntman):
+    """The upstream's close is the end of its body (RFC 9112 §6.3): the client's chunked copy must
+    end properly (a zero chunk), so a strict client reads it whole and the connection stays usable."""
+    def handler(conn):
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end")
+
+    raw = RawUpstream(handler)
+    st = stuntman({}, upstream=raw.url, admin_port=0)
+    data = raw_exchange(st.port, b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert data.endswith(b"\r\n0\r\n\r\n"), data[-40:]
+    conn = http.client.HTTPConnection("127.0.0.1", st.port, timeout=5)
+    for _ in range(2):  # one client connection: the first response must be complete for the second
+        conn.request("GET", "/x")
+        response = conn.getresponse()
+        assert (response.status, response.read()) == (200, b"until the end")
+    conn.close()
+    entries = json.loads(urllib.request.urlopen(f"{st.admin_url}/__admin/requests").read())
+    assert {e["error"] for e in entries["requests"]} == {None}  # not "upstream-reset"
     raw.close()
 
 
