@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from conftest import write_stubs
+from conftest import raw_exchange, write_stubs
 from stuntman.exchange import Exchange
 from stuntman.faults.enact import with_headers
 from stuntman.response import Response
@@ -273,3 +273,58 @@ def test_a_body_over_the_limit_on_a_route_that_needs_it_is_413(server):
     run(server, ex, b"x" * 10)
     response = down.response()
     assert response.status == 413 and ex.keep_alive is False
+
+
+class Streaming:
+    """A whole-response source whose body comes later, with trailers (as a gRPC stub's will)."""
+
+    action, streams, delegates, needs_body = "stub", False, False, False
+
+    def __init__(self, fail: bool = False):
+        self.fail = fail
+
+    def resolve(self, ex, state):
+        return self
+
+    def respond(self, ex, state):
+        async def parts():
+            for part in (b"one ", b"two"):
+                await asyncio.sleep(0)
+                yield part
+            if self.fail:
+                raise RuntimeError("the source broke")
+        return Response(200, [(b"content-type", b"text/plain")], None, length=None, stream=parts(),
+                        trailers=[(b"x-checksum", b"abc")])
+
+
+@pytest.mark.parametrize("fail", [False, True])
+async def test_a_streamed_body_is_pumped_through_the_downstream_with_its_trailers(server, fail):
+    down = FakeDownstream(asyncio.get_running_loop())
+    next(r for r in server.table.routes if r.name == "hello").action = Streaming(fail)
+    ex = exchange(down, "GET", "/hello")
+    run(server, ex)
+    assert down.kinds() == ["head"] and down.response().length is None
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if down.events[-1][0] in ("end", "abort"):
+            break
+    if fail:  # what is out stays out, then the cut: the client sees a truncated body
+        assert down.kinds() == ["head", "body", "body", "abort"]
+    else:
+        assert down.kinds() == ["head", "body", "body", "trailers", "end"]
+        assert down.events[3] == ("trailers", [(b"x-checksum", b"abc")])
+    assert server.journal.newest_first()[0][1] is ex
+
+
+def test_the_http1_edge_frames_a_streamed_body_in_chunks_and_its_trailers_in_the_last(stuntman):
+    """The same source over a real socket: HTTP/1.1 has a place for trailers (the last chunk),
+    HTTP/1.0 has none (the body ends with the connection)."""
+    st = stuntman({"s.yaml": STUBS})
+    next(r for r in st.server.table.routes if r.name == "hello").action = Streaming()
+    data = raw_exchange(st.port, b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower() and b"content-length" not in head.lower()
+    assert body == b"4\r\none \r\n3\r\ntwo\r\n0\r\nx-checksum: abc\r\n\r\n"
+    data = raw_exchange(st.port, b"GET /hello HTTP/1.0\r\nHost: t\r\n\r\n")
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"connection: close" in head.lower() and body == b"one two"

@@ -11,6 +11,8 @@ HOP_BY_HOP = frozenset({
 
 def listed(value: bytes, names: set[bytes] | None) -> set[bytes] | None:
     """Add the field names a Connection header declares hop-by-hop (RFC 9110 §7.6.1)."""
+    if len(value) == 10 and value.lower() == b"keep-alive":  # what most peers send: nothing listed
+        return names
     for token in value.split(b","):
         token = token.strip().lower()
         if token and token != b"keep-alive" and token != b"close":

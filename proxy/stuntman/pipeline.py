@@ -10,7 +10,9 @@ call `finish` (journal and metrics), the one place that happens.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
 from time import monotonic
 from typing import TYPE_CHECKING
 
@@ -18,11 +20,12 @@ from .faults.enact import Forever, Pacer, after, reshape, with_headers
 from .faults.plan import Plan, decide
 from .match.nearmiss import nearest, report_json, report_text
 from .match.routes import match
-from .response import Response
+from .response import Headers, Response
 
 if TYPE_CHECKING:
     from .exchange import Exchange
     from .respond.responder import Responder
+    from .server import Server
 
 log = logging.getLogger("stuntman")
 
@@ -40,11 +43,12 @@ class Pipeline:
     """One per server. Reads the server's current route table once per exchange, so a request
     sees one table even across a reload."""
 
-    def __init__(self, server) -> None:
+    def __init__(self, server: Server) -> None:
         self.server = server
         self.settings = server.settings
         self.state = server.state
         self.fault_state = server.fault_state
+        self.journal_responses = server.journal_responses  # bytes of a proxied response kept, or 0
 
     # -- what a protocol calls --------------------------------------------------------------
     def begin(self, ex: Exchange) -> None:
@@ -150,6 +154,8 @@ class Pipeline:
         except Exception as exc:
             response = self._render_failed(ex, exc)
         ex.status = response.status
+        if response.body is None:  # its body is still to come
+            return self._stream(ex, response)
         down = ex.down
         down.send(ex, response)
         self.finish(ex)
@@ -210,8 +216,10 @@ class Pipeline:
 
     # -- carrying it out --------------------------------------------------------------------
     def respond_now(self, ex: Exchange, response: Response) -> None:
-        """A whole response, no faults: out, and done."""
+        """A response, no faults: out, and done."""
         ex.status = response.status
+        if response.body is None:
+            return self._stream(ex, response)
         ex.down.send(ex, response)
         self.complete(ex)
 
@@ -223,6 +231,8 @@ class Pipeline:
             return self.respond_now(ex, response)
         ex.status = response.status
         down = ex.down
+        if response.body is None:  # a stream: the plan's fields, but not a body it has not got
+            return self._stream(ex, with_headers(response, plan.headers) if plan.headers else response)
         if not (plan.reshapes_body or plan.rate):  # nothing to reshape or pace
             down.send(ex, with_headers(response, plan.headers) if plan.headers else response)
             return self.complete(ex)
@@ -238,6 +248,32 @@ class Pipeline:
         ex.pending = pacer
         pacer.push(body)
         pacer.finish(lambda: self._paced(ex, close))
+
+    def _stream(self, ex: Exchange, response: Response) -> None:
+        """A response whose body a source produces as it goes (`response.stream`)."""
+        down = ex.down
+        down.send_head(ex, response)
+        down.flush()
+        if response.stream is None:  # nothing will come (a source's mistake): end it here
+            return self.cut(ex)
+        ex.pending = asyncio.ensure_future(self._pump(ex, response.stream, response.trailers))
+
+    async def _pump(self, ex: Exchange, stream: AsyncIterator[bytes], trailers: Headers | None) -> None:
+        down = ex.down
+        try:
+            async for chunk in stream:
+                if down.closed:
+                    return
+                down.send_body(chunk)
+                down.flush()
+            if trailers:
+                down.send_trailers(trailers)
+        except Exception:  # the source failed mid-body: what is out stays out, then the cut
+            log.exception("the body of %s failed mid-stream", ex.describe())
+            ex.pending = None
+            return self.cut(ex)
+        ex.pending = None
+        self.complete(ex)
 
     def _paced(self, ex: Exchange, close: bool) -> None:
         ex.pending = None

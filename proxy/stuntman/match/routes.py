@@ -114,6 +114,10 @@ class _NoFaults:
     needs_body = False
     rules: list = []
 
+    @staticmethod
+    def for_request(ex: Any, route: Any, state: Any) -> list:
+        return []
+
 
 NO_FAULTS = _NoFaults()
 
@@ -145,7 +149,7 @@ class RouteTable:
             else:
                 self._affixed.add(*regex_affixes(route.path_text), route)
         # the fault rules built with this table (stuntman.faults.rules.FaultRules), swapped with it
-        self.faults = faults if faults is not None else NO_FAULTS
+        self.faults: Any = faults if faults is not None else NO_FAULTS
         self.any_needs_body = any(r.needs_body for r in routes) or self.faults.needs_body
 
     def _add_template(self, route: Route) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ...faults.enact import Shaper, after
 from ...journal import Captured
 from ...record.tee import RecordingTee
-from ...response import Response, bodiless
+from ...response import Response
 from .pool import UpstreamError
 
 if TYPE_CHECKING:
@@ -151,10 +151,10 @@ class ProxyCall:
         ex.status = response.status
         self.head_sent = True
         self.response = response
-        self.body_allowed = not bodiless(ex.method, response.status)
+        status = response.status
+        self.body_allowed = not (ex.method == "HEAD" or status in (204, 304) or status < 200)  # bodiless()
         self.close_delimited = close_delimited and self.body_allowed
-        journal_responses = self.flow.server.journal_responses
-        if journal_responses:  # kept for a snapshot: the head now, the body as it comes
+        if self.flow.journal_responses:  # kept for a snapshot: the head now, the body as it comes
             ex.response = Captured(response.status, (response.reason or b"").decode("latin-1"),
                                    recorded_fields(response))
         plan = self.plan
@@ -180,7 +180,7 @@ class ProxyCall:
             return
         captured = self.ex.response
         if captured is not None:
-            captured.add(data, self.flow.server.journal_responses)
+            captured.add(data, self.flow.journal_responses)
         if self.buffered is not None:
             self.buffered.append(data)
             self.buffered_size += len(data)

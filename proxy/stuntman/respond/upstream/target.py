@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
+from ...faults.enact import after
 from ...fields import HOP_BY_HOP, listed
 from ..responder import BuildContext, Responder, source
+from .call import ProxyCall
 from .pool import Pool
 
 
@@ -47,9 +49,6 @@ class UpstreamTarget:
     def start(self, ex, pipeline) -> None:
         """Forward ex: its body (what arrived so far, the rest as it comes) goes up as the call
         connects; a request-stage delay holds the start."""
-        from ...faults.enact import after
-        from .call import ProxyCall
-
         call = ex.call = ProxyCall(pipeline, ex, self)
         if ex.body:
             for chunk in ex.body:
