@@ -153,7 +153,7 @@ class Exchange:
     def set_target(self, target: bytes) -> None:
         self.target = target
         path, _, query = target.partition(b"?")
-        if path.startswith(b"http://") or path.startswith(b"https://"):  # absolute-form
+        if path[:1] != b"/" and (path.startswith(b"http://") or path.startswith(b"https://")):  # absolute-form
             path = b"/" + path.split(b"/", 3)[3] if path.count(b"/") >= 3 else b"/"
         self.path = path.decode("latin-1")
         self.query_string = query.decode("latin-1")

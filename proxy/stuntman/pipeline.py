@@ -49,6 +49,8 @@ class Pipeline:
         self.state = server.state
         self.fault_state = server.fault_state
         self.journal_responses = server.journal_responses  # bytes of a proxied response kept, or 0
+        self.journal, self.metrics = server.journal, server.metrics
+        self.finishing = server.recording  # a journal or metrics to tell
 
     # -- what a protocol calls --------------------------------------------------------------
     def begin(self, ex: Exchange) -> None:
@@ -300,11 +302,10 @@ class Pipeline:
 
     # -- finish: the one place every exchange is journaled and counted ----------------------
     def finish(self, ex: Exchange) -> None:
-        server = self.server
-        if not server.recording or ex.ended:
+        if not self.finishing or ex.ended:
             return
         ex.ended = monotonic()
-        if server.journal is not None:
-            server.journal.record(ex)
-        if server.metrics is not None:
-            server.metrics.observe(ex, ex.ended - ex.started)
+        if self.journal is not None:
+            self.journal.record(ex)
+        if self.metrics is not None:
+            self.metrics.observe(ex, ex.ended - ex.started)

@@ -46,13 +46,14 @@ class HTTP1Connection(asyncio.Protocol):
         "url", "header_bytes", "in_head", "paused_for", "closed", "timer", "timer_at", "rejected",
         "waiting_for", "since", "loop",
         "advancing", "advance_again", "heads_seen", "header_size", "chunk", "chunk_requests",
-        "pipeline", "out", "answered", "body_allowed", "chunked", "broken", "trailers",
+        "pipeline", "timeouts", "out", "answered", "body_allowed", "chunked", "broken", "trailers",
     )
 
     def __init__(self, server):
         self.server = server
         self.settings = server.settings
         self.pipeline = server.pipeline
+        self.timeouts = server.timeouts  # deadlines by what the connection waits for
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport = None  # type: ignore[assignment]  # until connection_made
         self.peer = ""
@@ -347,8 +348,12 @@ class HTTP1Connection(asyncio.Protocol):
                 framing = b"transfer-encoding: chunked\r\n"
             else:
                 ex.keep_alive = False  # HTTP/1.0: the end of the body is the end of the connection
-        end = date_cache.end(ex.keep_alive, ex.version) if response.dated else \
-            connection_line(ex.keep_alive, ex.version) + b"\r\n"
+        if response.dated:
+            end = date_cache.end(ex.keep_alive, ex.version)
+        elif ex.keep_alive and ex.version == "1.1":  # most answers: no Connection field
+            end = b"\r\n"
+        else:
+            end = connection_line(ex.keep_alive, ex.version) + b"\r\n"
         self.out += (head_prefix(response), framing, end)
         if response.broken_framing and self.body_allowed:
             self.out.append(BROKEN_CHUNK)
@@ -380,7 +385,8 @@ class HTTP1Connection(asyncio.Protocol):
                 self.out.append(b"0\r\n" + b"".join(n + b": " + v + b"\r\n" for n, v in self.trailers) + b"\r\n")
             else:
                 self.out.append(b"0\r\n\r\n")
-        self.trailers = None
+        if self.trailers is not None:
+            self.trailers = None
         if self.out:
             self.flush()
         self.response_done(ex)
@@ -445,12 +451,9 @@ class HTTP1Connection(asyncio.Protocol):
         """Start waiting for `what`; arm the timer sooner if this deadline is nearer."""
         self.waiting_for = what
         self.since = now = self.loop.time()
-        deadline = now + self._timeout(what)
+        deadline = now + self.timeouts[what]
         if self.timer is None or deadline < self.timer_at:
             self._arm(deadline)
-
-    def _timeout(self, what: str | None) -> float:
-        return self.server.timeouts[what]
 
     def _arm(self, when: float) -> None:
         if self.timer is not None:
@@ -470,8 +473,8 @@ class HTTP1Connection(asyncio.Protocol):
         what = self.waiting_for
         now = self.loop.time()
         if what is None:  # busy: look again later
-            return self._arm(now + self._timeout(None))
-        deadline = self.since + self._timeout(what)
+            return self._arm(now + self.timeouts[None])
+        deadline = self.since + self.timeouts[what]
         if now < deadline:
             return self._arm(deadline)
         if what == "head":

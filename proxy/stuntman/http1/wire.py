@@ -29,24 +29,31 @@ class _DateCache:
     """`Date: ...` rendered at most once per second (it is in every response stuntman makes), with
     the end of the head after it: the Connection field each client needs and the blank line."""
 
-    __slots__ = ("_second", "_line")
+    __slots__ = ("_second", "_line", "_end")
 
     def __init__(self) -> None:
         self._second = -1
-        self._line = b""
+        self._line = self._end = b""
 
     def line(self) -> bytes:
         now = int(time())
         if now != self._second:
-            self._second = now
-            self._line = b"date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+            self._renew(now)
         return self._line
+
+    def _renew(self, now: int) -> None:
+        self._second = now
+        self._line = b"date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+        self._end = self._line + b"\r\n"
 
     def end(self, keep_alive: bool, version: str) -> bytes:
         """Date, Connection and the blank line that ends a head."""
-        if keep_alive and version == "1.1":  # (most answers: no Connection field)
-            return self.line() + b"\r\n"
-        return self.line() + connection_line(keep_alive, version) + b"\r\n"
+        now = int(time())
+        if now != self._second:
+            self._renew(now)
+        if keep_alive and version == "1.1":  # most answers: no Connection field
+            return self._end
+        return self._line + connection_line(keep_alive, version) + b"\r\n"
 
 
 date_cache = _DateCache()

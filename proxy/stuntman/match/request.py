@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from ..config.base import RequestSpec
+from ..exchange import NO_PARAMS  # (shared, never mutated: an exchange's params are replaced)
 from .matchers import compile_body_matcher, compile_matcher
 
 if TYPE_CHECKING:
@@ -67,11 +68,11 @@ class RequestMatcher:
         """Path parameters if the path condition holds, else None."""
         kind = self.path_kind
         if kind == "exact":
-            return {} if path == self.path_text else None
+            return NO_PARAMS if path == self.path_text else None
         if kind == "prefix":
-            return {} if path.startswith(self.path_text) else None
+            return NO_PARAMS if path.startswith(self.path_text) else None
         if kind == "any":
-            return {}
+            return NO_PARAMS
         m = self.path_re.fullmatch(path)  # type: ignore[union-attr]
         return None if m is None else {k: unquote(v) for k, v in m.groupdict().items() if v is not None}
 

@@ -194,7 +194,9 @@ class ProxyCall:
         self.sink.send_body(data)
 
     def flush(self) -> None:
-        if self.buffered is None:
+        """The end of an upstream read: what it produced goes down in one write (a response that
+        completed in it is out already)."""
+        if self.buffered is None and not self.done:
             self.sink.flush()
 
     def response_complete(self, upstream_keep_alive: bool) -> None:

@@ -34,9 +34,11 @@ class UpstreamConnection(asyncio.Protocol):
         self.deadline = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
-        self._new_head()
+        self.on_message_begin()
 
-    def _new_head(self) -> None:
+    # llhttp callbacks
+    def on_message_begin(self) -> None:
+        """A response begins: its head collected afresh."""
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []  # as received, less hop-by-hop and framing
         self.length_field: bytes | None = None
@@ -107,10 +109,6 @@ class UpstreamConnection(asyncio.Protocol):
         if self.call is not None:
             self.call.down.resume_reading("upstream")
 
-    # llhttp callbacks
-    def on_message_begin(self) -> None:
-        self._new_head()
-
     def on_status(self, reason: bytes) -> None:
         self.reason = reason
 
@@ -141,8 +139,7 @@ class UpstreamConnection(asyncio.Protocol):
                 length = int(self.length_field.split(b",")[0])
         response = Response(status, headers, None, length, self.reason or None)  # (positional: per request)
         assert self.call is not None
-        self.call.response_head(response, self.parser.should_keep_alive(),
-                                close_delimited=length is None and not self.chunked)
+        self.call.response_head(response, self.parser.should_keep_alive(), length is None and not self.chunked)
 
     def on_body(self, data: bytes) -> None:
         assert self.call is not None
