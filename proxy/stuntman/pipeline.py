@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from time import monotonic
 from typing import TYPE_CHECKING
 
-from .faults.enact import Forever, Pacer, after, reshape, with_headers
+from .faults.enact import Pacer, after, reshape, with_headers
 from .faults.plan import Plan, decide
 from .match.nearmiss import nearest, report_json, report_text
 from .match.routes import match
@@ -186,17 +186,9 @@ class Pipeline:
             delay, plan.delay_request, plan.delay_response = plan.delay, 0.0, 0.0
             ex.pending = after(down.loop, delay, self._answer_with_faults, ex, plan, ready)
             return
-        answer = plan.answer
-        if answer is None:
-            response = ready if ready is not None else self._render(ex)
-        elif answer.type == "error":
-            response = Response.text(answer.status, answer.body, headers=answer.headers)
-        elif answer.type == "hang":  # until the client gives up (client_gone), or for_ms then close
-            ex.pending = after(down.loop, answer.seconds, self.cut, ex) if answer.seconds is not None else Forever
-            return
-        else:
-            return self.cut(ex, reset=answer.type == "reset")
-        self.deliver(ex, response)
+        if plan.answer is not None:  # each answering kind carries itself out (faults/kinds/)
+            return plan.answer.answer(ex, self)
+        self.deliver(ex, ready if ready is not None else self._render(ex))
 
     def not_found(self, ex: Exchange) -> None:
         """No route, no upstream: 404 with the nearest stubs and what differed."""

@@ -11,6 +11,7 @@ from ..match.routes import match
 from ..record.recorder import recording_dir
 from ..record.replay import load_recording
 from .responder import BuildContext, Responder, WholeResponse, source
+from .upstream.target import UpstreamTarget
 
 
 class ReplayResponder(WholeResponse):
@@ -34,8 +35,6 @@ class ReplayResponder(WholeResponse):
 
 @source("replay")
 def build_replay(ctx: BuildContext) -> ReplayResponder:
-    from .upstream.target import UpstreamTarget
-
     r, settings = ctx.spec.replay, ctx.settings
     assert r is not None
     try:

@@ -22,7 +22,7 @@ import random
 import zlib
 from dataclasses import dataclass
 from time import monotonic, time
-from typing import Literal, get_args, get_origin
+from typing import Any, Literal, Protocol, get_args, get_origin
 
 from ...config.base import FaultBase
 from ...match.matchers import compile_matcher
@@ -140,14 +140,26 @@ class Fault:
         raise NotImplementedError
 
 
+class Flow(Protocol):
+    """What an answer needs of the pipeline to carry itself out, whatever the protocol."""
+
+    def deliver(self, ex: Any, response: Any) -> None: ...
+
+    def cut(self, ex: Any, reset: bool = False) -> None: ...
+
+
 class Answer(Fault):
-    """Kinds that replace the response: the first of them to fire in a plan decides."""
+    """Kinds that replace the response: the first of them to fire in a plan decides, and
+    `answer` carries it out (once the request is read and the plan's delays are over)."""
 
     __slots__ = ()
 
     def apply(self, plan: Plan, rng: random.Random) -> None:
         if plan.answer is None:
             plan.answer = self
+
+    def answer(self, ex: Any, flow: Flow) -> None:
+        raise NotImplementedError
 
 
 # -- the registry ------------------------------------------------------------------------------

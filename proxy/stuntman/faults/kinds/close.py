@@ -3,10 +3,10 @@ client sees an empty reply. No parameters. It replaces the response: the first a
 (error, reset, close, hang) to fire on a request decides."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from ...config.base import FaultBase
-from .base import Answer, register
+from .base import Answer, Flow, register
 
 
 class CloseFault(FaultBase):
@@ -18,6 +18,10 @@ class CloseFault(FaultBase):
 class Close(Answer):
     type = "close"
     __slots__ = ()
+
+    def answer(self, ex: Any, flow: Flow) -> None:
+        """No response at all: a FIN: the connection is closed."""
+        flow.cut(ex, reset=False)
 
 
 register(CloseFault, Close)

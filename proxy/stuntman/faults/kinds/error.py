@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator
 
 from ...config.base import FaultBase, wire_safe_headers
-from .base import Answer, register
+from ...response import Response
+from .base import Answer, Flow, register
 
 # gRPC's canonical status codes (grpc/doc/statuscodes.md), by number
 GRPC_STATUS_NAMES = (
@@ -75,6 +76,10 @@ class Error(Answer):
         self.headers = list(spec.headers.items())
         label = spec.name or "error"
         self.body = (spec.body if spec.body is not None else f"stuntman: injected fault {label}\n")
+
+    def answer(self, ex: Any, flow: Flow) -> None:
+        """Answered instead of the route: status, headers and body (gRPC will read grpc_status)."""
+        flow.deliver(ex, Response.text(self.status, self.body, headers=self.headers))
 
 
 register(ErrorFault, Error)

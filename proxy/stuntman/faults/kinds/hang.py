@@ -3,12 +3,13 @@ connection after that long. It replaces the response: the first answering fault 
 close, hang) to fire on a request decides."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from ...config.base import DAY_MS, FaultBase
-from .base import Answer, register
+from ..enact import Forever, after
+from .base import Answer, Flow, register
 
 
 class HangFault(FaultBase):
@@ -25,6 +26,10 @@ class Hang(Answer):
     def __init__(self, spec, *args):
         super().__init__(spec, *args)
         self.seconds = spec.for_ms / 1000 if spec.for_ms else None
+
+    def answer(self, ex: Any, flow: Flow) -> None:
+        """Nothing, until the client gives up (the pipeline's client_gone), or for_ms then close."""
+        ex.pending = after(ex.down.loop, self.seconds, flow.cut, ex) if self.seconds is not None else Forever
 
 
 register(HangFault, Hang)

@@ -3,10 +3,10 @@ client sees 'connection reset by peer'. No parameters. It replaces the response:
 answering fault (error, reset, close, hang) to fire on a request decides."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from ...config.base import FaultBase
-from .base import Answer, register
+from .base import Answer, Flow, register
 
 
 class ResetFault(FaultBase):
@@ -18,6 +18,10 @@ class ResetFault(FaultBase):
 class Reset(Answer):
     type = "reset"
     __slots__ = ()
+
+    def answer(self, ex: Any, flow: Flow) -> None:
+        """No response at all: an RST: the connection is reset."""
+        flow.cut(ex, reset=True)
 
 
 register(ResetFault, Reset)

@@ -14,7 +14,7 @@ from ...faults.enact import Shaper, after
 from ...journal import Captured
 from ...record.tee import RecordingTee
 from ...response import Response
-from .pool import UpstreamError
+from .errors import UpstreamError
 
 if TYPE_CHECKING:
     from ...exchange import Exchange

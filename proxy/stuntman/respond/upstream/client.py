@@ -10,7 +10,7 @@ import httptools
 
 from ...fields import HOP_BY_HOP, listed
 from ...response import Response
-from .pool import UpstreamError
+from .errors import UpstreamError
 
 if TYPE_CHECKING:
     from .call import ProxyCall

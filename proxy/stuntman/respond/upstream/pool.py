@@ -1,5 +1,4 @@
-"""Idle keep-alive connections to one origin, how new ones are made (TLS verified by default),
-and the errors an upstream can give instead of a response."""
+"""Idle keep-alive connections to one origin, and how new ones are made (TLS verified by default)."""
 from __future__ import annotations
 
 import asyncio
@@ -7,17 +6,11 @@ import socket
 import ssl
 from typing import TYPE_CHECKING
 
+from .client import UpstreamConnection
+from .errors import UpstreamError
+
 if TYPE_CHECKING:
     from ...settings import Settings
-    from .client import UpstreamConnection
-
-
-class UpstreamError(Exception):
-    """Why an upstream gave no usable response: `cause` goes to X-Stuntman-Error."""
-
-    def __init__(self, status: int, cause: str, detail: str):
-        super().__init__(detail)
-        self.status, self.cause, self.detail = status, cause, detail
 
 
 class Pool:
@@ -46,8 +39,6 @@ class Pool:
         self.idle.append(conn)
 
     async def connect(self) -> UpstreamConnection:
-        from .client import UpstreamConnection
-
         loop = asyncio.get_running_loop()
         try:
             _, conn = await asyncio.wait_for(
