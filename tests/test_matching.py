@@ -491,3 +491,21 @@ def test_unmatched_json_report(stuntman):
     nearest = report["nearest"][0]
     assert nearest["name"] == "list-orders"
     assert [d.split(":")[0] for d in nearest["diff"]] == ["method"]
+
+
+def test_a_body_nested_too_deep_for_json_is_not_json_not_a_server_error(stuntman):
+    """3,000 nested arrays (6 KB) exhaust Python's recursion in json.loads: the body is simply not
+    JSON to the matchers and templates (no match, a 404 near miss), never a 500."""
+    st = stuntman({"s.yaml": """
+        - name: json
+          request: {method: POST, path: /deep, body: {json: {ok: true}}}
+          response: {body: matched}
+        - name: any
+          request: {method: POST, path: /echo}
+          response: {body: "ok={{body.ok | default 'none'}}"}
+    """})
+    deep = b"[" * 3000 + b"]" * 3000
+    status, _, body = call(st.port, "POST", "/deep", body=deep, headers={"Content-Type": "application/json"})
+    assert status == 404 and b"body: expected body equals JSON" in body
+    status, _, body = call(st.port, "POST", "/echo", body=deep)
+    assert (status, body) == (200, b"ok=none")

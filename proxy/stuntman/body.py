@@ -29,7 +29,7 @@ class BodyView:
         if self._json is self._MISSING:
             try:
                 self._json = json.loads(self.raw) if self.raw else self.INVALID
-            except ValueError:
+            except (ValueError, RecursionError):  # (nested deeper than Python recurses: not JSON to us)
                 self._json = self.INVALID
         return self._json
 
