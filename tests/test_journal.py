@@ -8,6 +8,10 @@ import time
 from types import SimpleNamespace
 
 from conftest import call, free_port, raw_exchange, wait_port, write_stubs
+from stuntman.client import Stuntman
+from stuntman.exchange import Exchange
+from stuntman.http1.wire import header_fields
+from stuntman.journal import entry_json
 from test_admin import api
 
 STUBS = {"s.yaml": """
@@ -78,6 +82,46 @@ def test_journaled_headers_are_exact_however_the_requests_were_read(stuntman):
     assert user["headers"] == [["Accept", "json"], ["Connection", "close"]]
     assert api(st, "POST", "/__admin/requests/count", {"headers": {"X-N": "2"}}) == (200, {"count": 1})
     assert api(st, "POST", "/__admin/requests/count", {"headers": {"X-Dup": "a, b"}}) == (200, {"count": 5})
+
+
+def test_an_upgrade_request_never_breaks_the_journal(stuntman):
+    """An Upgrade head (curl --http2 against a stub, a WebSocket handshake) is journaled like any
+    other: listing, find and a header-matching count keep answering, with its fields parsed again."""
+    st = stuntman(STUBS, admin_port=0)
+    h2c = (b"GET /api/users/1 HTTP/1.1\r\nHost: t\r\nAccept: json\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+           b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n")
+    assert raw_exchange(st.port, h2c).startswith(b"HTTP/1.1 200")
+    ws = (b"GET /chat HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    assert raw_exchange(st.port, ws).startswith(b"HTTP/1.1 404")
+    call(st.port, "POST", "/api/orders", body=b"{}")
+    for _ in range(2):  # and again: the first listing must not have broken anything
+        status, journal = api(st, "GET", "/__admin/requests")
+        assert status == 200 and journal["meta"]["total"] == 3
+        order, chat, user = journal["requests"]
+        assert ["Upgrade", "h2c"] in user["request"]["headers"] and ["Accept", "json"] in user["request"]["headers"]
+        assert ["Sec-WebSocket-Version", "13"] in chat["request"]["headers"]
+        assert not any(e["request"].get("headersDamaged") for e in journal["requests"])
+    status, found = api(st, "POST", "/__admin/requests/find", {"headers": {"Upgrade": "h2c"}})
+    assert status == 200 and [r["request"]["url"] for r in found["requests"]] == ["/api/users/1"]
+    assert api(st, "POST", "/__admin/requests/count", {"headers": {"Upgrade": {"contains": ""}}}) == (200, {"count": 2})
+    client = Stuntman(st.admin_url)
+    assert [r["request"]["url"] for r in client.requests()] == ["/api/orders", "/chat", "/api/users/1"]
+
+
+def test_an_entry_whose_head_cannot_be_parsed_again_is_shown_damaged():
+    """The last resort: bytes that no longer give the request's fields make the entry say so,
+    not the listing fail."""
+    ex = Exchange()
+    ex.method, ex.target, ex.complete = "GET", b"/x", True
+    ex.raw, ex.raw_index, ex.reparse = b"GET /x HTTP/1.1\r\nHost: t\r\n\r\n", 3, header_fields  # no 4th request
+    ex.release()
+    assert ex.fields() == [] and ex.headers == {}
+    entry = entry_json(1, ex)
+    assert entry["request"]["headers"] == [] and entry["request"]["headersDamaged"] is True
+    ex.raw, ex.raw_index, ex.reparse = b"\x00garbage", 0, header_fields
+    ex.raw_headers = None  # type: ignore[assignment]
+    assert ex.fields() == [] and entry_json(2, ex)["request"]["headersDamaged"] is True
 
 
 def test_find_count_and_unmatched(stuntman):

@@ -102,10 +102,15 @@ class Exchange:
         return found.decode("latin-1") if found is not None else None
 
     def fields(self) -> Fields:
-        """The header fields as (name, value) bytes, in order."""
+        """The header fields as (name, value) bytes, in order. Fields let go of are parsed again
+        from `raw`; should that fail, the entry must still list and match (as having no fields):
+        its fields become [] for good and `raw_index` -1, which the journal shows as damaged."""
         if self.raw_headers is None:
             assert self.raw is not None and self.reparse is not None  # released only when both are kept
-            return self.reparse(self.raw, self.raw_index)
+            try:
+                return self.reparse(self.raw, self.raw_index)
+            except Exception:  # a journal entry must never fail a listing
+                self.raw_headers, self.raw, self.reparse, self.raw_index = [], None, None, -1
         return self.raw_headers
 
     def release(self) -> None:

@@ -72,6 +72,7 @@ def entry_json(entry_id: int, ex: Exchange) -> dict:
             "method": ex.method, "url": ex.target.decode("latin-1"), "httpVersion": ex.version,
             "clientIp": ex.client,
             "headers": [[n.decode("latin-1"), v.decode("latin-1")] for n, v in ex.fields()],
+            "headersDamaged": ex.raw_index < 0,  # kept bytes that no longer parse (Exchange.fields)
             "body": body, "bodyEncoding": encoding, "bodySize": ex.body_size,
             "bodyTruncated": ex.body_size > len(raw),
         },

@@ -102,6 +102,7 @@ BROKEN_TAIL = b"\r\n0\r\n\r\n"  # and ends with, before the close
 class _FieldCollector:
     def __init__(self) -> None:
         self.messages: list[list[tuple[bytes, bytes]]] = []
+        self.heads = 0  # heads parsed to their end
 
     def on_message_begin(self) -> None:
         self.messages.append([])
@@ -109,13 +110,22 @@ class _FieldCollector:
     def on_header(self, name: bytes, value: bytes) -> None:
         self.messages[-1].append((name, value))
 
+    def on_headers_complete(self) -> None:
+        self.heads += 1
+
 
 def header_fields(chunk: bytes, index: int) -> list[tuple[bytes, bytes]]:
     """The header fields of the index-th request in `chunk`, bytes as received that began
-    between requests: how the journal gets back the fields it let go of."""
+    between requests: how the journal gets back the fields it let go of. Every head the
+    connection accepted parses again, an upgrade's included (llhttp stops after it, as the
+    connection did); ValueError if the index-th head is not whole in `chunk`."""
     collector = _FieldCollector()
     try:
         httptools.HttpRequestParser(collector).feed_data(chunk)
-    except httptools.HttpParserError:  # an upgrade, or the request after the one asked for
+    except httptools.HttpParserUpgrade:  # the upgrade's head is whole: nothing follows it
         pass
-    return collector.messages[index] if index < len(collector.messages) else []
+    except httptools.HttpParserError:  # the request after the one asked for, or bytes gone bad
+        pass
+    if index >= collector.heads:
+        raise ValueError(f"request {index} has no whole head in the {len(chunk)} bytes kept")
+    return collector.messages[index]
