@@ -233,7 +233,9 @@ def test_recording_at_runtime_through_the_admin_api(stuntman, tmp_path, upstream
     assert api(st, "POST", "/__admin/recordings/start", {"name": "again", "upstream": upstream.url})[0] == 409
     assert call(st.port, "GET", "/stubbed")[2] == b"stub"   # stubs still answer, and are not recorded
     assert call(st.port, "GET", "/live")[0] == 200          # the rest goes upstream, recorded
-    assert api(st, "POST", "/__admin/recordings/stop")[1]["exchanges"] == 1
+    stopped = api(st, "POST", "/__admin/recordings/stop")[1]
+    assert stopped["recording"] is False and (stopped["name"], stopped["exchanges"]) == ("rt", 1)  # the state after
+    assert api(st, "GET", "/__admin/recordings/status")[1] == {"recording": False}
     assert call(st.port, "GET", "/live")[0] == 404          # stopped: nothing passes any more
     assert [e["request"]["url"] for e in recorded(tmp_path / "rt")] == ["/live"]
 
@@ -336,3 +338,17 @@ def test_a_snapshot_writes_the_journals_proxied_exchanges_into_a_recording(stunt
     assert json.loads(call(replay.port, "POST", "/api/two", body=b'{"n": 2}')[2])["path"] == "/api/two"
     status, only = api(st, "POST", "/__admin/recordings/snapshot", {"name": "only", "filter": {"method": "POST"}})
     assert only["exchanges"] == 1
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "new\nline", "x" * 256, "a/../b", ""])
+def test_a_recording_name_no_file_could_have_is_refused_before_anything_is_proxied(stuntman, tmp_path, upstream,
+                                                                                   name):
+    """A name with a NUL was accepted, then every proxied request answered 500 (the OS refused the
+    path each time): names follow the rules of file names, and a bad one is a 400 naming the field."""
+    from test_admin import api
+
+    st = stuntman({}, admin_port=0, recordings=tmp_path, upstream=upstream.url)
+    status, error = api(st, "POST", "/__admin/recordings/start", {"name": name, "upstream": upstream.url})
+    assert status == 400 and error["errors"][0]["field"].endswith("record"), error
+    assert api(st, "GET", "/__admin/recordings/status")[1] == {"recording": False}
+    assert call(st.port, "GET", "/live")[0] == 200  # passes through, unrecorded

@@ -19,15 +19,17 @@ RECORDING_PRIORITY = 1_000_000  # after every stub: recording covers what stubs 
 def add_recording_routes(app: web.Application, server, read_body, request_matcher) -> None:
     mappings = server.mappings
 
-    def status() -> web.Response:
-        route = mappings.stubs.get(RECORDING_ID)
-        if route is None:
-            return web.json_response({"recording": False})
+    def described(route, recording: bool) -> web.Response:
+        """The recording stub's state: where it records, from where, how many exchanges so far."""
         name = route.action.record
         recorder = server.recorders.get(name)
         exchanges = len(read_index(recorder.directory)) if recorder is not None else 0
-        return web.json_response({"recording": True, "name": name, "upstream": route.action.url,
+        return web.json_response({"recording": recording, "name": name, "upstream": route.action.url,
                                   "exchanges": exchanges})
+
+    def status() -> web.Response:
+        route = mappings.stubs.get(RECORDING_ID)
+        return described(route, True) if route is not None else web.json_response({"recording": False})
 
     async def start(request: web.Request) -> web.Response:
         body = await read_body(request)
@@ -46,10 +48,13 @@ def add_recording_routes(app: web.Application, server, read_body, request_matche
         return status()
 
     async def stop(request: web.Request) -> web.Response:
-        answer = status()
+        """The state after stopping (not recording), with what the stopped recording holds."""
+        route = mappings.stubs.get(RECORDING_ID)
+        if route is None:
+            return status()
         mappings.stubs.delete(RECORDING_ID)
         server.publish()
-        return answer
+        return described(route, False)
 
     async def get_status(request: web.Request) -> web.Response:
         return status()

@@ -49,6 +49,7 @@ from .base import (  # noqa: F401  (re-exported: the specs matchers and fault ki
     exactly_one,
     wire_safe_headers,
 )
+from .paths import recording_name_problem
 
 
 class ResponseSpec(Model):
@@ -80,8 +81,9 @@ class ResponseSpec(Model):
 
 
 def _recording_name(value: str) -> str:
-    if not value or value.startswith(("/", ".")) or ".." in value.split("/"):
-        raise ValueError(f"a recording name is a relative path inside --recordings: {value!r}")
+    problem = recording_name_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -82,9 +82,16 @@ def side_files(directory: Path):
 def recording_dir(recordings: Path, name: str) -> Path:
     """A recording by name lives inside `recordings` (never outside); an absolute path (given on
     the command line) is taken as it is."""
-    from ..config.paths import resolve_inside
+    from ..config.paths import recording_name_problem, resolve_inside
 
-    return Path(name) if Path(name).is_absolute() else resolve_inside(recordings, name)
+    if "\x00" in name:  # no file name holds one, absolute or not
+        raise ValueError(f"a recording name cannot hold a NUL byte: {name!r}")
+    if Path(name).is_absolute():
+        return Path(name)
+    problem = recording_name_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
+    return resolve_inside(recordings, name)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
