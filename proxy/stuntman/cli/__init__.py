@@ -6,6 +6,7 @@ parser names its function (`set_defaults(func=...)`); `main` calls it."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import __version__
@@ -45,3 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader left (`stuntman schema | head`): quiet, as Unix tools are
+        # stdout is still to be flushed at exit, into the same closed pipe: point it at /dev/null
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a writer ended by SIGPIPE (128 + 13)
