@@ -118,6 +118,51 @@ def test_upstream_closing_idle_pooled_connections_is_invisible_to_clients(stuntm
     raw.close()
 
 
+@pytest.mark.parametrize("head", [
+    b"X-Pad: " + b"p" * 1_000_000 + b"\r\nContent-Length: 4\r\n\r\nhuge",  # one huge field
+    b"X-Pad: pppppppppp\r\n" * 50_000 + b"Content-Length: 4\r\n\r\nhuge",   # many small ones
+    b"X-Pad: " + b"p" * 1_000_000,  # a field line that never ends: held by llhttp, counted per read
+], ids=["one-field", "many-fields", "endless-line"])
+def test_a_huge_upstream_response_head_is_502_and_never_poisons_the_pool(stuntman, head):
+    """A 1 MB response head is over --max-upstream-header-bytes: the client gets 502 naming the
+    cause at once, the connection is closed, and the next request (on a fresh one) is answered."""
+    def handler(conn):
+        while read_request(conn):
+            if raw.connections == 1:
+                conn.sendall(b"HTTP/1.1 200 OK\r\n" + head)
+            else:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    raw = RawUpstream(handler)
+    st = stuntman({}, upstream=raw.url, upstream_timeout=5)
+    started = time.monotonic()
+    answer = raw_exchange(st.port, b"GET /huge HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", timeout=10)
+    assert time.monotonic() - started < 3  # not the upstream timeout (5 s)
+    answered, _, body = answer.partition(b"\r\n\r\n")
+    assert answered.startswith(b"HTTP/1.1 502 ") and b"x-stuntman-error: upstream-head-too-large" in answered.lower()
+    assert b"65536" in body, answer[:300]
+    started = time.monotonic()
+    r, data = get(st.port, "/next")
+    assert (r.status, data) == (200, b"ok") and time.monotonic() - started < 2
+    assert raw.connections == 2  # the first connection was closed, not pooled
+    raw.close()
+
+
+def test_upstream_response_head_limit_is_a_setting(stuntman):
+    def handler(conn):
+        while read_request(conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Pad: " + b"p" * 3000 + b"\r\nContent-Length: 2\r\n\r\nok")
+
+    raw = RawUpstream(handler)
+    st = stuntman({}, upstream=raw.url, max_upstream_header_bytes=2000)
+    r, _ = get(st.port, "/x")
+    assert r.status == 502 and r.getheader("X-Stuntman-Error") == "upstream-head-too-large"
+    st = stuntman({}, upstream=raw.url, max_upstream_header_bytes=4000)
+    r, data = get(st.port, "/x")
+    assert (r.status, data) == (200, b"ok")
+    raw.close()
+
+
 @pytest.mark.parametrize("length", ["1", ""])
 def test_download_streams_chunked_and_content_length(stuntman, upstream, length):
     st = stuntman({}, upstream=upstream.url)

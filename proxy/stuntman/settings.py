@@ -33,6 +33,10 @@ class Settings:
     max_header_bytes: int = 32 * 1024    # request head → 431
     max_headers: int = 100               # header fields → 431
     max_url_bytes: int = 8 * 1024        # request-target → 414
+    # upstream response head → 502, the connection closed: above the listener's 32 KiB as responses
+    # carry more (Set-Cookie, CSP, Link), and above what common servers send by default (Node 16 KiB,
+    # nginx 4-8 KiB buffers), yet small enough that a broken upstream can't grow it without bound
+    max_upstream_header_bytes: int = 64 * 1024
     idle_timeout: float = 75.0           # keep-alive connection with no request
     header_timeout: float = 10.0         # from a request's first byte to the end of its head → 408
     body_timeout: float = 60.0           # between two reads of a request body → 408

@@ -58,6 +58,8 @@ def _run_flags(run) -> None:
     env_flag(run, "--max-header-bytes", int, DEFAULTS.max_header_bytes, "largest request head (then 431)", "N")
     env_flag(run, "--max-headers", int, DEFAULTS.max_headers, "most header fields (then 431)", "N")
     env_flag(run, "--max-url-bytes", int, DEFAULTS.max_url_bytes, "longest request-target (then 414)", "N")
+    env_flag(run, "--max-upstream-header-bytes", int, DEFAULTS.max_upstream_header_bytes,
+             "largest upstream response head (then 502 and the connection closed)", "N")
     env_flag(run, "--idle-timeout", float, DEFAULTS.idle_timeout, "seconds before an idle connection closes", "S")
     env_flag(run, "--header-timeout", float, DEFAULTS.header_timeout,
              "seconds for a client to send a whole request head (then 408)", "S")

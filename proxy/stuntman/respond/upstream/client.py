@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 _RESPONSE_SPECIAL = HOP_BY_HOP | {b"content-length"}
 
 
+class _HeadTooLarge(Exception):
+    """Raised in a parser callback to stop parsing: the call has been answered already."""
+
+
 class UpstreamConnection(asyncio.Protocol):
     """One connection to an upstream; reports parsed response events to its current ProxyCall."""
 
@@ -34,6 +38,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.deadline = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
+        self.max_head = pool.settings.max_upstream_header_bytes
         self.on_message_begin()
 
     # llhttp callbacks
@@ -44,6 +49,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.length_field: bytes | None = None
         self.chunked = False                          # the upstream frames its body in chunks
         self.names: set[bytes] | None = None          # fields its Connection header lists
+        self.head_size = 0                            # bytes of the head parsed so far
+        self.in_head = True                           # its head is not complete yet
+        self.head_reads = 0                           # bytes read since, while it is not (see data_received)
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -91,14 +99,22 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()
             return
         call.got_bytes = True
+        was_in_head = self.in_head
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            if self.call is not None:
+            if self.call is not None:  # (a head too large has answered its call already)
                 self.call.upstream_failed(UpstreamError(
                     502, "upstream-bad-response", f"invalid HTTP from upstream: {exc}"))
             self.close()
             return
+        if self.in_head and was_in_head:
+            # llhttp holds a partial header line without bound (no on_header until it ends):
+            # cap a head that keeps growing across reads, as the listener does
+            self.head_reads += len(data)
+            if self.head_reads > self.max_head:
+                self._head_too_large()
+                return
         call.flush()  # everything this read produced goes to the client in one write
 
     def pause_writing(self) -> None:
@@ -111,8 +127,13 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_status(self, reason: bytes) -> None:
         self.reason = reason
+        self.head_size = len(reason) + 15  # "HTTP/1.1 200 " and CRLF
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self.head_size += len(name) + len(value) + 4
+        if self.head_size > self.max_head:
+            self._head_too_large()
+            raise _HeadTooLarge
         lname = name.lower()
         if lname not in _RESPONSE_SPECIAL:
             self.headers.append((name, value))
@@ -125,6 +146,7 @@ class UpstreamConnection(asyncio.Protocol):
         # else: hop-by-hop, dropped
 
     def on_headers_complete(self) -> None:
+        self.in_head = False
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:  # interim (103 Early Hints...): dropped
             return
@@ -148,6 +170,15 @@ class UpstreamConnection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self.call is not None and self.call.head_sent:
             self.call.response_complete(self.parser.should_keep_alive())
+
+    def _head_too_large(self) -> None:
+        """502 to the client and the connection closed: with its head half read, it can't be reused."""
+        if self.call is not None:
+            self.call.upstream_failed(UpstreamError(
+                502, "upstream-head-too-large",
+                f"{self.pool.origin} sent a response head larger than {self.max_head} bytes "
+                "(--max-upstream-header-bytes)"))
+        self.close()
 
     def reset_parser(self) -> None:
         self.parser = httptools.HttpResponseParser(self)
