@@ -4,8 +4,11 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
+
+import pytest
 
 from conftest import STUNTMAN, call, free_port, wait_port
 
@@ -81,6 +84,66 @@ def test_yaml_bodies_are_accepted(stuntman):
                           "request: {path: /y}\nresponse: {body: from-yaml}\n", "application/yaml")
     assert status == 201
     assert text(st, "/y") == (200, b"from-yaml")
+
+
+def yaml_bomb(levels: int, indent: str = "") -> str:
+    """Billion laughs: x0 is nine "lol"s, each next key nine aliases to the one before it, so
+    `levels` lines of YAML expand to 9**levels strings (9 levels: about 500 bytes, 387 million)."""
+    lines = [f'{indent}x0: &x0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"{indent}x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+BOMB_LIMIT = "YAML aliases expand past 10000 nodes (a YAML bomb?)"
+
+
+@pytest.mark.parametrize("levels", [9, 7])
+def test_a_yaml_bomb_body_is_refused_at_once_and_creates_nothing(stuntman, levels):
+    """Aliases are bounded while the body is parsed: 400 in the stubs' error format, naming the
+    limit and where, long before the expansion would freeze the loop or be echoed back."""
+    st = stuntman(FILES, admin_port=0)
+    bomb = "request: {path: /bomb}\nresponse:\n  json:\n" + yaml_bomb(levels, "    ")
+    started = time.monotonic()
+    status, answer = api(st, "POST", "/__admin/mappings", bomb, "application/yaml")
+    assert time.monotonic() - started < 2
+    assert status == 400 and answer["error"] == "invalid stub"
+    assert answer["errors"] == [{"field": "", "message": f"admin request body:8: {BOMB_LIMIT}"}]
+    assert api(st, "GET", "/__admin/mappings")[1]["meta"]["total"] == 4
+    assert text(st, "/file") == (200, b"file-v1")
+
+
+def test_yaml_bodies_with_a_few_anchors_and_large_bodies_still_work(stuntman):
+    st = stuntman({}, admin_port=0)
+    status, created = api(st, "POST", "/__admin/mappings", """
+request: {path: /anchored}
+response:
+  headers: &h {X-Team: checkout}
+  json: {user: &u {id: 1, roles: [a, b]}, again: *u, headers: *h}
+""", "application/yaml")
+    assert status == 201 and created["response"]["headers"] == {"X-Team": "checkout"}
+    assert json.loads(text(st, "/anchored")[1]) == {
+        "user": {"id": 1, "roles": ["a", "b"]}, "again": {"id": 1, "roles": ["a", "b"]},
+        "headers": {"X-Team": "checkout"}}
+    big = "x" * 100_000  # parsed on a worker thread (above the inline size), as JSON and as YAML
+    for path, body, content_type in [("/big-yaml", f"request: {{path: /big-yaml}}\nresponse: {{body: {big}}}\n",
+                                      "application/yaml"),
+                                     ("/big-json", {"request": {"path": "/big-json"}, "response": {"body": big}},
+                                      "application/json")]:
+        assert api(st, "POST", "/__admin/mappings", body, content_type)[0] == 201
+        assert text(st, path) == (200, big.encode())
+
+
+def test_a_yaml_bomb_in_a_stub_file_fails_the_reload_and_the_previous_stubs_keep_serving(stuntman):
+    st = stuntman({"g.yaml": "- {name: greeting, request: {path: /greeting}, response: {body: v1}}\n"},
+                  admin_port=0)
+    (st.stubs / "bomb.yaml").write_text("request: {path: /bomb}\nresponse:\n  json:\n" + yaml_bomb(9, "    "))
+    started = time.monotonic()
+    status, answer = api(st, "POST", "/__admin/mappings/reload")
+    assert time.monotonic() - started < 2
+    assert status == 422 and answer["reloaded"] is False and answer["stubs"] == 1
+    assert answer["configErrors"] == [{"file": "bomb.yaml", "line": 8, "field": "", "message": BOMB_LIMIT}]
+    assert text(st, "/greeting") == (200, b"v1")
+    assert text(st, "/bomb")[0] == 404
 
 
 def test_invalid_stubs_get_400_with_field_paths_and_change_nothing(stuntman):

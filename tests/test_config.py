@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import ROOT, STUNTMAN, free_port, run_cli, wait_port, write_stubs
+from conftest import ROOT, STUNTMAN, call, free_port, run_cli, wait_port, write_stubs
 
 
 def get(port, path, headers=None):
@@ -146,6 +146,57 @@ def test_validate_missing_dir():
     result = run_cli("validate", "no/such/dir")
     assert result.returncode != 0
     assert result.stderr.strip() == "stuntman: error: stubs directory 'no/such/dir' does not exist"
+
+
+def yaml_bomb(levels: int, indent: str = "") -> str:
+    """Billion laughs: x0 is nine "lol"s, each next key nine aliases to the one before it, so
+    `levels` lines of YAML expand to 9**levels strings (9 levels: about 500 bytes, 387 million)."""
+    lines = [f'{indent}x0: &x0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"{indent}x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def bomb_stub(levels: int) -> str:
+    return "request: {path: /bomb}\nresponse:\n  json:\n" + yaml_bomb(levels, "    ")
+
+
+@pytest.mark.parametrize("levels", [9, 7])
+def test_validate_refuses_a_yaml_bomb(tmp_path, levels):
+    """Aliases are bounded while the file is parsed: a billion-laughs stub is one error naming the
+    file and the line of the key whose aliases pass the limit, in a moment and without a traceback."""
+    root = write_stubs(tmp_path / "stubs", {
+        "ok.yaml": "request: {path: /ok}\nresponse: {body: ok}\n", "bomb.yaml": bomb_stub(levels)})
+    result = run_cli("validate", str(root), timeout=15)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "MemoryError" not in result.stderr
+    assert result.stdout.splitlines() == ["bomb.yaml:8: YAML aliases expand past 10000 nodes (a YAML bomb?)"]
+
+
+def test_validate_refuses_a_recursive_yaml_alias(tmp_path):
+    root = write_stubs(tmp_path / "stubs", {"loop.yaml": """
+        request: {path: /loop}
+        response:
+          json: &self {again: *self}
+    """})
+    result = run_cli("validate", str(root), timeout=15)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stdout.splitlines() == [
+        "loop.yaml:4: a YAML alias refers to a node that contains it (a recursive structure)"]
+
+
+def test_stub_files_with_a_few_anchors_and_aliases_still_load(stuntman):
+    st = stuntman({"shared.yaml": """
+        - request: {path: /a}
+          response: &ok {headers: &h {X-Team: checkout, Cache-Control: no-store}, json: &user {id: 1, roles: [a, b]}}
+        - request: {path: /b}
+          response: *ok
+        - request: {path: /c}
+          response: {headers: *h, json: {user: *user, again: *user}}
+    """})
+    assert get(st.port, "/b")[0] == 200
+    status, headers, body = call(st.port, "GET", "/c")
+    assert status == 200 and headers["x-team"] == "checkout"
+    assert json.loads(body) == {"user": {"id": 1, "roles": ["a", "b"]}, "again": {"id": 1, "roles": ["a", "b"]}}
 
 
 def test_body_files_are_not_stubs(tmp_path):

@@ -1,7 +1,8 @@
 """Stub files → validated `StubSpec`s, with every error pinned to file:line and field path.
 
-YAML is parsed with the safe loader only; JSON files go through `json` (then YAML's composer for
-line numbers). Errors never stop the scan: `load_dir` reports all of them at once.
+YAML is parsed with the safe loader only, its aliases bounded (`compose_yaml`, for stub files and
+the admin API's bodies alike); JSON files go through `json` (then YAML's composer for line numbers).
+Errors never stop the scan: `load_dir` reports all of them at once.
 """
 from __future__ import annotations
 
@@ -90,6 +91,80 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
     return None
 
 
+# What YAML aliases may add to a document, beyond the nodes and text it spells out. An alias is a
+# reference (the composed node is shared), but whatever walks the data (line numbers, validation,
+# the admin API's echo, JSON) walks every copy: 9 levels of 10 aliases each (a 444-byte "billion
+# laughs") are 10^9 nodes. Real stub files use anchors for a shared header block or response, a few
+# dozen nodes referenced a few dozen times: the stubs in this repository add at most a few hundred.
+# 10,000 nodes and 1,000,000 characters (a 1 MB body reused by aliases) leave them room to grow and
+# stop a bomb in microseconds: the count runs over the composed graph, each shared node sized once.
+MAX_ALIAS_NODES = 10_000
+MAX_ALIAS_CHARS = 1_000_000
+
+
+def compose_yaml(loader: Any, name: str) -> yaml.Node | None:
+    """The loader's single document as a node graph, refused (ConfigErrors naming the file and the
+    line that holds the alias) if its aliases expand past the limits above or refer to themselves."""
+    node = loader.get_single_node()
+    if node is not None:
+        _check_aliases(node, name)
+    return node
+
+
+def _check_aliases(root: yaml.Node, name: str) -> None:
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) → its expanded (nodes, scalar characters)
+    open_: set[int] = set()  # nodes being walked: an alias to one of them is a cycle
+    added = [0, 0]  # what aliases have added so far: nodes, characters
+
+    def bomb(line: int, what: str) -> ConfigErrors:
+        return ConfigErrors([ConfigError(name, line, "", what)])
+
+    def size(node: yaml.Node, line: int) -> tuple[int, int]:
+        key = id(node)
+        if key in sizes:  # seen before: this is an alias, one more copy of the whole subtree
+            nodes, chars = sizes[key]
+            added[0] += nodes
+            added[1] += chars
+            if added[0] > MAX_ALIAS_NODES:
+                raise bomb(line, f"YAML aliases expand past {MAX_ALIAS_NODES} nodes (a YAML bomb?)")
+            if added[1] > MAX_ALIAS_CHARS:
+                raise bomb(line, f"YAML aliases expand past {MAX_ALIAS_CHARS} characters (a YAML bomb?)")
+            return nodes, chars
+        if key in open_:
+            raise bomb(line, "a YAML alias refers to a node that contains it (a recursive structure)")
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = (1, len(node.value))
+            return sizes[key]
+        open_.add(key)
+        nodes, chars = 1, 0
+        # an alias is the anchored node itself, its mark the anchor's: an alias is reported on the
+        # line of the key that holds it, or of the sequence that does
+        if isinstance(node, yaml.MappingNode):
+            refs = [(child, k.start_mark.line + 1) for k, v in node.value for child in (k, v)]
+        else:
+            refs = [(child, node.start_mark.line + 1) for child in node.value]
+        for child, where in refs:
+            n, c = size(child, where)
+            nodes += n
+            chars += c
+        open_.discard(key)
+        sizes[key] = (nodes, chars)
+        return sizes[key]
+
+    size(root, root.start_mark.line + 1)
+
+
+def load_yaml(text: str, name: str) -> Any:
+    """One YAML document (an admin API body) → data, with the stub files' bound on aliases:
+    ConfigErrors for a bomb, yaml.YAMLError for bad syntax."""
+    loader = _YamlLoader(text)
+    try:
+        node = compose_yaml(loader, name)
+        return loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+
+
 def parse_documents(text: str, name: str, is_json: bool) -> tuple[Any, dict[tuple, int]]:
     """Parse one file's text into data and a key-path → line map; ConfigErrors on bad syntax."""
     if is_json:
@@ -100,7 +175,7 @@ def parse_documents(text: str, name: str, is_json: bool) -> tuple[Any, dict[tupl
     try:
         loader = _YamlLoader(text)  # one parse: the node tree gives lines, then the data
         try:
-            node = loader.get_single_node()
+            node = compose_yaml(loader, name)
             lines = _line_map(node) if node is not None else {}
             if not is_json:
                 data = loader.construct_document(node) if node is not None else None
