@@ -50,6 +50,7 @@ class Settings:
     metrics: bool = True                 # Prometheus metrics at GET /metrics on the admin port
     watch: bool = True                   # reload when files under `stubs` change
     admin_token: str | None = None       # bearer token the admin API requires (when set)
+    admin_allowed_hosts: tuple[str, ...] = ()  # more Host names the admin API answers (NAME or NAME:PORT)
     seed: int | None = None              # of fault decisions (None: a random one, printed at start)
     fault_headers: bool = False          # requests may ask for faults (X-Stuntman-Delay-Ms / -Abort)
     fault: tuple[str, ...] = ()          # --fault 'path=/x,type=error,status=503' rules

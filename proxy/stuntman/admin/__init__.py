@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 from time import monotonic
 
@@ -41,6 +42,11 @@ class _Slices:
             await asyncio.sleep(0)
             self.since = monotonic()
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+# What a body may be sent as: what the OpenAPI document names. Not text/plain, form encodings or
+# no type at all: a browser sends those cross-site without asking first (a "simple" request).
+BODY_TYPES = frozenset(("application/json", *YAML_TYPES))
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 
 class BadBody(Exception):
@@ -132,6 +138,101 @@ def _bearer_auth(token: str):
             return web.json_response(
                 {"error": "the admin API needs 'Authorization: Bearer <token>' (--admin-token)"},
                 status=401, headers={"WWW-Authenticate": 'Bearer realm="stuntman admin"'})
+        return await handler(request)
+    return check
+
+
+def _split_host(value: str) -> tuple[str, int | None] | None:
+    """A Host (or an Origin's authority) as (lower-case name, port or None); None if malformed."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        name, sep, rest = value.partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            return None
+        name, port = name + "]", rest[1:] if rest else None
+    else:
+        name, sep, port = value.partition(":")
+        port = port if sep else None
+    if not name or (port is not None and not (port.isdigit() and 0 < int(port) < 65536)):
+        return None
+    return name, int(port) if port is not None else None
+
+
+def _with_port(host: tuple[str, int | None]) -> tuple[str, int]:
+    return host[0], 80 if host[1] is None else host[1]
+
+
+def _address_name(address: str) -> str:
+    """How a listening or local address is written in a Host header."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address.lower()
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip)
+
+
+def _local_only(admin_host: str, allowed: tuple[str, ...]):
+    """The admin API answers only requests meant for it, never a web page's.
+
+    - Host must name it: localhost, 127.0.0.1, [::1], the address it is bound to, or the address
+      the client connected to, on the admin port; or a name from --admin-allowed-host (NAME: any
+      port, NAME:PORT: that one). Any other name is a DNS-rebinding page's: 421.
+    - An Origin header (browsers send it on cross-origin requests) must be this API's own
+      origin, http://<Host>: a page elsewhere gets 403.
+    - A body must be JSON or YAML, as documented: 415 for text/plain, form encodings or no type,
+      the bodies a page can send cross-site without a preflight. A POST without a body may name
+      any type: clients do by default (urllib: form-encoded, aiohttp: octet-stream), and a page's
+      empty <form> post carries an Origin.
+    GET /__admin/ready is exempt from the Host rule, for probes (as from the token).
+    """
+    names = set(LOOPBACK_NAMES)
+    if admin_host not in ANY_ADDRESS:
+        names.add(_address_name(admin_host))
+    any_port: set[str] = set()
+    exact: set[tuple[str, int | None]] = set()
+    for entry in allowed:
+        split = _split_host(entry)
+        if split is None:
+            continue
+        if split[1] is None:
+            any_port.add(split[0])
+        else:
+            exact.add(split)
+
+    def host_ok(request: web.Request, host: tuple[str, int | None]) -> bool:
+        name, port = host
+        if name in any_port or host in exact:
+            return True
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        if not sockname:
+            return False
+        local_port = sockname[1]
+        if port != local_port and not (port is None and local_port == 80):
+            return False
+        return name in names or name == _address_name(str(sockname[0]))
+
+    def refuse(status: int, message: str) -> web.Response:
+        return web.json_response({"error": message}, status=status)
+
+    @web.middleware
+    async def check(request: web.Request, handler):
+        given_host = request.headers.get("Host")
+        host = _split_host(given_host) if given_host is not None else None
+        if request.path != READY_PATH and given_host is not None and (host is None or not host_ok(request, host)):
+            return refuse(421, f"the admin API does not answer for Host {given_host!r}: use localhost or "
+                               "127.0.0.1, or allow the name with --admin-allowed-host")
+        origin = request.headers.get("Origin")
+        if origin is not None:
+            scheme, sep, authority = origin.strip().lower().partition("://")
+            origin_host = _split_host(authority) if sep and scheme == "http" else None
+            if host is None or origin_host is None or _with_port(origin_host) != _with_port(host):
+                return refuse(403, f"cross-origin requests to the admin API are refused (Origin {origin!r})")
+        if request.body_exists and request.content_type not in BODY_TYPES:
+            given = request.headers.get("Content-Type") or "none"
+            return refuse(415, "a body must be sent with Content-Type: application/json or "
+                               f"application/yaml (given: {given})")
         return await handler(request)
     return check
 
@@ -322,7 +423,9 @@ async def start_admin(server) -> Admin:
             "error": "stub files have errors; the previous configuration keeps serving",
             "configErrors": [e.as_dict() for e in server.config_errors]}, status=422)
 
-    middlewares = [_bearer_auth(settings.admin_token)] if settings.admin_token else []
+    middlewares = [_local_only(settings.admin_host, settings.admin_allowed_hosts)]
+    if settings.admin_token:
+        middlewares.append(_bearer_auth(settings.admin_token))
     middlewares.append(_bad_input_is_400)
     app = web.Application(middlewares=middlewares)
     app.router.add_get("/__admin/health", health)

@@ -68,8 +68,19 @@ ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"
 SESSION = [{"name": "session", "in": "query", "required": False, "schema": {"type": "string"}}]
 
 
+REFUSED = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+# Every operation: the admin API answers its own clients only, never a web page (admin/__init__.py).
+GUARDED = {
+    "403": _json(REFUSED, "Cross-origin: an Origin header that is not this API's own (a web page elsewhere)"),
+    "415": _json(REFUSED, "A body that is not application/json or application/yaml (text/plain, form "
+                          "encodings and no type are what a page can send cross-site)"),
+    "421": _json(REFUSED, "A Host that does not name this API: localhost, 127.0.0.1, [::1] or the address "
+                          "connected to, on the admin port, or an --admin-allowed-host name"),
+}
+
+
 def _op(summary: str, responses: dict, **extra: Any) -> dict:
-    return {"summary": summary, "responses": responses, **extra}
+    return {"summary": summary, "responses": {**responses, **GUARDED}, **extra}
 
 
 @lru_cache(maxsize=1)
@@ -209,8 +220,10 @@ DOCS_PAGE = """<!doctype html>
 code{background:#f3f3f3;padding:0 .2em}h2{margin-top:2rem}li{margin:.2rem 0}</style></head>
 <body><h1>stuntman admin API</h1>
 <p>The machine-readable document is <a href="/__admin/openapi.json">/__admin/openapi.json</a>
-(OpenAPI 3.1). Bodies are JSON, or YAML with <code>Content-Type: application/yaml</code>; stubs
-follow the same model as the files in <code>stubs/</code>.</p>
+(OpenAPI 3.1). Bodies are JSON with <code>Content-Type: application/json</code>, or YAML with
+<code>Content-Type: application/yaml</code> (any other type: 415); stubs follow the same model as
+the files in <code>stubs/</code>. Requests from web pages elsewhere (an <code>Origin</code> that is
+not this API's) get 403, a <code>Host</code> that does not name it 421.</p>
 {sections}
 </body></html>
 """

@@ -2,6 +2,7 @@
 check its stub files, or ask a running one. Every `run` flag can also come from STUNTMAN_<FLAG>."""
 from __future__ import annotations
 
+import argparse
 import asyncio
 import errno
 import gc
@@ -33,6 +34,15 @@ from .common import (
 from .recordings import cmd_forward
 
 
+def _host_names(text: str) -> tuple[str, ...]:
+    return tuple(text.replace(",", " ").split())
+
+
+class _AppendTuple(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, (getattr(namespace, self.dest) or ()) + (values,))
+
+
 def _run_flags(run) -> None:
     """The flags of `run` (and `record`, `replay`): each with its STUNTMAN_* env var."""
     run.set_defaults(env_flags=[])  # (dest, env var, type, default) of each flag, for settings_from
@@ -43,6 +53,14 @@ def _run_flags(run) -> None:
     env_flag(run, "--admin-port", port_number, DEFAULTS.admin_port, "admin API port", "A")
     env_flag(run, "--admin-token", str, None,
              "bearer token the admin API requires; mandatory when --admin-host is not loopback", "TOKEN")
+    # Repeatable, so not an env_flag: the env var holds the names separated by commas or spaces.
+    run.get_default("env_flags").append(
+        ("admin_allowed_hosts", "STUNTMAN_ADMIN_ALLOWED_HOSTS", _host_names, DEFAULTS.admin_allowed_hosts))
+    run.add_argument("--admin-allowed-host", dest="admin_allowed_hosts", action=_AppendTuple, default=None,
+                     metavar="NAME",
+                     help="also answer admin requests whose Host is NAME (any port) or NAME:PORT, e.g. a "
+                          "Compose or Kubernetes service name (repeatable; localhost, 127.0.0.1, [::1] and the "
+                          "address connected to always are) [env STUNTMAN_ADMIN_ALLOWED_HOSTS]")
     env_flag(run, "--upstream", str, None, "pass unmatched requests through to this URL (sidecar mode)", "URL")
     env_flag(run, "--upstream-timeout", float, DEFAULTS.upstream_timeout,
              "seconds to wait for the upstream's response head before answering 504", "S")
