@@ -602,3 +602,24 @@ def test_a_slow_but_steady_body_is_not_cut(stuntman):
             time.sleep(0.2)
             sock.sendall(b"x")
         assert sock.recv(65536).startswith(b"HTTP/1.1 201")
+
+
+def test_a_request_needs_one_host_and_a_version_spoken_here(stuntman):
+    """RFC 9112 §3.2: an HTTP/1.1 request with no Host, or with two, is a 400 (and the connection
+    closes); HTTP/1.0 may leave it out. A version other than 1.1 and 1.0 (HTTP/2.0 sent as text,
+    HTTP/0.9 with headers) is a 505, not served as HTTP/1.1."""
+    st = stuntman(STUBS)
+    for request, status in ((b"GET /hello HTTP/1.1\r\n\r\n", 400),
+                            (b"GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+                            (b"GET /hello HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+                            (b"GET /hello HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+                            (b"GET /hello HTTP/0.9\r\nHost: a\r\n\r\n", 505),
+                            (b"GET /hello HTTP/1.0\r\n\r\n", 200),
+                            (b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 200)):
+        [(got, headers, body)] = parse_responses(raw_exchange(st.port, request))
+        assert got == status, (request, got, body)
+        if status != 200:
+            assert headers["connection"] == "close" and b"stuntman:" in body
+    # an earlier request on the connection is answered first, then the bad one, then the close
+    data = raw_exchange(st.port, req("/hello") + b"GET /hello HTTP/1.1\r\n\r\n" + req("/hello"))
+    assert statuses(data) == [200, 400]

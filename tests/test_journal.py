@@ -54,7 +54,7 @@ def test_journaled_headers_are_exact_however_the_requests_were_read(stuntman):
         return (b"POST /api/orders HTTP/1.1\r\nHost: t\r\nX-N: %d\r\nX-Dup: a\r\nX-Dup: b\r\n%s"
                 b"Content-Length: %d\r\n\r\n%s" % (n, extra, len(body), body))
 
-    raw_exchange(st.port, order(0) + order(1) + order(2) + b"GET /api/users/1 HTTP/1.1\r\nAccept: json\r\n"
+    raw_exchange(st.port, order(0) + order(1) + order(2) + b"GET /api/users/1 HTTP/1.1\r\nHost: t\r\nAccept: json\r\n"
                  b"Connection: close\r\n\r\n")
     with socket.create_connection(("127.0.0.1", st.port)) as sock:  # one request in three reads
         for part in (order(3)[:10], order(3)[10:40], order(3)[40:]):
@@ -62,7 +62,8 @@ def test_journaled_headers_are_exact_however_the_requests_were_read(stuntman):
             time.sleep(0.05)
         assert sock.recv(4096).startswith(b"HTTP/1.1 201")
     raw_exchange(st.port,
-                 order(4, b"X-Big: " + b"b" * 20000 + b"\r\n") + b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n")
+                 order(4, b"X-Big: " + b"b" * 20000 + b"\r\n")
+                 + b"GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     with socket.create_connection(("127.0.0.1", st.port)) as sock:  # answered (404) before its body arrives
         sock.sendall(b"POST /unmatched HTTP/1.1\r\nHost: t\r\nX-Late: body\r\nContent-Length: 4\r\n\r\n")
         assert sock.recv(4096).startswith(b"HTTP/1.1 404")
@@ -79,7 +80,7 @@ def test_journaled_headers_are_exact_however_the_requests_were_read(stuntman):
     [late] = [r["request"] for r in requests if r["request"]["url"] == "/unmatched"]
     assert ["X-Late", "body"] in late["headers"]
     [user] = [r["request"] for r in requests if r["request"]["url"] == "/api/users/1"]
-    assert user["headers"] == [["Accept", "json"], ["Connection", "close"]]
+    assert user["headers"] == [["Host", "t"], ["Accept", "json"], ["Connection", "close"]]
     assert api(st, "POST", "/__admin/requests/count", {"headers": {"X-N": "2"}}) == (200, {"count": 1})
     assert api(st, "POST", "/__admin/requests/count", {"headers": {"X-Dup": "a, b"}}) == (200, {"count": 5})
 

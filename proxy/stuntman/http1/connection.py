@@ -196,18 +196,26 @@ class HTTP1Connection(asyncio.Protocol):
         if ex.method == "CONNECT":
             raise Rejected(501, "CONNECT (forward proxying) is not supported on this port")
         version = parser.get_http_version()
-        ex.version = VERSIONS.get(version, version)
+        if version not in VERSIONS:  # llhttp parses any digit.digit: HTTP/2.0, HTTP/0.9 ...
+            raise Rejected(505, f"HTTP/{version} is not spoken on this port (HTTP/1.1 and HTTP/1.0 are)")
+        ex.version = VERSIONS[version]
         ex.keep_alive = parser.should_keep_alive() and not self.server.draining
         ex.client = self.peer
         ex.set_target(b"".join(self.url) if len(self.url) != 1 else self.url[0])
+        hosts = 0
         for name, value in ex.raw_headers:
             n = len(name)
-            if n == 14 and name.lower() == b"content-length":
+            if n == 4 and name.lower() == b"host":
+                hosts += 1
+            elif n == 14 and name.lower() == b"content-length":
                 ex.has_body = value.strip() not in (b"0", b"")
             elif n == 17 and name.lower() == b"transfer-encoding":
                 ex.has_body = True
             elif n == 6 and name.lower() == b"expect" and value.lower() == b"100-continue":
                 ex.expect_continue = True
+        if hosts != 1 and (hosts or ex.version == "1.1"):  # RFC 9112 §3.2
+            raise Rejected(400, "a request needs one Host field (HTTP/1.1 exactly one, HTTP/1.0 at most one), "
+                                f"this one has {hosts}")
         ex.body = [] if ex.has_body else None
         self.in_head = False
         self.header_bytes = 0
