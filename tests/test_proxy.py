@@ -7,6 +7,7 @@ import json
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -313,6 +314,43 @@ def test_a_close_delimited_upstream_body_ends_with_the_last_chunk_and_is_journal
     conn.close()
     entries = json.loads(urllib.request.urlopen(f"{st.admin_url}/__admin/requests").read())
     assert {e["error"] for e in entries["requests"]} == {None}  # not "upstream-reset"
+    raw.close()
+
+
+def test_an_upstream_that_stalls_mid_body_is_cut_after_its_timeout_and_journaled(stuntman):
+    """Head and part of the body, then nothing: the client is not held until the upstream closes.
+    Nothing more of the body for the upstream timeout is `upstream-body-timeout`."""
+    release = threading.Event()
+
+    def handler(conn):
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 100)
+        release.wait(30)  # stalls, connection open
+
+    raw = RawUpstream(handler)
+    st = stuntman({}, upstream=raw.url, upstream_timeout=0.5, admin_port=0)
+    started = time.monotonic()
+    data = raw_exchange(st.port, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n", timeout=10)
+    assert time.monotonic() - started < 5  # (a hang detector, not a performance bound)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"200 OK" in head and body == b"x" * 100  # then the close: a truncated message
+    entries = json.loads(urllib.request.urlopen(f"{st.admin_url}/__admin/requests").read())["requests"]
+    assert entries[0]["error"] == "upstream-body-timeout"
+    release.set()
+    raw.close()
+
+
+def test_an_upstream_fin_mid_body_is_upstream_closed_not_reset(stuntman):
+    def handler(conn):
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 100)
+        conn.shutdown(socket.SHUT_WR)  # a FIN, not an RST
+
+    raw = RawUpstream(handler)
+    st = stuntman({}, upstream=raw.url, admin_port=0)
+    raw_exchange(st.port, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n", timeout=5)
+    entries = json.loads(urllib.request.urlopen(f"{st.admin_url}/__admin/requests").read())["requests"]
+    assert entries[0]["error"] == "upstream-closed"
     raw.close()
 
 

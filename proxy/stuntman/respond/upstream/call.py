@@ -261,9 +261,13 @@ class ProxyCall:
         if self.head_sent and self.close_delimited:  # no length, no chunks: the close is the end
             self.response_complete(False)
             return
-        self.upstream_failed(UpstreamError(
-            502, "upstream-reset",
-            f"{self.target.pool.origin} closed the connection before the response was complete"))
+        if exc is None:  # a FIN: the upstream closed on purpose, mid-response
+            self.upstream_failed(UpstreamError(
+                502, "upstream-closed",
+                f"{self.target.pool.origin} closed the connection before the response was complete"))
+        else:  # an RST, or another socket error
+            self.upstream_failed(UpstreamError(
+                502, "upstream-reset", f"{self.target.pool.origin} reset the connection: {exc}"))
 
     def upstream_failed(self, err: UpstreamError) -> None:
         if self.done:

@@ -34,8 +34,10 @@ class UpstreamConnection(asyncio.Protocol):
         self.reused = False
         self.parser = httptools.HttpResponseParser(self)
         self.loop = asyncio.get_running_loop()
-        # response-head deadline: one lazily re-armed timer per connection, not one per request
+        # response deadlines, one lazily re-armed timer per connection (not one per request): the
+        # head must come by `deadline`; then each read of the body restarts its wait (`last_read`)
         self.deadline = 0.0
+        self.last_read = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
         self.max_head = pool.settings.max_upstream_header_bytes
@@ -82,16 +84,30 @@ class UpstreamConnection(asyncio.Protocol):
     def _watchdog(self) -> None:
         self.timer = None
         call = self.call
-        if call is None or call.head_sent or self.closed:
-            return  # nothing is waiting for a response head
+        if call is None or call.done or self.closed:
+            return  # nothing is waiting for this upstream
         now = self.loop.time()
+        if call.head_sent:  # the body: nothing for call.timeout since the last read is a stall
+            if call.paused:  # (not while the client or a fault holds the upstream back)
+                self.last_read = now
+            deadline = self.last_read + call.timeout
+            if now < deadline:
+                self._rearm(deadline)
+                return
+            call.upstream_failed(UpstreamError(
+                504, "upstream-body-timeout",
+                f"{self.pool.origin} sent nothing more of the response body for {call.timeout:g} s"))
+            return
         if now < self.deadline:
-            self.timer_at = self.deadline
-            self.timer = self.loop.call_at(self.deadline, self._watchdog)
+            self._rearm(self.deadline)
             return
         call.upstream_failed(UpstreamError(
             504, "upstream-timeout",
             f"{self.pool.origin} did not answer within {call.timeout:g} s"))
+
+    def _rearm(self, when: float) -> None:
+        self.timer_at = when
+        self.timer = self.loop.call_at(when, self._watchdog)
 
     def data_received(self, data: bytes) -> None:
         call = self.call
@@ -99,6 +115,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()
             return
         call.got_bytes = True
+        self.last_read = self.loop.time()
         was_in_head = self.in_head
         try:
             self.parser.feed_data(data)
