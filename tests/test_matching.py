@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
+import time
 from urllib.parse import quote
 
 import pytest
@@ -456,6 +458,20 @@ def test_body_over_limit_only_413_when_a_route_that_could_match_needs_it(stuntma
     assert (status, body) == (200, b"put")
 
 
+def test_a_declared_body_over_the_limit_on_a_body_route_is_413_before_the_body_arrives(stuntman):
+    """Content-Length already says the body will not be kept: answer 413 at once instead of
+    waiting for bytes it would drop (the client sends none here: it waits for the answer)."""
+    import socket
+
+    st = stuntman({"m.yaml": """
+        - request: {method: POST, path: /m, body: {contains: needle}}
+          response: {body: matched}
+    """}, max_body_bytes=1000)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=3) as sock:
+        sock.sendall(b"POST /m HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 413")
+
+
 NEAR_STUBS = """
     - name: list-orders
       request: {method: GET, path: /api/orders}
@@ -509,3 +525,69 @@ def test_a_body_nested_too_deep_for_json_is_not_json_not_a_server_error(stuntman
     assert status == 404 and b"body: expected body equals JSON" in body
     status, _, body = call(st.port, "POST", "/echo", body=deep)
     assert (status, body) == (200, b"ok=none")
+
+
+# -- regexes run in linear time (RE2): a catastrophic pattern cannot freeze the data plane -----
+
+# (the field reports: Python's backtracking re took 9 s on the path and 31 s on the header, holding
+# the event loop, so every other request waited)
+CATASTROPHIC = {
+    "pathRegex": ("request: {pathRegex: '/r/(a+)+$'}", "/r/" + "a" * 24 + "!", {}),
+    "header-regex": ("request: {path: /h, headers: {X-V: {regex: '^(a|aa)+$'}}}", "/h", {"X-V": "a" * 39 + "!"}),
+}
+
+
+def _timed(port, path, headers, out):
+    """One GET with a socket timeout; `out` gets (status, seconds). Not a benchmark: a hang detector."""
+    start = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        out.append((resp.status, time.monotonic() - start))
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("name", CATASTROPHIC)
+def test_catastrophic_regex_answers_quickly_and_holds_no_one(stuntman, name):
+    stub, path, headers = CATASTROPHIC[name]
+    st = stuntman({"m.yaml": f"""
+        - name: evil
+          {stub}
+          response: {{body: evil}}
+        - name: plain
+          request: {{path: /plain}}
+          response: {{body: plain}}
+    """})
+    evil: list = []
+    worker = threading.Thread(target=_timed, args=(st.port, path, headers, evil))
+    worker.start()
+    time.sleep(0.05)  # the evil request is in the matcher (or done) when the plain one arrives
+    plain: list = []
+    _timed(st.port, "/plain", {}, plain)
+    worker.join(15)
+    assert evil and evil[0][0] == 404 and evil[0][1] < 2, evil
+    assert plain and plain[0][0] == 200 and plain[0][1] < 2, plain
+
+
+def test_regex_matchers_still_match_with_re2(stuntman):
+    """The syntax the docs use: named groups, (?i), anchors, classes; ignoreCase on a regex."""
+    st = stuntman({"m.yaml": r"""
+        - request: {pathRegex: '/u/(?P<id>\d+)/(?P<slug>[a-z-]+)\.json'}
+          response: {body: "{{path.id}}:{{path.slug}}"}
+        - request: {path: /i, headers: {X-V: {regex: '(?i)^bearer \w+$'}}}
+          response: {body: inline-flag}
+        - request: {path: /c, query: {q: {regex: '^ab+c$', ignoreCase: true}}}
+          response: {body: ignore-case}
+        - request: {path: /b, method: POST, body: {regex: 'é{2}\s'}}
+          response: {body: unicode-body}
+    """})
+    assert call(st.port, "GET", "/u/42/a-b.json")[2] == b"42:a-b"
+    assert call(st.port, "GET", "/u/42/a-b.jsonx")[0] == 404
+    assert call(st.port, "GET", "/i", headers={"X-V": "BEARER tok"})[2] == b"inline-flag"
+    assert call(st.port, "GET", "/i", headers={"X-V": "xBEARER tok"})[0] == 404
+    assert call(st.port, "GET", "/c?q=ABBC")[2] == b"ignore-case"
+    assert call(st.port, "POST", "/b", body="xéé y".encode())[2] == b"unicode-body"
+    assert call(st.port, "POST", "/b", body="xé y".encode())[0] == 404

@@ -58,12 +58,17 @@ class Pipeline:
         table = self.server.table
         ex.candidates = table.candidates(ex.path)
         if table.any_needs_body and needs_body(ex):
-            if ex.too_large:
+            if ex.too_large or self._declared_too_large(ex):  # (not waiting for bytes it won't keep)
                 return self.too_large(ex)
             if not ex.complete:
                 ex.phase = "route"  # matching needs the body: route() runs when it is in
                 return
         self.route(ex)
+
+    def _declared_too_large(self, ex: Exchange) -> bool:
+        """The request says its body is longer than --max-body-bytes (Content-Length)."""
+        declared = ex.field("content-length") if ex.has_body else None
+        return declared is not None and declared.isdigit() and int(declared) > self.settings.max_body_bytes
 
     def request_body(self, ex: Exchange, data: bytes) -> None:
         """A piece of a request's body (of the exchange being answered, or of one waiting)."""
