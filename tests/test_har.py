@@ -117,3 +117,61 @@ def test_a_damaged_exchange_file_is_named_and_nothing_is_written(tmp_path):
     assert result.returncode == 2 and name in result.stderr and not (tmp_path / "out.har").exists()
     result = run_cli("replay", "a", "--recordings", str(tmp_path), "--port", "0")
     assert result.returncode == 2 and f"a/{name}: unreadable exchange" in result.stderr
+
+
+def unanswered(url, status, error=None):
+    """A request the browser never got an answer to (blocked, cancelled, failed), as Chrome and
+    Firefox write it: status 0 or -1, no headers, often an `_error`."""
+    item = entry("GET", url, 200)
+    item["response"].update({"status": status, "statusText": "", "httpVersion": "", "headers": []})
+    if error is not None:
+        item["response"]["_error"] = error
+    return item
+
+
+def test_unanswered_entries_are_skipped_and_counted_and_numeric_header_values_are_text(stuntman, tmp_path):
+    good = entry("GET", "https://api.example.test/api/ping", 200, headers=[("DNT", 1)],
+                 content={"size": 2, "mimeType": "application/json", "text": "{}"},
+                 response_headers=[("content-type", "application/json"), ("x-ratelimit-remaining", 59),
+                                   ("x-cache-hit", True)])
+    har = write(tmp_path, "browser.har", {"log": {"version": "1.2", "entries": [
+        good, unanswered("https://ads.example.test/pixel", 0, "net::ERR_BLOCKED_BY_CLIENT"),
+        unanswered("https://api.example.test/slow", -1)]}})
+    result = run_cli("import", "har", str(har), "--to", "web", "--recordings", str(tmp_path / "rec"))
+    assert result.returncode == 0, result.stderr
+    assert "imported 1 exchange(s)" in result.stdout
+    assert "skipped 2 entries with no response: indexes 1, 2" in result.stdout
+    assert "entries[1]: no response (net::ERR_BLOCKED_BY_CLIENT)" in result.stderr
+    st = stuntman({}, recordings=tmp_path / "rec", replay=("web",))
+    status, headers, body = call(st.port, "GET", "/api/ping")
+    assert (status, body) == (200, b"{}")
+    assert headers["x-ratelimit-remaining"] == "59" and headers["x-cache-hit"] == "true"
+
+
+def test_a_har_with_nothing_answered_exits_2_in_one_line_and_writes_no_recording(tmp_path):
+    har = write(tmp_path, "blocked.har", {"log": {"version": "1.2", "entries": [
+        unanswered("https://ads.example.test/a", 0, "net::ERR_BLOCKED_BY_CLIENT"),
+        unanswered("https://ads.example.test/b", -1)]}})
+    for extra in ((), ("--skip-bad",)):
+        result = run_cli("import", "har", str(har), "--to", "none", "--recordings", str(tmp_path), *extra)
+        assert result.returncode == 2, result.stdout
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "nothing to import" in lines[0] and "indexes 0, 1" in lines[0], lines
+        assert not (tmp_path / "none").exists()
+
+
+def test_skip_bad_with_no_good_entry_exits_2_and_writes_no_recording(tmp_path):
+    broken = entry("GET", "https://api.example.test/x", 200)
+    del broken["request"]["url"]
+    har = write(tmp_path, "bad.har", {"log": {"entries": [broken, unanswered("https://api.example.test/y", 0)]}})
+    for extra in ((), ("--skip-bad",)):
+        result = run_cli("import", "har", str(har), "--to", "bad", "--recordings", str(tmp_path), *extra)
+        assert result.returncode == 2, result.stdout
+        assert "entries[0].request.url: Field required" in result.stderr
+        assert "imported" not in result.stdout and not (tmp_path / "bad").exists()
+
+
+def test_an_empty_har_exits_2(tmp_path):
+    har = write(tmp_path, "empty.har", {"log": {"version": "1.2", "entries": []}})
+    result = run_cli("import", "har", str(har), "--to", "empty", "--recordings", str(tmp_path))
+    assert result.returncode == 2 and "no entries" in result.stderr and not (tmp_path / "empty").exists()

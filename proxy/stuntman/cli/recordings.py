@@ -113,15 +113,18 @@ def cmd_import(args) -> int:
         print(f"imported {count} exchange(s) into {directory}")
         return 0
     try:
-        count, problems = import_har(args.file, directory, redactor, args.skip_bad, stderr_progress)
+        result = import_har(args.file, directory, redactor, args.skip_bad, stderr_progress)
     except HarError as exc:
         for problem in exc.problems[:-1]:
             print(problem, file=sys.stderr)
         raise CliError(exc.problems[-1]) from None
-    for problem in problems:
+    for index, why in result.unanswered:
+        print(f"skipped entries[{index}]: no response ({why})", file=sys.stderr)
+    for problem in result.problems:
         print(f"skipped {problem}", file=sys.stderr)
-    print(f"imported {count} exchange(s) into {directory}"
-          + (f"; skipped {len(problems)} problem(s)" if problems else ""))
+    print(f"imported {result.count} exchange(s) into {directory}"
+          + (f"; {result.unanswered_summary()}" if result.unanswered else "")
+          + (f"; skipped {len(result.problems)} problem(s)" if result.problems else ""))
     return 0
 
 

@@ -2,7 +2,11 @@
 and a recording back out as HAR.
 
 Each entry is checked on its own: a bad one is reported by its index and field; with `skip_bad`
-the good ones are imported all the same, without it nothing is written. Bodies may be missing
+the good ones are imported all the same, without it nothing is written. An entry the browser never
+got an answer to (blocked, cancelled, failed: `status` 0 or -1, often with an `_error`) is not bad,
+it is skipped and counted, like a mitmproxy flow with no response. When nothing at all can be
+imported, that is an error and no recording is written. Header values written as numbers or
+booleans are taken as their text. Bodies may be missing
 (size 0), base64 (`encoding: base64`) or text; a HAR stores content decoded, so a compressed
 response keeps its Content-Encoding and is encoded again on replay, like a recording's own.
 """
@@ -12,12 +16,13 @@ import base64
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .format import Redactor, body_bytes, header_pairs
 from .recorder import Exchanged, Recorder, read_exchanges, side_files
@@ -30,6 +35,16 @@ class _Har(BaseModel):
 class HarHeader(_Har):
     name: str
     value: str
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _scalar_as_text(cls, value: Any) -> Any:
+        """Some tools write `"value": 59` or `true`: the text a header would carry."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return str(value)
+        return value
 
 
 class HarPostData(_Har):
@@ -92,9 +107,43 @@ def _entries(data: Any) -> list[Any]:
     return data["log"]["entries"]
 
 
+def _unanswered(item: Any) -> str | None:
+    """Why an entry has no response (the browser's `_error`, else its status), if it has none:
+    `status` 0 or negative is how Chrome, Firefox and mitmproxy write a blocked, cancelled or
+    failed request."""
+    response = item.get("response") if isinstance(item, dict) else None
+    if not isinstance(response, dict):
+        return None
+    status = response.get("status")
+    if isinstance(status, bool) or not isinstance(status, int) or status > 0:
+        return None
+    error = response.get("_error") or item.get("_error")
+    return str(error) if error else f"status {status}"
+
+
+def _indexes(indexes: list[int], shown: int = 20) -> str:
+    text = ", ".join(str(i) for i in indexes[:shown])
+    return text + (f" and {len(indexes) - shown} more" if len(indexes) > shown else "")
+
+
+@dataclass
+class HarImport:
+    """What an import did: `count` exchanges written; `problems` (bad entries, imported without
+    under `skip_bad`); `unanswered` (index, why) of the entries skipped for having no response."""
+    count: int
+    problems: list[str] = field(default_factory=list)
+    unanswered: list[tuple[int, str]] = field(default_factory=list)
+
+    def unanswered_summary(self) -> str:
+        return (f"skipped {len(self.unanswered)} {'entry' if len(self.unanswered) == 1 else 'entries'} "
+                f"with no response: {'index' if len(self.unanswered) == 1 else 'indexes'} "
+                f"{_indexes([i for i, _ in self.unanswered])}")
+
+
 def import_har(path: Path, directory: Path, redactor: Redactor, skip_bad: bool = False,
-               progress: Callable[[int, int], object] | None = None) -> tuple[int, list[str]]:
-    """Entries of the HAR at `path` appended to the recording at `directory`: (count, problems)."""
+               progress: Callable[[int, int], object] | None = None) -> HarImport:
+    """Entries of the HAR at `path` appended to the recording at `directory`. Nothing is written
+    (HarError) when an entry is bad and not `skip_bad`, or when no entry at all can be imported."""
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError) as exc:
@@ -102,7 +151,12 @@ def import_har(path: Path, directory: Path, redactor: Redactor, skip_bad: bool =
     raw = _entries(data)
     good: list[tuple[int, HarEntry]] = []
     problems: list[str] = []
+    unanswered: list[tuple[int, str]] = []
     for i, item in enumerate(raw):
+        why = _unanswered(item)
+        if why is not None:
+            unanswered.append((i, why))
+            continue
         try:
             entry = HarEntry.model_validate(item)
             _text(entry.response.content.text, entry.response.content.encoding)  # base64 that decodes?
@@ -114,6 +168,16 @@ def import_har(path: Path, directory: Path, redactor: Redactor, skip_bad: bool =
                     problems.append(f"entries[{i}].{field}: {err['msg']}")
             else:
                 problems.append(f"entries[{i}].response.content.text: not valid base64")
+    result = HarImport(len(good), problems, unanswered)
+    if not raw:
+        raise HarError([f"{path}: no entries; nothing imported"])
+    if not good and not problems:
+        raise HarError([f"nothing to import: none of the {len(raw)} entries has a response "
+                        f"(indexes {_indexes([i for i, _ in unanswered])}); no recording written"])
+    if not good:
+        raise HarError(problems + [f"{len(problems)} problem(s) and no good entry"
+                                   + (f" ({result.unanswered_summary()})" if unanswered else "")
+                                   + "; nothing imported"])
     if problems and not skip_bad:
         raise HarError(problems + [f"{len(problems)} problem(s); nothing imported (--skip-bad imports the "
                                    f"{len(good)} good entries)"])
@@ -125,7 +189,7 @@ def import_har(path: Path, directory: Path, redactor: Redactor, skip_bad: bool =
                 progress(n, len(good))
     finally:
         recorder.close()
-    return len(good), problems
+    return result
 
 
 def _exchanged(entry: HarEntry) -> Exchanged:
