@@ -544,3 +544,60 @@ def test_a_fault_for_every_request_reaches_unmatched_requests_with_no_stubs_at_a
     st = stuntman({"f.yaml": "faults:\n  - {type: error, status: 418}\n"}, upstream=upstream.url)
     assert call(st.port, "GET", "/anything")[0] == 418
     assert upstream.requests == 0
+
+
+# -- a fault's `route:` must name a stub, wherever the fault comes from ------------------------
+
+USERS_STUB = "- {name: users, request: {path: /users}, response: {body: ok}}\n"
+
+
+def test_the_admin_api_refuses_a_fault_whose_route_names_no_stub(stuntman):
+    st = stuntman({"s.yaml": USERS_STUB}, admin_port=0)
+    status, answer = api(st, "POST", "/__admin/faults", {"type": "error", "status": 503, "route": "nosuchstub"})
+    assert status == 400 and answer["errors"] == [{"field": "route", "message": "no stub is named 'nosuchstub'"}]
+    assert api(st, "GET", "/__admin/faults")[1]["faults"] == []  # nothing created
+    # a route naming an existing stub still works, and PUT/PATCH may not point it at nothing
+    status, created = api(st, "POST", "/__admin/faults", {"type": "error", "status": 503, "route": "users"})
+    assert status == 201 and call(st.port, "GET", "/users")[0] == 503
+    status, answer = api(st, "PUT", f"/__admin/faults/{created['id']}", {"type": "error", "route": "typo"})
+    assert status == 400 and answer["errors"][0]["field"] == "route"
+    status, answer = api(st, "PATCH", f"/__admin/faults/{created['id']}", {"route": "typo"})
+    assert status == 400 and answer["errors"][0]["field"] == "route"
+    assert call(st.port, "GET", "/users")[0] == 503  # the fault in place keeps working
+    assert api(st, "GET", "/__admin/health")[1]["orphanFaults"] == []
+
+
+def test_stuntman_run_refuses_a_fault_flag_whose_route_names_no_stub(cli_server, tmp_path):
+    from conftest import write_stubs
+
+    stubs = write_stubs(tmp_path / "s", {"s.yaml": USERS_STUB})
+    result = run_cli("run", "--stubs", str(stubs), "--port", "0", "--admin-port", "0",
+                     "--fault", "route=typo,type=error")
+    assert result.returncode == 2, result.stderr
+    assert "--fault #1: route: no stub is named 'typo'" in result.stderr.splitlines()
+    _, port = cli_server("--stubs", str(stubs), "--fault", "route=users,type=error,status=502")
+    assert call(port, "GET", "/users")[0] == 502
+
+
+def test_a_fault_whose_stub_goes_away_is_reported_by_health_and_waits_for_it(stuntman):
+    st = stuntman({"s.yaml": USERS_STUB}, admin_port=0)
+    status, fault = api(st, "POST", "/__admin/faults", {"type": "error", "status": 503, "route": "users"})
+    assert status == 201 and api(st, "GET", "/__admin/health")[1]["status"] == "ok"
+    [stub] = api(st, "GET", "/__admin/mappings")[1]["mappings"]
+    assert api(st, "DELETE", f"/__admin/mappings/{stub['id']}")[0] == 200
+    health = api(st, "GET", "/__admin/health")[1]
+    assert health["status"] == "degraded" and health["configErrors"] == []
+    assert health["orphanFaults"] == [{"id": fault["id"], "route": "users", "source": "admin-api"}]
+    assert [f["id"] for f in api(st, "GET", "/__admin/faults")[1]["faults"]] == [fault["id"]]  # not dropped
+    status, patched = api(st, "PATCH", f"/__admin/faults/{fault['id']}", {"status": 502})  # still editable
+    assert status == 200 and patched["status"] == 502
+    # the stub comes back: the fault fires again and health is clear
+    assert api(st, "POST", "/__admin/mappings/reset")[0] == 200
+    assert call(st.port, "GET", "/users")[0] == 502
+    assert api(st, "GET", "/__admin/health")[1]["orphanFaults"] == []
+    # a reload whose files no longer define the name orphans it the same way
+    (st.stubs / "s.yaml").write_text(USERS_STUB.replace("name: users", "name: people"))
+    assert api(st, "POST", "/__admin/mappings/reload")[0] == 200
+    health = api(st, "GET", "/__admin/health")[1]
+    assert health["status"] == "degraded" and [o["route"] for o in health["orphanFaults"]] == ["users"]
+    assert call(st.port, "GET", "/users")[0] == 200

@@ -116,3 +116,20 @@ def test_replayed(stuntman):
 ''')
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_a_fault_on_a_stub_name_that_does_not_exist_fails_the_test_saying_so(pytester):
+    pytester.makepyfile(HELPERS + '''
+import pytest
+from stuntman.client import StuntmanError
+
+def test_typo(stuntman):
+    stuntman.stub("GET", "/users", body="ok", name="users")
+    with pytest.raises(StuntmanError) as caught:
+        stuntman.fault("typo", type="error")
+    assert caught.value.status == 400 and "route: no stub is named 'typo'" in str(caught.value)
+    stuntman.fault("users", type="error", status=503)
+    assert get(stuntman.url + "/users")[0] == 503
+''')
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

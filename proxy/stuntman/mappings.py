@@ -21,7 +21,7 @@ from .config.loader import (
     validate_stubs,
 )
 from .faults.kinds import FaultState
-from .faults.rules import FaultRules
+from .faults.rules import FaultRule, FaultRules
 from .match.routes import RouteTable
 
 API_SOURCE = "admin-api"
@@ -72,13 +72,20 @@ class Mappings:
         self.flag_faults = [self._fault(parse_fault_flag(text), None, f"--fault #{i + 1}", "cli")
                             for i, text in enumerate(settings.fault)]
         self.faults.base = list(self.flag_faults)
+        self._loaded = False  # the first load checks the --fault flags' routes
+
 
     def load_files(self, emptied_means_busy: Collection[str] = ()) -> None:
         """Re-read the files; on any error (ConfigErrors, FileInFlux) nothing changes."""
         table, errors = load_table(self.settings.stubs, self.pools, self.settings, emptied_means_busy,
                                    self.fault_state)
+        if not errors and not self._loaded:  # a --fault naming no stub is a typo: refuse to start
+            names = {route.name for route in table.routes if route.name}
+            errors = [_no_such_route(rule, rule.fault.source) for rule in self.flag_faults
+                      if rule.route_name is not None and rule.route_name not in names]
         if errors:
             raise ConfigErrors(errors)
+        self._loaded = True
         self.stubs.base = table.routes
         self.faults.base = self.flag_faults + table.faults.rules
 
@@ -109,7 +116,12 @@ class Mappings:
 
     def _compile(self, layer: Layer, data: Any, item_id: str, old):
         if layer is self.faults:
-            return self._fault(data, item_id, API_SOURCE, "api")
+            rule = self._fault(data, item_id, API_SOURCE, "api")
+            # a new route must name a stub; a fault already waiting for its route may still be edited
+            if (rule.route_name is not None and (old is None or old.route_name != rule.route_name)
+                    and rule.route_name not in {route.name for route in self.stubs.items() if route.name}):
+                raise ConfigErrors([_no_such_route(rule, API_SOURCE)])
+            return rule
         if not isinstance(data, dict):
             raise ConfigErrors([ConfigError(API_SOURCE, None, "", "expected one stub (a JSON or YAML object)")])
         [loaded] = validate_stubs({**data, "id": item_id}, API_SOURCE)
@@ -129,6 +141,11 @@ class Mappings:
             return compile_fault_rule(loaded, self.settings, self.fault_state, origin)
         except ConfigValueError as exc:
             raise ConfigErrors([loaded.error(exc.loc, str(exc))]) from None
+
+
+def _no_such_route(rule: FaultRule, source: str) -> ConfigError:
+    """The error `stuntman validate` gives a fault file's `route:` naming no stub."""
+    return ConfigError(source, None, "route", f"no stub is named {rule.route_name!r}")
 
 
 _REQUEST_KEYS = {"method", "path", "pathPrefix", "pathRegex"}

@@ -191,12 +191,15 @@ class Server:
             await self._listener.wait_closed()
 
     def health(self) -> dict:
+        orphans = [{"id": rule.fault.id, "route": rule.route_name, "source": rule.fault.source}
+                   for rule in getattr(self.table.faults, "orphans", ())]  # none before the first load
         return {
-            "status": "degraded" if self.config_errors else "ok",
+            "status": "degraded" if self.config_errors or orphans else "ok",
             "version": __version__,
             "uptimeSeconds": round(time.time() - self.started, 3),
             "stubs": len(self.table.routes),
             "configErrors": [error.as_dict() for error in self.config_errors],
+            "orphanFaults": orphans,  # faults whose `route:` names no stub now (they wait for it)
             "journal": {"size": len(self.journal.entries) if self.journal else 0,
                         "capacity": self.settings.journal_size},
         }

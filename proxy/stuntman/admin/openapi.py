@@ -95,11 +95,17 @@ def document() -> dict:
     components.update(fault.pop("$defs", {}))
     components["FaultSpec"] = fault
     paths = {
-        "/__admin/health": {"get": _op("Version, uptime, stub count, configuration errors", {"200": _json(
+        "/__admin/health": {"get": _op("Version, uptime, stub count, configuration errors, faults waiting for "
+                                       "their route", {"200": _json(
             {"type": "object", "required": ["status", "stubs"], "properties": {
                 "status": {"enum": ["ok", "degraded"]}, "version": {"type": "string"},
                 "uptimeSeconds": {"type": "number"}, "stubs": {"type": "integer"},
-                "configErrors": CONFIG_ERRORS, "journal": OBJECT}})})},
+                "configErrors": CONFIG_ERRORS, "journal": OBJECT,
+                "orphanFaults": {"type": "array", "description": "Standalone faults whose `route` names no stub "
+                                 "now (its stub was deleted or left the files); they wait for it to come back",
+                                 "items": {"type": "object", "required": ["id", "route", "source"], "properties": {
+                                     "id": {"type": "string"}, "route": {"type": "string"},
+                                     "source": {"type": "string"}}}}}})})},
         "/__admin/ready": {"get": _op("Readiness for probes, no token needed: 200 while serving, 503 while "
                                       "draining on shutdown", {
             "200": _json({"type": "object", "required": ["status"], "properties": {"status": {"const": "ready"}}}),

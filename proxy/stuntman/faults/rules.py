@@ -44,6 +44,10 @@ class FaultRules:
                 self.before[route.id] = before
             if route.fault_headers if route.fault_headers is not None else fault_headers:
                 self.asks.add(route.id)
+        # faults naming a stub that no longer exists (deleted through the API, or gone from the
+        # files): kept, waiting for a stub of that name to come back, and reported by health
+        names = {route.name for route in routes if route.name}
+        self.orphans = [r for r in rules if r.route_name is not None and r.route_name not in names]
         self.fault_headers = fault_headers
         self.active = bool(self.everything or self.matchers or self.before or self.asks or fault_headers
                            or any(route.faults for route in routes))
