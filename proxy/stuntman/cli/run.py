@@ -288,7 +288,9 @@ async def _serve(settings: Settings) -> int:
     except ConfigErrors as exc:
         for err in exc.errors:
             print(err, file=sys.stderr)
-        raise CliError(f"{len(exc.errors)} error(s) in stub files under {settings.stubs}; not started") from None
+        where = ("--fault flags" if all(e.file.startswith("--fault") for e in exc.errors)
+                 else f"stub files under {settings.stubs}")
+        raise CliError(f"{len(exc.errors)} error(s) in {where}; not started") from None
     _tune_gc()
     try:
         await server.start()
