@@ -517,3 +517,52 @@ def test_latin1_response_header_values_are_served(stuntman):
     conn.request("GET", "/a")
     resp = conn.getresponse()
     assert resp.read() == b"ok" and resp.getheader("X-Name") == "caf\xe9"
+
+
+# -- regexes are RE2: what it cannot run in linear time is refused at load ------------------
+
+RE2_REFUSED = {
+    "backref.yaml": """\
+        - name: b
+          request:
+            path: /b
+            headers:
+              X-V: {regex: '(a)\\1'}
+          response: {status: 200}
+    """,
+    "lookahead.yaml": """\
+        - name: l
+          request:
+            pathRegex: '/l/(?=a)a+'
+          response: {status: 200}
+    """,
+}
+
+
+def test_validate_refuses_backreferences_and_lookarounds(tmp_path):
+    result = run_cli("validate", str(write_stubs(tmp_path / "stubs", RE2_REFUSED)))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    for prefix in ("backref.yaml:5: [0].request.headers.X-V: ", "lookahead.yaml:3: [0].request.pathRegex: "):
+        found = [line for line in lines if line.startswith(prefix)]
+        assert found and "invalid regex" in found[0] and "RE2" in found[0], result.stdout
+
+
+@pytest.mark.parametrize("request_spec, field", [
+    ({"path": "/b", "headers": {"X-V": {"regex": "(a)\\1"}}}, "request.headers.X-V"),
+    ({"pathRegex": "/l/(?<!x)a"}, "request.pathRegex"),
+    ({"method": "POST", "path": "/j", "body": {"regex": "(?=a)"}}, "request.body"),
+])
+def test_admin_api_refuses_regexes_re2_cannot_run(stuntman, request_spec, field):
+    import urllib.error
+    import urllib.request
+
+    st = stuntman({}, admin_port=0)
+    req = urllib.request.Request(st.admin_url + "/__admin/mappings", method="POST",
+                                 data=json.dumps({"request": request_spec, "response": {}}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(req, timeout=10)
+    assert caught.value.code == 400
+    errors = {e["field"]: e["message"] for e in json.loads(caught.value.read())["errors"]}
+    assert "invalid regex" in errors[field], errors

@@ -31,11 +31,19 @@ def exactly_one(model: BaseModel, names: tuple[str, ...], what: str) -> None:
 
 
 def check_regex(value: str | None) -> str | None:
+    """A stub's regex must compile in RE2, the engine that runs it (`match.matchers.user_regex`):
+    linear time, so no backreferences and no lookarounds."""
     if value is not None:
+        import re2
+
+        options = re2.Options()
+        options.log_errors = False
         try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regex {value!r}: {exc}") from None
+            re2.compile(value, options)
+        except (re2.error, UnicodeError) as exc:
+            why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+            raise ValueError(f"invalid regex {value!r}: {why} (RE2 syntax: no backreferences or "
+                             "lookarounds)") from None
     return value
 
 

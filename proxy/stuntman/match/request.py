@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from ..config.base import RequestSpec
 from ..exchange import NO_PARAMS  # (shared, never mutated: an exchange's params are replaced)
-from .matchers import compile_body_matcher, compile_matcher
+from .matchers import compile_body_matcher, compile_matcher, user_regex, utf8
 
 if TYPE_CHECKING:
     from ..exchange import Exchange
@@ -48,7 +48,9 @@ class RequestMatcher:
         else:
             kind, text = "any", ""
         self.path_kind, self.path_text = kind, text
-        self.path_re = template_regex(text) if kind == "template" else re.compile(text) if kind == "regex" else None
+        # templates: Python re, built from escaped literals (cannot backtrack badly); pathRegex: RE2
+        self.path_re: Any = (template_regex(text) if kind == "template" else user_regex(text) if kind == "regex"
+                             else None)
         self.query = [(k, compile_matcher(m)) for k, m in spec.query.items()]
         self.headers = [(k.lower(), compile_matcher(m)) for k, m in spec.headers.items()]
         self.body: Any = compile_body_matcher(spec.body) if spec.body is not None else None
@@ -73,7 +75,11 @@ class RequestMatcher:
             return NO_PARAMS if path.startswith(self.path_text) else None
         if kind == "any":
             return NO_PARAMS
-        m = self.path_re.fullmatch(path)  # type: ignore[union-attr]
+        if kind == "regex":  # RE2 on bytes: groups come back as bytes
+            m = self.path_re.fullmatch(utf8(path))
+            return None if m is None else {k: unquote(v.decode("utf-8", "surrogatepass"))
+                                           for k, v in m.groupdict().items() if v is not None}
+        m = self.path_re.fullmatch(path)
         return None if m is None else {k: unquote(v) for k, v in m.groupdict().items() if v is not None}
 
     def matches(self, ex: Exchange, state: Any) -> bool:
