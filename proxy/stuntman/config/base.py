@@ -77,7 +77,8 @@ class MatcherSpec(Model):
 
     equals: str | None = None
     contains: str | None = None
-    regex: str | None = Field(None, description="Python regex, searched anywhere; anchor with ^...$")
+    regex: str | None = Field(None, description="RE2 regex (linear time: no backreferences or lookarounds), "
+                                                "searched anywhere; anchor with ^...$")
     absent: Literal[True] | None = Field(None, description="the value must not be there")
     present: Literal[True] | None = Field(None, description="the value must be there, any content")
     any_of: list[Matcher] | None = Field(None, alias="anyOf", min_length=1)
