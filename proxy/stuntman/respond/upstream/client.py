@@ -41,6 +41,11 @@ class UpstreamConnection(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
         self.max_head = pool.settings.max_upstream_header_bytes
+        # the head limit, at no cost per header: `head_reads` counts the bytes read while a head
+        # is incomplete (the body that came in the same read too: an over-count); only when it
+        # passes the limit is the head itself measured (see data_received, on_headers_complete)
+        self.in_head = True   # the next bytes are (part of) a response head
+        self.head_reads = 0
         self.on_message_begin()
 
     # llhttp callbacks
@@ -51,9 +56,6 @@ class UpstreamConnection(asyncio.Protocol):
         self.length_field: bytes | None = None
         self.chunked = False                          # the upstream frames its body in chunks
         self.names: set[bytes] | None = None          # fields its Connection header lists
-        self.head_size = 0                            # bytes of the head parsed so far
-        self.in_head = True                           # its head is not complete yet
-        self.head_reads = 0                           # bytes read since, while it is not (see data_received)
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -116,7 +118,8 @@ class UpstreamConnection(asyncio.Protocol):
             return
         call.got_bytes = True
         self.last_read = self.loop.time()
-        was_in_head = self.in_head
+        if self.in_head:
+            self.head_reads += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -125,13 +128,11 @@ class UpstreamConnection(asyncio.Protocol):
                     502, "upstream-bad-response", f"invalid HTTP from upstream: {exc}"))
             self.close()
             return
-        if self.in_head and was_in_head:
+        if self.in_head and self.head_reads > self.max_head:
             # llhttp holds a partial header line without bound (no on_header until it ends):
             # cap a head that keeps growing across reads, as the listener does
-            self.head_reads += len(data)
-            if self.head_reads > self.max_head:
-                self._head_too_large()
-                return
+            self._head_too_large()
+            return
         call.flush()  # everything this read produced goes to the client in one write
 
     def pause_writing(self) -> None:
@@ -144,13 +145,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_status(self, reason: bytes) -> None:
         self.reason = reason
-        self.head_size = len(reason) + 15  # "HTTP/1.1 200 " and CRLF
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.head_size += len(name) + len(value) + 4
-        if self.head_size > self.max_head:
-            self._head_too_large()
-            raise _HeadTooLarge
         lname = name.lower()
         if lname not in _RESPONSE_SPECIAL:
             self.headers.append((name, value))
@@ -164,6 +160,10 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.in_head = False
+        if self.head_reads > self.max_head and self._head_size() > self.max_head:
+            self._head_too_large()
+            raise _HeadTooLarge  # (stops the parser: the call is answered)
+        self.head_reads = 0
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:  # interim (103 Early Hints...): dropped
             return
@@ -185,8 +185,14 @@ class UpstreamConnection(asyncio.Protocol):
         self.call.response_body(data)
 
     def on_message_complete(self) -> None:
+        self.in_head = True  # what comes next begins a head
         if self.call is not None and self.call.head_sent:
             self.call.response_complete(self.parser.should_keep_alive())
+
+    def _head_size(self) -> int:
+        """The head's size as received (status line and fields, CRLFs included; fields the
+        call drops, framing and hop-by-hop, counted at their name's length)."""
+        return len(self.reason) + 15 + sum(len(n) + len(v) + 4 for n, v in self.headers)
 
     def _head_too_large(self) -> None:
         """502 to the client and the connection closed: with its head half read, it can't be reused."""
@@ -198,7 +204,11 @@ class UpstreamConnection(asyncio.Protocol):
         self.close()
 
     def reset_parser(self) -> None:
+        """After a response to HEAD (llhttp cannot be told it had no body): a fresh parser, and
+        the next bytes begin a head."""
         self.parser = httptools.HttpResponseParser(self)
+        self.in_head = True
+        self.head_reads = 0
 
     def close(self) -> None:
         self.closed = True
