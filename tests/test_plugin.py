@@ -133,3 +133,22 @@ def test_typo(stuntman):
 ''')
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_the_journal_helpers_take_method_and_path_alike(pytester):
+    """requests, count and verify: one shape (method and path first, positionally or not; more
+    matcher fields as keywords); requests() with nothing still lists this test's requests."""
+    pytester.makepyfile(HELPERS + '''
+def test_shapes(stuntman):
+    stuntman.stub("GET", "/x", body="x")
+    stuntman.stub("POST", "/y", status=201)
+    get(stuntman.url + "/x")
+    get(stuntman.url + "/y", method="POST", data=b"{}")
+    assert [r["request"]["url"] for r in stuntman.requests("GET", "/x")] == ["/x"]
+    assert [r["request"]["url"] for r in stuntman.requests(method="POST", path="/y")] == ["/y"]
+    assert len(stuntman.requests()) == 2 and len(stuntman.requests("POST")) == 1
+    assert stuntman.count("GET", "/x") == 1
+    stuntman.verify("POST", "/y", 1)
+''')
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

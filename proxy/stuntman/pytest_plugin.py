@@ -105,9 +105,11 @@ class StuntmanFixture:
         """How many requests like this reached stuntman in this test (no assertion)."""
         return self.admin.count_requests(self._scoped({"method": method, "path": path, **matcher}))
 
-    def requests(self, **matcher: Any) -> list[dict[str, Any]]:
-        """This test's journaled requests (newest first) a request matcher accepts."""
-        return self.admin.find_requests(self._scoped(matcher))
+    def requests(self, method: str | None = None, path: str | None = None, **matcher: Any) -> list[dict[str, Any]]:
+        """This test's journaled requests (newest first) a request matcher accepts: method and
+        path first, as count and verify take them (both optional here: none lists them all)."""
+        given = {k: v for k, v in (("method", method), ("path", path)) if v is not None}
+        return self.admin.find_requests(self._scoped({**given, **matcher}))
 
     def reset(self) -> None:
         """Remove what this test created; in a shared sidecar, only that."""
