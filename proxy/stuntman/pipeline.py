@@ -141,12 +141,11 @@ class Pipeline:
                 ex.keep_alive = False
                 return self.respond_now(ex, Response.text(413, "stuntman: request body too large to forward\n"))
             responder.start(ex, self)
-        else:  # a whole response: made once the request is read
-            ex.phase = "answer"
-            if ex.complete:
-                self.answer(ex)
+        else:
+            self._when_read(ex)
 
     def _when_read(self, ex: Exchange) -> None:
+        """A whole response: made once the request is read."""
         ex.phase = "answer"
         if ex.complete:
             self.answer(ex)
@@ -155,30 +154,15 @@ class Pipeline:
         """Make the whole response (the request is read) and carry out the plan on it."""
         if ex.plan is not None:
             return self._answer_with_faults(ex, ex.plan)
-        # the plain path (most requests), spelt out: respond_now() and complete() inline
-        try:
-            response = ex.responder.respond(ex, self.state)
-        except Exception as exc:
-            response = self._render_failed(ex, exc)
-        ex.status = response.status
-        if response.body is None:  # its body is still to come
-            return self._stream(ex, response)
-        down = ex.down
-        down.send(ex, response)
-        self.finish(ex)
-        down.end(ex)
+        self.respond_now(ex, self._render(ex))
 
     def _render(self, ex: Exchange) -> Response:
         try:
             return ex.responder.respond(ex, self.state)
-        except Exception as exc:
-            return self._render_failed(ex, exc)
-
-    def _render_failed(self, ex: Exchange, exc: Exception) -> Response:
-        """A template that fails on this request's data: say so, and close."""
-        log.exception("stub %s failed to render for %s", ex.route.label, ex.describe())
-        ex.keep_alive = False
-        return Response.text(500, f"stuntman: stub {ex.route.label} failed to render: {exc!r}\n")
+        except Exception as exc:  # a template that fails on this request's data: say so, and close
+            log.exception("stub %s failed to render for %s", ex.route.label, ex.describe())
+            ex.keep_alive = False
+            return Response.text(500, f"stuntman: stub {ex.route.label} failed to render: {exc!r}\n")
 
     def _answer_with_faults(self, ex: Exchange, plan: Plan, ready: Response | None = None) -> None:
         """A whole response (a stub's, the near-miss 404 when `ready`) or a fault's own answer,

@@ -51,13 +51,6 @@ class Response:
         other.broken_framing = self.broken_framing
         return other
 
-    def header(self, name: bytes) -> bytes | None:
-        """The first value of a field (name lower-case)."""
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
-
     def set_header(self, name: bytes, value: bytes | None) -> None:
         """Replace every `name` field (lower-case) by one, or drop them all (value None)."""
         self.headers = [(k, v) for k, v in self.headers if k.lower() != name]

@@ -20,7 +20,7 @@ from collections import deque
 import httptools
 
 from ..exchange import Exchange
-from ..response import Response
+from ..response import Response, bodiless
 from .wire import BROKEN_CHUNK, BROKEN_TAIL, connection_line, date_cache, head_prefix, header_fields, simple_response
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -345,9 +345,7 @@ class HTTP1Connection(asyncio.Protocol):
         if self.closed:
             return
         self.answered = True
-        status = response.status
-        # RFC 9110 §6.4.1: no body whatever the fields say (response.bodiless, spelt out here)
-        self.body_allowed = not (ex.method == "HEAD" or status in (204, 304) or status < 200)
+        self.body_allowed = not bodiless(ex.method, response.status)
         self.chunked = False
         framing = b""
         if response.length is None and self.body_allowed and not response.broken_framing:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ...faults.enact import Shaper, after
 from ...journal import Captured
 from ...record.tee import RecordingTee
-from ...response import Response
+from ...response import Response, bodiless
 from .errors import UpstreamError
 
 if TYPE_CHECKING:
@@ -151,8 +151,7 @@ class ProxyCall:
         ex.status = response.status
         self.head_sent = True
         self.response = response
-        status = response.status
-        self.body_allowed = not (ex.method == "HEAD" or status in (204, 304) or status < 200)  # bodiless()
+        self.body_allowed = not bodiless(ex.method, response.status)
         self.close_delimited = close_delimited and self.body_allowed
         if self.flow.journal_responses:  # kept for a snapshot: the head now, the body as it comes
             ex.response = Captured(response.status, (response.reason or b"").decode("latin-1"),
