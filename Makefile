@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench schema lint clean
+.PHONY: run test peers bench schema lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## serve stubs/ on 127.0.0.1:8080 (admin API on 127.0.0.1:8081)
 	$(BIN)/stuntman run --stubs stubs --port 8080 --admin-port 8081
 
-test: $(STAMP)  ## the whole suite
+test: $(STAMP) peers  ## the whole suite
 	$(BIN)/python -m pytest -q
+
+# what the suite needs beyond pip: nginx, the reference HTTP/1 server some tests compare against
+peers:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "# installing nginx-light (a reference for the tests)"; \
+	    apt-get install -y -qq nginx-light >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }; \
+	  else echo "make test needs nginx: sudo apt-get install nginx-light" >&2; exit 1; fi; }
 
 bench: $(STAMP)  ## wrk: stuntman vs nginx vs direct, CPU µs/request and ratios (installs wrk/nginx if missing)
 	bench/run.sh

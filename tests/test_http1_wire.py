@@ -7,9 +7,14 @@ No timing assertions: timeouts only keep a broken server from hanging the suite.
 from __future__ import annotations
 
 import json
+import os
 import select
+import shutil
 import socket
+import subprocess
 import time
+
+import pytest
 
 from conftest import _pattern, free_port, parse_responses, raw_exchange
 
@@ -607,13 +612,13 @@ def test_a_slow_but_steady_body_is_not_cut(stuntman):
 def test_a_request_needs_one_host_and_a_version_spoken_here(stuntman):
     """RFC 9112 §3.2: an HTTP/1.1 request with no Host, or with two, is a 400 (and the connection
     closes); HTTP/1.0 may leave it out. A version other than 1.1 and 1.0 (HTTP/2.0 sent as text,
-    HTTP/0.9 with headers) is a 505, not served as HTTP/1.1."""
+    HTTP/0.9 with headers) is a 505 or 400, not served as HTTP/1.1."""
     st = stuntman(STUBS)
     for request, status in ((b"GET /hello HTTP/1.1\r\n\r\n", 400),
                             (b"GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
                             (b"GET /hello HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400),
                             (b"GET /hello HTTP/2.0\r\nHost: a\r\n\r\n", 505),
-                            (b"GET /hello HTTP/0.9\r\nHost: a\r\n\r\n", 505),
+                            (b"GET /hello HTTP/0.9\r\nHost: a\r\n\r\n", 400),
                             (b"GET /hello HTTP/1.0\r\n\r\n", 200),
                             (b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 200)):
         [(got, headers, body)] = parse_responses(raw_exchange(st.port, request))
@@ -623,3 +628,78 @@ def test_a_request_needs_one_host_and_a_version_spoken_here(stuntman):
     # an earlier request on the connection is answered first, then the bad one, then the close
     data = raw_exchange(st.port, req("/hello") + b"GET /hello HTTP/1.1\r\n\r\n" + req("/hello"))
     assert statuses(data) == [200, 400]
+
+
+def test_an_http_0_9_request_line_is_refused_when_the_line_ends(stuntman):
+    """`GET /hello` with no version is HTTP/0.9: llhttp would wait for header lines such a client
+    never sends, and the client used to get a 408 once the head timeout ran out. It gets a 400
+    at once (the head timeout here is a minute; the socket gives up after 20 s), split or not."""
+    st = stuntman(STUBS, header_timeout=60.0)
+    for request in (b"GET /hello\r\n", b"GET /hello\n"):
+        [(status, headers, body)] = parse_responses(raw_exchange(st.port, request, timeout=20))
+        assert status == 400 and headers["connection"] == "close" and b"HTTP version" in body
+    with socket.create_connection(("127.0.0.1", st.port), 20) as sock:
+        sock.sendall(b"GET /hel")
+        sock.sendall(b"lo")
+        time.sleep(0.2)  # separate reads: the version is still unknown after these
+        sock.sendall(b"\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 400")
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+@pytest.fixture(scope="module")
+def nginx(tmp_path_factory):
+    """nginx on a free port answering 200 to everything: the reference for how an HTTP/1 server
+    treats a malformed head. make test installs it (nginx-light) when it is missing."""
+    assert os.access(NGINX, os.X_OK), "nginx is needed as the reference: apt-get install nginx-light"
+    root, port = tmp_path_factory.mktemp("nginx"), free_port()
+    (root / "nginx.conf").write_text(
+        f"daemon off; worker_processes 1; pid {root}/nginx.pid; error_log {root}/error.log;\n"
+        "events {}\n"
+        f"http {{ access_log off; client_body_temp_path {root}; proxy_temp_path {root};\n"
+        f"  fastcgi_temp_path {root}; uwsgi_temp_path {root}; scgi_temp_path {root};\n"
+        f"  server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"hello\\n\"; }} }} }}\n")
+    proc = subprocess.Popen([NGINX, "-p", str(root), "-c", str(root / "nginx.conf")], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr and proc.stderr.read()
+            time.sleep(0.05)
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+HEADS = {  # a request head → the status nginx answers, and stuntman's where it differs
+    "no Host in 1.1": (b"GET /hello HTTP/1.1\r\n\r\n", 400, None),
+    "two Hosts in 1.1": (b"GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, None),
+    "two Hosts in 1.0": (b"GET /hello HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400, None),
+    "no Host in 1.0": (b"GET /hello HTTP/1.0\r\n\r\n", 200, None),
+    "HTTP/2.0 as text": (b"GET /hello HTTP/2.0\r\nHost: a\r\n\r\n", 505, None),
+    "HTTP/0.9 spelt out": (b"GET /hello HTTP/0.9\r\nHost: a\r\n\r\n", 400, None),
+    # the deviations (README, "HTTP/1.1 on the listener"): llhttp refuses a version it does not
+    # know, where nginx serves a later 1.x minor as 1.1 (RFC 9110 §2.5) and answers 505 to 3.0;
+    # nginx answers a request line with no version as HTTP/0.9 (a body with no head)
+    "HTTP/1.2": (b"GET /hello HTTP/1.2\r\nHost: a\r\nConnection: close\r\n\r\n", 200, 400),
+    "HTTP/3.0 as text": (b"GET /hello HTTP/3.0\r\nHost: a\r\n\r\n", 505, 400),
+    "no version": (b"GET /hello\r\n", 0, 400),
+}
+
+
+@pytest.mark.parametrize("case", HEADS)
+def test_a_malformed_head_gets_the_answer_nginx_gives(case, stuntman, nginx):
+    """nginx is the oracle: the same bytes to both, the same status back, or the deviation the
+    table names."""
+    request, theirs, ours = HEADS[case]
+    st = stuntman(STUBS)
+    answer = raw_exchange(nginx, request)
+    if theirs:
+        assert answer.startswith(b"HTTP/1.1 %d " % theirs), answer[:60]
+    else:
+        assert answer == b"hello\n", answer  # HTTP/0.9: the body alone
+    assert parse_responses(raw_exchange(st.port, request))[0][0] == (ours or theirs)

@@ -132,6 +132,12 @@ class HTTP1Connection(asyncio.Protocol):
         else:
             # llhttp holds a partial header line without bound: cap a head that keeps growing
             if self.in_head and was_in_head and heads == self.heads_seen:
+                # llhttp takes a request line without a version as HTTP/0.9 and then waits for
+                # header lines that a 0.9 client never sends: refuse it as soon as the line ends
+                if self.reading is not None and self.url and b"\n" in data \
+                        and self.parser.get_http_version() == "0.0":
+                    self._reject(400, "a request line needs an HTTP version (HTTP/0.9 is not spoken here)")
+                    return
                 self.header_bytes += len(data)
                 if self.header_bytes > self.settings.max_header_bytes:
                     self._reject(431, f"request head larger than {self.settings.max_header_bytes} bytes")
@@ -196,9 +202,7 @@ class HTTP1Connection(asyncio.Protocol):
         if ex.method == "CONNECT":
             raise Rejected(501, "CONNECT (forward proxying) is not supported on this port")
         version = parser.get_http_version()
-        if version not in VERSIONS:  # llhttp parses any digit.digit: HTTP/2.0, HTTP/0.9 ...
-            raise Rejected(505, f"HTTP/{version} is not spoken on this port (HTTP/1.1 and HTTP/1.0 are)")
-        ex.version = VERSIONS[version]
+        ex.version = VERSIONS.get(version) or self._other_version(version)
         ex.keep_alive = parser.should_keep_alive() and not self.server.draining
         ex.client = self.peer
         ex.set_target(b"".join(self.url) if len(self.url) != 1 else self.url[0])
@@ -225,6 +229,15 @@ class HTTP1Connection(asyncio.Protocol):
         else:
             self.waiting.append(ex)
             self.pause_reading("pipeline")
+
+    @staticmethod
+    def _other_version(version: str) -> str:
+        """llhttp passes 0.9, 1.0, 1.1 and 2.0 (any other is its "Invalid HTTP version", a 400).
+        HTTP/2.0 sent as text is a 505, as nginx answers; "HTTP/0.9" never appears on a real 0.9
+        request line (it has no version), so it is malformed: a 400, as nginx answers."""
+        if version[0] == "0":
+            raise Rejected(400, f"HTTP/{version} is not a version a request line carries")
+        raise Rejected(505, f"HTTP/{version} is not spoken on this port (HTTP/1.1 and HTTP/1.0 are)")
 
     def on_body(self, data: bytes) -> None:
         if self.waiting_for == "body":
