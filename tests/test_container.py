@@ -17,7 +17,6 @@ one fails, it never skips.
 """
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
@@ -25,7 +24,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +33,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from conftest import call, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
@@ -55,23 +55,6 @@ def tool(name: str) -> str:
         pytest.fail(f"{name} is not installed: it comes with the test extra (pip install -e '.[test]', "
                     "or `make test`)")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(port: int, path: str, method: str = "GET", body: bytes | None = None,
-        headers: dict | None = None) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
 
 
 def clean_env(*layers: dict[str, str], **extra: str) -> dict[str, str]:
@@ -251,7 +234,7 @@ def test_build_context_holds_what_the_build_needs_and_nothing_else(tmp_path):
     rules = dockerignore_rules()
     for path in CONTEXT_OUT:
         assert not in_context(path, rules), f"{path} would be sent with the build context"
-    needed = ["pyproject.toml", "README.md",
+    needed = ["pyproject.toml", "README.md", "LICENSE",
               *subprocess.run(["git", "ls-files", "proxy"], cwd=ROOT, capture_output=True, text=True,
                               check=True).stdout.split()]
     assert "proxy/stuntman/cli/__init__.py" in needed
@@ -264,15 +247,20 @@ def test_build_context_holds_what_the_build_needs_and_nothing_else(tmp_path):
         (context / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / path, context / path)
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                             "--no-index", "-q", "-w", str(tmp_path / "wheels"), str(context)],
+                             "--no-index", "-v", "-w", str(tmp_path / "wheels"), str(context)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     [wheel] = (tmp_path / "wheels").glob("stuntman-*.whl")  # the name the runtime stage installs
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         entry_points = zf.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+        metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "stuntman/cli/__init__.py" in names and not any("tests/" in n for n in names)
     assert re.search(r"^stuntman = stuntman\.cli:main$", entry_points, re.M), "ENTRYPOINT [\"stuntman\"]"
+    # the license as an SPDX expression with its text (PEP 639): no deprecation warning at install
+    assert "License-Expression: Apache-2.0" in metadata and "License-File: LICENSE" in metadata
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert "SetuptoolsDeprecationWarning" not in result.stderr, result.stderr
 
 
 # -- (b) docker/compose.yaml --------------------------------------------------------------------
@@ -379,7 +367,7 @@ def wait_ready(port: int, proc: subprocess.Popen, path: str = "/__admin/ready", 
         if proc.poll() is not None:
             raise AssertionError(f"exited early ({proc.returncode}): {proc.stdout.read()} {proc.stderr.read()}")
         try:
-            if get(port, path)[0] == 200:
+            if call(port, "GET", path)[0] == 200:
                 return
         except OSError:
             pass
@@ -430,11 +418,11 @@ def test_compose_stack_runs_without_docker(compose, processes, tmp_path):
         wait_ready(admin, sidecars[name])
 
     port = ports["stuntman"]
-    status, headers, body = get(port, "/api/payments/pay_1")  # no stub: passed through to payments
+    status, headers, body = call(port, "GET", "/api/payments/pay_1")  # no stub: passed through to payments
     assert status == 200 and json.loads(body)["id"] == "pay_1", body
-    status, headers, body = get(port, "/api/payments/pay_1/refunds", "POST", b"{}")  # the stub
+    status, headers, body = call(port, "POST", "/api/payments/pay_1/refunds", b"{}")  # the stub
     assert status == 201 and json.loads(body)["payment"] == "pay_1", body
-    status, headers, body = get(port, "/api/payments", "POST", b'{"amount": 5}',
+    status, headers, body = call(port, "POST", "/api/payments", b'{"amount": 5}',
                                 {"X-Stuntman-Fault": "payments-down", "Content-Type": "application/json"})
     assert status == 503 and "error" in headers.get("x-stuntman-fault", ""), (status, headers)
     assert json.loads(body)["error"].startswith("payments unavailable"), body
@@ -448,7 +436,7 @@ def test_compose_stack_runs_without_docker(compose, processes, tmp_path):
     calls = re.findall(r"^app: call \d: (\d{3}) in \d+ ms", result.stdout, re.M)
     assert len(calls) == 3 and set(calls) <= {"201", "503"}, result.stdout  # 503: payments-flaky
 
-    status, _, body = get(ports["stuntman-record"], "/api/payments", "POST", b'{"amount": 7}')
+    status, _, body = call(ports["stuntman-record"], "POST", "/api/payments", b'{"amount": 7}')
     assert status == 201 and json.loads(body)["amount"] == 7, body  # a plain pass-through, for now
 
 
@@ -580,12 +568,12 @@ def test_image_command_serves_probes_and_drains_on_sigterm(processes):
     proc = processes.start(command, env)
     wait_ready(admin, proc)  # GET /__admin/ready, no token
 
-    status, _, body = get(admin, "/__admin/ready")
+    status, _, body = call(admin, "GET", "/__admin/ready")
     assert status == 200 and json.loads(body) == {"status": "ready"}
-    status, _, body = get(port, "/api/products/1")  # a demo stub on the data port
+    status, _, body = call(port, "GET", "/api/products/1")  # a demo stub on the data port
     assert status == 200 and json.loads(body)["id"] == "1", body
-    assert get(admin, "/__admin/health")[0] == 401
-    assert get(admin, "/__admin/health", headers={"Authorization": f"Bearer {token}"})[0] == 200
+    assert call(admin, "GET", "/__admin/health")[0] == 401
+    assert call(admin, "GET", "/__admin/health", headers={"Authorization": f"Bearer {token}"})[0] == 200
 
     _, check = healthcheck()
     probe = [str(BIN / "stuntman"), *check[1:]] if check[0] == "stuntman" else check
