@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .. import __version__
 from ..settings import Settings
@@ -34,7 +35,9 @@ def add_recording_commands(sub) -> None:
     diff = sub.add_parser("diff", help="replay a recording against the live upstream and report drift",
                           description="Send each recorded request to --upstream again and report what changed: "
                                       "status, headers, JSON fields added/removed/retyped, values (ids and times "
-                                      "ignored). Exit status 1 when anything drifted.")
+                                      "ignored). Exchanges whose requests hold redacted values are skipped unless "
+                                      "--header supplies them or --send-redacted is given. Exit status 1 when "
+                                      "anything drifted, 2 when the upstream cannot be reached.")
     diff.add_argument("recording", metavar="RECORDING", help="a name under --recordings, or a path")
     diff.add_argument("--upstream", required=True, metavar="URL", help="the live service")
     diff.add_argument("--headers", default="content-type", metavar="A,B",
@@ -42,7 +45,11 @@ def add_recording_commands(sub) -> None:
     diff.add_argument("--ignore", action="append", default=[], metavar="JSONPATH",
                       help="a field whose changes do not count, e.g. '$.meta.requestId' (repeatable)")
     diff.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
-                      help="send this header with every request (e.g. credentials the recording redacted)")
+                      help="send this header with every request, in place of the recorded one (e.g. "
+                           "credentials the recording redacted; repeatable)")
+    diff.add_argument("--send-redacted", action="store_true",
+                      help="send exchanges whose requests hold redacted values anyway, as recorded (by default "
+                           "they are skipped and listed)")
     diff.add_argument("--json", action="store_true", help="the report as JSON")
     diff.set_defaults(func=cmd_diff)
     stubs = sub.add_parser("stubs", help="stubs from-recording: turn a recording into editable stub files")
@@ -141,24 +148,32 @@ def cmd_export(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from ..record.drift import diff_recording, report_text
-    from ..record.recorder import read_index
+    from ..record.drift import Unreachable, diff_recording, report_text
 
     directory = _existing_recording(args.recordings, args.recording)
+    try:
+        url = urlsplit(args.upstream)
+        usable = url.scheme in ("http", "https") and bool(url.hostname) and url.port != 0
+    except ValueError:  # a port that is not a number
+        usable = False
+    if not usable:
+        raise CliError(f"--upstream {args.upstream!r}: expected an http:// or https:// URL")
     extra = {}
     for header in args.header:
         name, sep, value = header.partition(":")
-        if not sep:
+        if not sep or not name.strip():
             raise CliError(f"--header {header!r}: expected 'Name: value'")
         extra[name.strip()] = value.strip()
-    drifted = asyncio.run(diff_recording(directory, args.upstream, tuple(filter(None, args.headers.split(","))),
-                                         tuple(args.ignore), extra))
-    total = len(read_index(directory))
+    try:
+        report = asyncio.run(diff_recording(directory, args.upstream, tuple(filter(None, args.headers.split(","))),
+                                            tuple(args.ignore), extra, send_redacted=args.send_redacted))
+    except Unreachable as exc:
+        raise CliError(str(exc)) from None
     if args.json:
-        print(json.dumps({"exchanges": total, "drifted": [d.__dict__ for d in drifted]}, indent=2))
+        print(json.dumps(report.as_json(), indent=2))
     else:
-        print(report_text(drifted, total), end="")
-    return 1 if drifted else 0
+        print(report_text(report), end="")
+    return 1 if report.drifted else 0
 
 
 def cmd_stubs_from_recording(args) -> int:

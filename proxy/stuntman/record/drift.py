@@ -5,13 +5,16 @@ whether anything drifted."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from .format import REDACTED, body_bytes, header_pairs
-from .recorder import read_exchanges, side_files
+from .recorder import read_exchanges, read_index, side_files
 
 # values that change on every call by nature: not drift
 VOLATILE_KEY = re.compile(r"(^|_|-)(id|uuid|guid|etag|nonce|timestamp|created|updated|modified|date|time|expires)s?$"
@@ -64,31 +67,131 @@ def compare_json(recorded: Any, live: Any, path: str = "$", ignore: tuple[str, .
     return sorted(out, key=lambda c: c["path"]) if path == "$" else out
 
 
+class Unreachable(Exception):
+    """The upstream took no connection: nothing more can be compared, so there is no report."""
+
+    def __init__(self, upstream: str, cause: str, seq: int, compared: int, total: int):
+        where = f" (at exchange #{seq} of {total}, after {compared} compared; no report)" if compared else ""
+        super().__init__(f"cannot reach {upstream}: {cause}{where}")
+
+
+@dataclass
+class Skipped:
+    """An exchange not sent: its request carries redacted values nobody supplied."""
+
+    seq: int
+    method: str
+    url: str
+    redacted: list[str]  # where: a header's name, ?parameter, a JSONPath, "path" or "body"
+
+
+@dataclass
+class DriftReport:
+    total: int
+    drifted: list[Drift] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def compared(self) -> int:
+        return self.total - len(self.skipped)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"exchanges": self.total, "compared": self.compared,
+                "drifted": [d.__dict__ for d in self.drifted], "skipped": [s.__dict__ for s in self.skipped]}
+
+
+def _json_places(value: Any, path: str, out: list[str]) -> list[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _json_places(item, f"{path}.{key}", out)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _json_places(item, f"{path}[{i}]", out)
+    elif isinstance(value, str) and REDACTED in value:
+        out.append(path)
+    return out
+
+
+def redacted_places(headers: list[tuple[str, str]], url: str, body_entry: dict[str, Any], body: bytes) -> list[str]:
+    """Where a recorded request still holds the redaction placeholder instead of a value."""
+    places = [name.lower() for name, value in headers if REDACTED in value]
+    path, _, query = url.partition("?")
+    if REDACTED in path:
+        places.append("path")
+    places += [f"?{name}" for name, value in (p.partition("=")[::2] for p in query.split("&")) if REDACTED in value]
+    if "json" in body_entry:
+        places += _json_places(body_entry["json"], "$", [])
+    elif REDACTED.encode() in body:
+        places.append("body")
+    return list(dict.fromkeys(places))
+
+
+def _cause(exc: Exception, timeout: float) -> str:
+    """A connection failure in a few words: what a user can act on."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"certificate not trusted ({getattr(exc.certificate_error, 'reason', None) or exc.certificate_error})"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"cannot resolve host {exc.host!r}"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return f"TLS handshake failed ({getattr(exc.os_error, 'reason', None) or exc.os_error})"
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return f"no connection within {timeout:g}s"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_error = exc.os_error
+        if os_error.errno is not None:
+            return os.strerror(os_error.errno).lower()
+        return str(os_error) or type(os_error).__name__
+    return str(exc) or type(exc).__name__
+
+
+def _no_answer(exc: Exception, timeout: float) -> str:
+    """Why a connected request got no response."""
+    if isinstance(exc, TimeoutError):
+        return f"no response within {timeout:g}s"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the connection closed before a response"
+    return str(exc) or type(exc).__name__
+
+
 async def diff_recording(directory: Path, upstream: str, headers: tuple[str, ...] = ("content-type",),
                          ignore: tuple[str, ...] = (), extra_headers: dict[str, str] | None = None,
-                         timeout: float = 10.0) -> list[Drift]:
-    """Each recorded exchange, asked again of `upstream`: the ones that drifted."""
-    import aiohttp
-
+                         timeout: float = 10.0, send_redacted: bool = False) -> DriftReport:
+    """Each recorded exchange, asked again of `upstream`: the ones that drifted, and the ones skipped
+    because their request holds redacted values that `extra_headers` does not supply (unless
+    `send_redacted`: then they go as recorded, a header whose whole value was redacted left out).
+    Raises Unreachable when a connection to the upstream fails."""
     compared = {h.lower() for h in headers}
-    drifted = []
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout),
-                                     auto_decompress=True) as session:
+    extra = extra_headers or {}
+    supplied = {name.lower() for name in extra}
+    report = DriftReport(len(read_index(directory)))
+    sent = 0
+    # a connection per exchange: an upstream that went away is seen at once, not as a stale keep-alive
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), auto_decompress=True,
+                                     connector=aiohttp.TCPConnector(force_close=True)) as session:
         for _, record in read_exchanges(directory):
             request, response = record["request"], record["response"]
-            send = {name: value for name, value in header_pairs(request["headers"])
-                    if name.lower() not in _NOT_SENT and value != REDACTED}
-            send.update(extra_headers or {})
+            recorded_pairs = [(name, value) for name, value in header_pairs(request["headers"])
+                              if name.lower() not in _NOT_SENT and name.lower() not in supplied]
             body = body_bytes(request["body"], side_files(directory))
+            places = redacted_places(recorded_pairs, request["url"], request["body"], body)
+            if places and not send_redacted:
+                report.skipped.append(Skipped(record["seq"], request["method"], request["url"], places))
+                continue
+            send = {name: value for name, value in recorded_pairs if value != REDACTED}
+            send.update(extra)
             drift = Drift(record["seq"], request["method"], request["url"])
             try:
                 async with session.request(request["method"], upstream.rstrip("/") + request["url"],
                                            headers=send, data=body or None, allow_redirects=False) as live:
                     live_body = await live.read()
                     live_status, live_headers = live.status, live.headers
+                sent += 1
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                raise Unreachable(upstream, _cause(exc, timeout), record["seq"], sent, report.total) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
-                drift.changes.append({"kind": "unreachable", "path": "", "live": str(exc) or type(exc).__name__})
-                drifted.append(drift)
+                sent += 1  # it connected: an answer that did not come is the live service's behaviour
+                drift.changes.append({"kind": "no-answer", "path": "", "live": _no_answer(exc, timeout)})
+                report.drifted.append(drift)
                 continue
             if live_status != response["status"]:
                 drift.changes.append({"kind": "status", "path": "status", "recorded": response["status"],
@@ -111,18 +214,31 @@ async def diff_recording(directory: Path, upstream: str, headers: tuple[str, ...
                                       "recorded": f"{recorded_body.get('size', 0)} bytes",
                                       "live": f"{len(live_body)} bytes"})
             if drift.changes:
-                drifted.append(drift)
-    return drifted
+                report.drifted.append(drift)
+    return report
 
 
-def report_text(drifted: list[Drift], total: int) -> str:
+def _is_header(place: str) -> bool:
+    return not place.startswith(("?", "$")) and place not in ("path", "body")
+
+
+def report_text(report: DriftReport) -> str:
+    drifted = report.drifted
     if not drifted:
-        return f"no drift: {total} exchange(s) answered as recorded\n"
-    lines = [f"drift in {len(drifted)} of {total} exchange(s):"]
+        lines = [f"no drift: {report.compared} exchange(s) answered as recorded"]
+    else:
+        lines = [f"drift in {len(drifted)} of {report.compared} exchange(s):"]
     for d in drifted:
         lines.append(f"  #{d.seq} {d.method} {d.url}")
         for c in d.changes:
             was = f" {json.dumps(c['recorded'])}" if "recorded" in c else ""
             now = f" → {json.dumps(c['live'])}" if "live" in c else ""
             lines.append(f"    {c['kind']:<14} {c['path']}{was}{now}")
+    if report.skipped:
+        places = list(dict.fromkeys(p for s in report.skipped for p in s.redacted))
+        hint = ("pass --header 'Name: value' to supply a header, or --send-redacted to send them as recorded"
+                if any(map(_is_header, places)) else "pass --send-redacted to send them as recorded")
+        lines.append(f"skipped {len(report.skipped)} exchange(s) carrying redacted values "
+                     f"({', '.join(places)}): {hint}")
+        lines += [f"  #{s.seq} {s.method} {s.url}: {', '.join(s.redacted)}" for s in report.skipped]
     return "\n".join(lines) + "\n"
