@@ -566,3 +566,47 @@ def test_admin_api_refuses_regexes_re2_cannot_run(stuntman, request_spec, field)
     assert caught.value.code == 400
     errors = {e["field"]: e["message"] for e in json.loads(caught.value.read())["errors"]}
     assert "invalid regex" in errors[field], errors
+
+
+def deep_stub(levels: int, style: str) -> str:
+    """A stub whose JSON body nests `levels` collections below `json:` (block or flow style)."""
+    if style == "flow":
+        return "request: {path: /deep}\nresponse:\n  json: " + "[" * levels + "]" * levels + "\n"
+    body = "".join(f"{'  ' * (i + 2)}k{i}:\n" for i in range(levels - 1)) + f"{'  ' * (levels + 1)}k: 1\n"
+    return "request: {path: /deep}\nresponse:\n  json:\n" + body
+
+
+@pytest.mark.parametrize("style, levels, line", [("block", 990, 102), ("flow", 990, 3), ("flow", 101, 3)])
+def test_validate_refuses_collections_nested_too_deep(tmp_path, style, levels, line):
+    """libyaml parses up to 1,000 levels, but building and validating the data recursed in Python
+    and 990 levels ended in a RecursionError traceback. Past 100 levels the file is one error
+    naming the line where the nesting goes too deep; 97 levels under `json:` still load."""
+    root = write_stubs(tmp_path / "stubs", {"ok.yaml": deep_stub(97, style), "deep.yaml": deep_stub(levels, style)})
+    result = run_cli("validate", str(root), timeout=30)
+    assert "Traceback" not in result.stderr, result.stderr[-500:]
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [f"deep.yaml:{line}: collections nest deeper than 100 levels"]
+
+
+def test_a_json_stub_file_nested_past_what_python_parses_is_one_error(tmp_path):
+    nested = "[" * 100_000 + "]" * 100_000
+    root = write_stubs(tmp_path / "stubs", {"ok.yaml": "request: {path: /ok}\nresponse: {body: ok}\n"})
+    (root / "deep.json").write_text(f'[{{"request": {{"path": "/deep"}}, "response": {{"json": {nested}}}}}]')
+    result = run_cli("validate", str(root), timeout=30)
+    assert "Traceback" not in result.stderr, result.stderr[-500:]
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == ["deep.json: invalid JSON: arrays and objects nest deeper than 100 levels"]
+
+
+def test_an_admin_yaml_body_nested_too_deep_is_a_400(stuntman):
+    import urllib.error
+    import urllib.request
+
+    st = stuntman({}, admin_port=0)
+    req = urllib.request.Request(st.admin_url + "/__admin/mappings", method="POST",
+                                 data=deep_stub(990, "block").encode(),
+                                 headers={"Content-Type": "application/yaml"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(req, timeout=10)
+    assert caught.value.code == 400
+    assert "collections nest deeper than 100 levels" in caught.value.read().decode()

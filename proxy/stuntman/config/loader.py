@@ -100,18 +100,24 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
 # stop a bomb in microseconds: the count runs over the composed graph, each shared node sized once.
 MAX_ALIAS_NODES = 10_000
 MAX_ALIAS_CHARS = 1_000_000
+# How deep collections may nest. libyaml stops at 1,000 levels, but building the data and
+# validating it recurse in Python, whose stack gives out first (a RecursionError traceback, not an
+# error naming the file). The deepest stub in this repository nests 9 levels; a stub's JSON body
+# written as YAML adds its own depth, and 100 leaves room for any real one.
+MAX_NESTING = 100
 
 
 def compose_yaml(loader: Any, name: str) -> yaml.Node | None:
     """The loader's single document as a node graph, refused (ConfigErrors naming the file and the
-    line that holds the alias) if its aliases expand past the limits above or refer to themselves."""
+    line at fault) if its aliases expand past the limits above or refer to themselves, or if it
+    nests deeper than MAX_NESTING."""
     node = loader.get_single_node()
     if node is not None:
-        _check_aliases(node, name)
+        _check_graph(node, name)
     return node
 
 
-def _check_aliases(root: yaml.Node, name: str) -> None:
+def _check_graph(root: yaml.Node, name: str) -> None:
     sizes: dict[int, tuple[int, int]] = {}  # id(node) → its expanded (nodes, scalar characters)
     open_: set[int] = set()  # nodes being walked: an alias to one of them is a cycle
     added = [0, 0]  # what aliases have added so far: nodes, characters
@@ -119,7 +125,7 @@ def _check_aliases(root: yaml.Node, name: str) -> None:
     def bomb(line: int, what: str) -> ConfigErrors:
         return ConfigErrors([ConfigError(name, line, "", what)])
 
-    def size(node: yaml.Node, line: int) -> tuple[int, int]:
+    def size(node: yaml.Node, line: int, depth: int) -> tuple[int, int]:
         key = id(node)
         if key in sizes:  # seen before: this is an alias, one more copy of the whole subtree
             nodes, chars = sizes[key]
@@ -135,6 +141,8 @@ def _check_aliases(root: yaml.Node, name: str) -> None:
         if isinstance(node, yaml.ScalarNode):
             sizes[key] = (1, len(node.value))
             return sizes[key]
+        if depth > MAX_NESTING:
+            raise bomb(node.start_mark.line + 1, f"collections nest deeper than {MAX_NESTING} levels")
         open_.add(key)
         nodes, chars = 1, 0
         # an alias is the anchored node itself, its mark the anchor's: an alias is reported on the
@@ -144,14 +152,14 @@ def _check_aliases(root: yaml.Node, name: str) -> None:
         else:
             refs = [(child, node.start_mark.line + 1) for child in node.value]
         for child, where in refs:
-            n, c = size(child, where)
+            n, c = size(child, where, depth + 1)
             nodes += n
             chars += c
         open_.discard(key)
         sizes[key] = (nodes, chars)
         return sizes[key]
 
-    size(root, root.start_mark.line + 1)
+    size(root, root.start_mark.line + 1, 1)
 
 
 def load_yaml(text: str, name: str) -> Any:
@@ -172,6 +180,9 @@ def parse_documents(text: str, name: str, is_json: bool) -> tuple[Any, dict[tupl
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigErrors([ConfigError(name, exc.lineno, "", f"invalid JSON: {exc.msg}")]) from None
+        except RecursionError:
+            raise ConfigErrors([ConfigError(name, None, "", f"invalid JSON: arrays and objects nest deeper "
+                                                             f"than {MAX_NESTING} levels")]) from None
     try:
         loader = _YamlLoader(text)  # one parse: the node tree gives lines, then the data
         try:
