@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import STUNTMAN
+from conftest import STUNTMAN, run_cli, write_stubs
 
 
 @pytest.mark.parametrize("args", [["schema"], ["schema", "--recording"], ["--help"]])
@@ -17,3 +17,68 @@ def test_output_into_a_pipe_whose_reader_left_ends_quietly(args):
     stderr = proc.stderr.read()
     proc.stderr.close()
     assert proc.wait(30) in (0, 141) and stderr == b"", stderr.decode()[-500:]
+
+
+# -- stuntman validate FILE -------------------------------------------------------------------
+
+STUBS = {
+    "users/users.yaml": """\
+        - name: users
+          request: {path: /users}
+          response: {bodyFile: __files/users.json}
+        """,
+    "__files/users.json": '[{"id": 1}]\n',
+    "users/bad.yaml": """\
+        - name: bad
+          request: {path: /bad}
+          response:
+            status: "not a number"
+        """,
+    "faults.yaml": """\
+        faults:
+          - {route: users, type: error, status: 503, probability: 0.5}
+        """,
+    "other/broken.yaml": "- request: [\n",
+}
+
+
+def test_validate_takes_one_stub_file_checked_in_its_stubs_directory(tmp_path):
+    """A file under --stubs is checked as the server would load it (bodyFile paths relative to the
+    directory, a fault's `route:` naming a stub of another file); only its own errors are printed,
+    named by the path given."""
+    root = write_stubs(tmp_path / "stubs", STUBS)
+    bad = str(root / "users" / "bad.yaml")
+    result = run_cli("validate", bad, "--stubs", str(root))
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines() == [
+        f"{bad}:4: [0].response.status: Input should be a valid integer, unable to parse string as an integer"]
+    assert result.stderr.splitlines() == [f"1 error(s) in {bad}"]
+    users = str(root / "users" / "users.yaml")
+    ok = run_cli("validate", users, "--stubs", str(root))
+    assert (ok.returncode, ok.stdout) == (0, f"ok: 1 stub(s) in {users}\n"), ok.stderr
+    faults = run_cli("validate", str(root / "faults.yaml"), "--stubs", str(root))
+    assert (faults.returncode, faults.stdout) == (0, f"ok: 1 standalone fault(s) in {root / 'faults.yaml'}\n")
+    whole = run_cli("validate", str(root))  # a directory, as before: every file's errors
+    assert whole.returncode == 1 and "2 error(s) in" in whole.stderr
+
+
+def test_validate_takes_a_file_outside_any_stubs_directory(tmp_path):
+    loose = write_stubs(tmp_path / "elsewhere", {"one.yaml": "request: {path: /x}\nresponse:\n  stauts: 200\n",
+                                                 "two.yml": "- request: {path: /y}\n  response: {body: y}\n"})
+    bad = run_cli("validate", str(loose / "one.yaml"))
+    assert bad.returncode == 1
+    assert bad.stdout.splitlines() == [f"{loose / 'one.yaml'}:3: response.stauts: unknown field"]
+    good = run_cli("validate", str(loose / "two.yml"))
+    assert (good.returncode, good.stdout) == (0, f"ok: 1 stub(s) in {loose / 'two.yml'}\n")
+
+
+def test_validate_refuses_what_is_not_a_stub_file_in_one_line(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n")
+    result = run_cli("validate", str(notes))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"stuntman: error: '{notes}' is not a stub file (.yaml, .yml or .json) or a directory"]
+    missing = run_cli("validate", str(tmp_path / "gone.yaml"))
+    assert missing.returncode == 2
+    assert missing.stderr.splitlines() == [f"stuntman: error: stub file '{tmp_path / 'gone.yaml'}' does not exist"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .. import __version__
-from ..config.loader import ConfigErrors
+from ..config.loader import BODY_DIR, STUB_SUFFIXES, ConfigErrors, load_file, stub_files
 from ..config.model import ProxySpec, stub_file_schema
 from ..settings import Settings
 from .common import (
@@ -151,10 +151,14 @@ def add_run_commands(sub) -> None:
                         help="a JSON request-body field not to match on, e.g. '$.requestId' (repeatable)")
 
     val = sub.add_parser("validate", help="check stub files; print every error with file:line",
-                         description="Check every stub file under DIR. Prints each error as "
-                                     "file:line: field.path: message; exit status 1 if any.")
-    val.add_argument("dir", type=Path, metavar="DIR", nargs="?", default=DEFAULTS.stubs,
-                     help="stubs directory (default: stubs)")
+                         description="Check every stub file under DIR, or one stub FILE (one under --stubs is "
+                                     "checked as the server loads it, with the rest of that directory). Prints "
+                                     "each error as file:line: field.path: message; exit status 1 if any.")
+    val.add_argument("path", type=Path, metavar="DIR|FILE", nargs="?", default=DEFAULTS.stubs,
+                     help="stubs directory, or one stub file (default: stubs)")
+    val.add_argument("--stubs", type=Path, default=DEFAULTS.stubs, metavar="DIR",
+                     help="for a FILE: the stubs directory it belongs to, which bodyFile paths and a fault's "
+                          "route: are resolved in (default: stubs; a file outside it stands alone)")
     val.set_defaults(func=cmd_validate)
 
 
@@ -177,16 +181,56 @@ def add_probe_and_schema(sub) -> None:
 def cmd_validate(args) -> int:
     from ..compile import load_table
 
-    check_dir(args.dir)
-    table, errors = load_table(args.dir, {}, DEFAULTS)
+    if args.path.is_file() or (not args.path.exists() and args.path.suffix.lower() in STUB_SUFFIXES):
+        return _validate_file(args.path, args.stubs)
+    check_dir(args.path)
+    table, errors = load_table(args.path, {}, DEFAULTS)
     for err in errors:
         print(err)
     if errors:
-        print(f"{len(errors)} error(s) in {args.dir}", file=sys.stderr)
+        print(f"{len(errors)} error(s) in {args.path}", file=sys.stderr)
         return 1
     files = table.files | {r.fault.source.split(":")[0] for r in table.faults.rules}
     print(f"ok: {len(table.routes)} stub(s), {len(table.faults.rules)} standalone fault(s) "
-          f"in {len(files)} file(s) under {args.dir}")
+          f"in {len(files)} file(s) under {args.path}")
+    return 0
+
+
+def _validate_file(path: Path, stubs: Path) -> int:
+    """One stub file. Under `stubs` it is checked with the rest of that directory, as the server
+    loads it (bodyFile paths, a fault's route: naming a stub of another file, ids used twice), and
+    only its own errors are printed; elsewhere it stands alone, its directory the root. Errors name
+    the file as it was given."""
+    from ..compile import compile_table, load_table
+
+    if not path.exists():
+        raise CliError(f"stub file '{path}' does not exist")
+    if path.suffix.lower() not in STUB_SUFFIXES:
+        raise CliError(f"'{path}' is not a stub file (.yaml, .yml or .json) or a directory")
+    resolved = path.resolve()
+    inside = stubs.is_dir() and resolved.is_relative_to(stubs.resolve())
+    root = stubs.resolve() if inside else resolved.parent
+    name = resolved.relative_to(root).as_posix()
+    if not inside:
+        try:
+            table, errors = compile_table(load_file(resolved, root), root, {}, DEFAULTS)
+        except ConfigErrors as exc:  # it does not parse or validate: nothing to compile
+            errors = exc.errors
+    else:
+        if resolved not in stub_files(root):
+            raise CliError(f"'{path}' is not read as a stub file under {stubs} (hidden, or under {BODY_DIR}/)")
+        table, errors = load_table(root, {}, DEFAULTS)
+    errors = [replace(e, file=str(path)) for e in errors if e.file == name]
+    for err in errors:
+        print(err)
+    if errors:
+        print(f"{len(errors)} error(s) in {path}", file=sys.stderr)
+        return 1
+    stub_count = sum(1 for r in table.routes if r.file == name)
+    fault_count = sum(1 for r in table.faults.rules if r.fault.source.split(":")[0] == name)
+    counts = [f"{stub_count} stub(s)"] if stub_count or not fault_count else []
+    counts += [f"{fault_count} standalone fault(s)"] if fault_count else []
+    print(f"ok: {', '.join(counts)} in {path}")
     return 0
 
 
