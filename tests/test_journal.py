@@ -203,3 +203,24 @@ def test_a_slow_admin_call_never_stalls_traffic(cli_server, tmp_path):
     assert search.is_alive(), "the data plane waited for the admin call"
     search.join()
     assert found["result"] == (200, {"count": 0})
+
+
+def test_near_misses_for_a_request_a_stub_matches_name_that_stub_and_list_no_misses(stuntman):
+    """A request that matches is not reported as a miss ("no stub matched", an empty diff): the
+    answer names the stub that matches it, and asking moves no scenario on."""
+    st = stuntman({**STUBS, "order.yaml": """
+        - {name: order-pending, scenario: order, request: {path: /order}, response: {body: pending}}
+        - {name: pay, scenario: order, newState: paid, request: {method: POST, path: /order/pay}, response: {}}
+        - {name: order-paid, scenario: order, requiredState: paid, request: {path: /order}, response: {body: paid}}
+    """}, admin_port=0)
+    status, report = api(st, "POST", "/__admin/near-misses",
+                         {"method": "GET", "url": "/api/users/9", "headers": {"Accept": "application/json"}})
+    assert status == 200 and "error" not in report and report["nearest"] == []
+    assert report["matched"]["name"] == "get-user" and report["matched"]["source"] == "s.yaml:2"
+    assert report["matched"]["request"]["path"] == "/api/users/{id}" and report["matched"]["id"]
+    assert "'get-user'" in report["message"] and report["request"] == {"method": "GET", "url": "/api/users/9"}
+    status, report = api(st, "POST", "/__admin/near-misses", {"method": "POST", "url": "/order/pay"})
+    assert status == 200 and report["matched"]["name"] == "pay"
+    assert call(st.port, "GET", "/order")[2] == b"pending"  # the described request changed no state
+    assert api(st, "POST", "/__admin/near-misses", {"method": "GET", "url": "/order"})[1]["matched"]["name"] \
+        == "order-pending"

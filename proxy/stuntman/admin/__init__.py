@@ -20,7 +20,7 @@ from ..config.loader import ConfigError, ConfigErrors, load_yaml, validate_stubs
 from ..config.model import STARTED
 from ..exchange import Exchange
 from ..journal import entry_json
-from ..match.nearmiss import nearest, report_json
+from ..match.nearmiss import described, first_match, nearest, report
 from ..match.request import RequestMatcher
 from .faults import add_fault_routes, fault_json, fault_listing, no_such_fault
 from .openapi import docs_page, document
@@ -395,9 +395,15 @@ async def start_admin(server) -> Admin:
         return await _requests((i, ex) for i, ex in _entries() if ex.route is None)
 
     async def near_misses(request: web.Request) -> web.Response:
+        """Why a described request would not match; or, when a stub does match it, that stub (and
+        no near misses: there is nothing to miss)."""
         ex = exchange_from(await _body(request))
-        report = json.loads(report_json(ex, nearest(server.table, ex, server.state)))
-        return web.json_response(report)
+        table = server.table
+        route = first_match(table, ex, server.state)
+        if route is not None:
+            return web.json_response({"message": f"stub {route.label!r} ({route.source}) matches this request",
+                                      "matched": mapping_json(route), "request": described(ex), "nearest": []})
+        return web.json_response(report(ex, nearest(table, ex, server.state)))
 
     async def metrics(request: web.Request) -> web.Response:
         if server.metrics is None:

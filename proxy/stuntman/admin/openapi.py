@@ -56,6 +56,15 @@ FAULTS = {"type": "object", "required": ["faults", "meta"], "properties": {
 FAULT_BODY = {"required": True, "content": {
     "application/json": {"schema": _ref("FaultSpec")},
     "application/yaml": {"schema": _ref("FaultSpec")}}}
+NEAR_MISSES = {"type": "object", "required": ["request", "nearest"], "properties": {
+    "error": {"type": "string", "description": "`no stub matched`, when none does"},
+    "message": {"type": "string", "description": "which stub matches, when one does"},
+    "matched": {**MAPPING, "description": "the stub that matches the request (as GET /__admin/mappings/{id} "
+                                          "shows it), when one does; `nearest` is empty then"},
+    "request": {"type": "object", "properties": {"method": {"type": "string"}, "url": {"type": "string"}}},
+    "nearest": {"type": "array", "items": {"type": "object", "required": ["id", "source", "diff"], "properties": {
+        "id": {"type": "string"}, "name": {"type": ["string", "null"]}, "source": {"type": "string"},
+        "diff": {"type": "array", "items": {"type": "string"}}}}}}}
 RECORDING_STATUS = {"type": "object", "required": ["recording"], "properties": {
     "recording": {"type": "boolean"}, "name": {"type": "string"}, "upstream": {"type": "string"},
     "exchanges": {"type": "integer"}}}
@@ -143,8 +152,9 @@ def document() -> dict:
             "200": _json({"type": "object", "required": ["count"], "properties": {"count": {"type": "integer"}}}),
             "400": ERROR}, requestBody=MATCHER_BODY)},
         "/__admin/requests/unmatched": {"get": _op("Journaled requests no stub matched", {"200": _json(REQUESTS)})},
-        "/__admin/near-misses": {"post": _op("The stubs nearest to a request, with what differed", {
-            "200": _json({"type": "object", "required": ["nearest"]}), "400": ERROR}, requestBody={
+        "/__admin/near-misses": {"post": _op("The stubs nearest to a request, with what differed; or, when a "
+                                             "stub matches it, that stub (`matched`) and no near misses", {
+            "200": _json(NEAR_MISSES), "400": ERROR}, requestBody={
                 "required": True, "content": {"application/json": {"schema": {"type": "object", "properties": {
                     "method": {"type": "string"}, "url": {"type": "string"},
                     "headers": {"type": "object", "additionalProperties": {"type": "string"}},

@@ -1,6 +1,6 @@
 """Why nothing matched: the nearest routes and, per field, what differed.
 
-This is the slow path (an unmatched request), so it scans every route.
+This is the slow path (an unmatched request, or the admin API asking), so it scans every route.
 """
 from __future__ import annotations
 
@@ -13,6 +13,16 @@ if TYPE_CHECKING:
     from .routes import Route, RouteTable
 
 Near = list[tuple["Route", list[str]]]  # routes, nearest first, each with what differed
+
+
+def first_match(table: RouteTable, ex: Exchange, state: Any) -> Route | None:
+    """The route that would answer ex, as the pipeline picks it (routes.match), but changing
+    nothing: no scenario moves to its newState for a request that was only described."""
+    path = ex.path
+    for route in table.candidates(path):
+        if route.path_params(path) is not None and route.accepts(ex, state):
+            return route
+    return None
 
 
 def nearest(table: RouteTable, ex: Exchange, state: Any, limit: int = 3) -> Near:
@@ -38,9 +48,17 @@ def report_text(ex: Exchange, near: Near) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_json(ex: Exchange, near: Near) -> str:
-    return json.dumps({
+def described(ex: Exchange) -> dict:
+    return {"method": ex.method, "url": ex.target.decode("latin-1")}
+
+
+def report(ex: Exchange, near: Near) -> dict:
+    return {
         "error": "no stub matched",
-        "request": {"method": ex.method, "url": ex.target.decode("latin-1")},
+        "request": described(ex),
         "nearest": [{"name": r.name, "id": r.id, "source": r.source, "diff": d} for r, d in near],
-    }, indent=2) + "\n"
+    }
+
+
+def report_json(ex: Exchange, near: Near) -> str:
+    return json.dumps(report(ex, near), indent=2) + "\n"
