@@ -42,3 +42,28 @@ def test_a_faker_provider_that_needs_arguments_is_a_load_error(tmp_path):
     result = run_cli("validate", str(stubs))
     assert result.returncode == 1
     assert "f.yaml:4: [0].response.body: faker provider 'format' cannot be called without arguments" in result.stdout
+
+
+def test_a_failure_to_record_an_exchange_still_answers_the_client(stuntman, monkeypatch, tmp_path):
+    """Recording writes the exchange before the client hears back. A bug while building the
+    record used to leave the client waiting for ever; it is logged, the journal says
+    `record-failed`, and the response goes out."""
+    import json
+
+    from conftest import Upstream, call
+    from stuntman.record.recorder import Recorder
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("recorder bug")
+
+    monkeypatch.setattr(Recorder, "exchange", broken)
+    up = Upstream()
+    try:
+        st = stuntman({}, upstream=up.url, recordings=tmp_path, record_to="r", admin_port=0)
+        status, _, body = call(st.port, "GET", "/items?page=1")
+        assert status == 200 and body
+        _, _, journal = call(st.server.admin_port, "GET", "/__admin/requests")
+        [entry] = json.loads(journal)["requests"]
+        assert entry["error"] == "record-failed", entry
+    finally:
+        up.stop()

@@ -352,3 +352,23 @@ def test_a_recording_name_no_file_could_have_is_refused_before_anything_is_proxi
     assert status == 400 and error["errors"][0]["field"].endswith("record"), error
     assert api(st, "GET", "/__admin/recordings/status")[1] == {"recording": False}
     assert call(st.port, "GET", "/live")[0] == 200  # passes through, unrecorded
+
+
+def test_json_nested_past_what_python_parses_is_recorded_as_text(stuntman, tmp_path):
+    """A body of 20,000 nested arrays is JSON, but json.loads gives up on it (RecursionError),
+    which used to fail the recording of the exchange. It is stored as text and replays byte for byte."""
+    from aiohttp import web
+
+    deep = b"[" * 20_000 + b"]" * 20_000  # 40 KB: kept in the exchange file, not a side file
+
+    async def nested(request):
+        await request.read()
+        return web.Response(body=deep, content_type="application/json")
+    with serving(("POST", "/deep", nested)) as url:
+        rec = stuntman({}, upstream=url, recordings=tmp_path, record_to="deep")
+        status, _, body = call(rec.port, "POST", "/deep", body=deep, headers={"Content-Type": "application/json"})
+        assert status == 200 and body == deep
+    [exchange] = recorded(tmp_path / "deep")
+    assert "json" not in exchange["response"]["body"] and "json" not in exchange["request"]["body"]
+    replay = stuntman({}, recordings=tmp_path, replay=("deep",))
+    assert call(replay.port, "POST", "/deep", body=deep, headers={"Content-Type": "application/json"})[2] == deep

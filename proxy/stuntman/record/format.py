@@ -46,7 +46,7 @@ def json_style(data: bytes) -> tuple[str, Any] | None:
         return None
     try:
         value = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than Python parses: kept as text
         return None
     for style, options in JSON_STYLES.items():
         if json.dumps(value, **options).encode() == data:

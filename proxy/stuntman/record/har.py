@@ -146,7 +146,7 @@ def import_har(path: Path, directory: Path, redactor: Redactor, skip_bad: bool =
     (HarError) when an entry is bad and not `skip_bad`, or when no entry at all can be imported."""
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise HarError([f"{path}: not readable as JSON: {exc}"]) from None
     raw = _entries(data)
     good: list[tuple[int, HarEntry]] = []

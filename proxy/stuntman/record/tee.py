@@ -36,18 +36,23 @@ class RecordingTee:
         self.head_at = monotonic()
 
     async def save(self, ex: Exchange, response: Response, fields: list[tuple[bytes, bytes]]) -> None:
-        """Write the exchange (its response whole). A failure to write is said in the journal
-        (`record-failed`) and logged; the response still goes out."""
+        """Write the exchange (its response whole). A failure to record it, in writing or before,
+        is said in the journal (`record-failed`) and logged; the response still goes out."""
         now = monotonic()
         if not self.request_read.is_set():  # the upstream answered before the request was all in
             try:
                 await asyncio.wait_for(self.request_read.wait(), self.body_timeout)
             except TimeoutError:
                 pass  # recorded with what arrived; the protocol's body timeout deals with the client
-        entry, side = self.recorder.exchange(
-            ex, self.upstream, b"".join(self.request_body), response.status,
-            (response.reason or b"").decode("latin-1"), fields, response.body or b"",
-            self.head_at - ex.started, now - ex.started)
+        try:
+            entry, side = self.recorder.exchange(
+                ex, self.upstream, b"".join(self.request_body), response.status,
+                (response.reason or b"").decode("latin-1"), fields, response.body or b"",
+                self.head_at - ex.started, now - ex.started)
+        except Exception:  # a defect must not keep the client from its answer
+            log.exception("recording %s: cannot record %s %s", self.name, ex.method, ex.path)
+            ex.error = "record-failed"
+            return
         try:
             await self.recorder.save(entry, side)
         except OSError as exc:

@@ -65,6 +65,7 @@ class ProxyCall:
         # recording: the whole exchange is kept, written, then the response goes out
         self.tee = RecordingTee(target.record, pipeline.server.recorder(target.record), target.url,
                                 pipeline.settings.body_timeout) if target.record else None
+        self.saving: asyncio.Future | None = None  # the recording being written
 
     # -- request side ---------------------------------------------------------------------
     def start(self) -> None:
@@ -220,8 +221,8 @@ class ProxyCall:
                 response.length = len(response.body)
             else:
                 response.body = b""
-            if self.tee is not None:
-                asyncio.ensure_future(self._record_then_deliver(response))
+            if self.tee is not None:  # held here: the loop keeps only a weak reference to a task
+                self.saving = asyncio.ensure_future(self._record_then_deliver(response))
             else:
                 self._deliver(response)
         elif self.sink is not self.down:
