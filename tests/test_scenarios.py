@@ -232,3 +232,29 @@ def test_sequence_position_per_session_with_cycle_and_last(stuntman, mode, expec
         got_a.append(call(st.port, "GET", "/seq", headers=session("a"))[1])
         got_b.append(call(st.port, "GET", "/seq", headers=session("b"))[1])
     assert got_a == expected and got_b == expected
+
+
+# -- setting a scenario's state through the admin API --------------------------------------------
+
+def test_setting_an_unknown_scenario_or_state_is_a_400_naming_the_known_ones(stuntman):
+    """A typo in a scenario's name or state was set silently and then matched nothing: now 400,
+    in the admin API's error shape, listing what the stubs name; nothing changes."""
+    from test_admin import api
+
+    st = stuntman({"t.yaml": TODO}, admin_port=0)
+    status, answer = api(st, "POST", "/__admin/scenarios", {"name": "tod", "state": "item-added"})
+    assert status == 400 and answer["known"] == ["other", "todo"]
+    assert answer["error"] == "no scenario is named 'tod': the stubs name 'other', 'todo'"
+    assert answer["errors"] == [{"field": "name", "message": answer["error"]}]
+    status, answer = api(st, "POST", "/__admin/scenarios", {"name": "todo", "state": "item-add", "session": "s1"})
+    assert status == 400 and answer["known"] == ["Started", "item-added"]
+    assert answer["error"] == "scenario 'todo' has no state 'item-add': its states are 'Started', 'item-added'"
+    assert answer["errors"][0]["field"] == "state"
+    assert items(st.port) == ["buy milk"] and items(st.port, session("s1")) == ["buy milk"]
+    assert api(st, "GET", "/__admin/scenarios")[1]["scenarios"][1] == {
+        "name": "todo", "state": "Started", "possibleStates": ["Started", "item-added"]}
+    assert api(st, "POST", "/__admin/scenarios", {"name": "todo", "state": "item-added"})[0] == 200  # known ones work
+    assert items(st.port) == ["buy milk", "cancel newspaper"]
+    bare = stuntman({"s.yaml": "- {request: {path: /x}, response: {}}\n"}, admin_port=0)
+    status, answer = api(bare, "POST", "/__admin/scenarios", {"name": "todo", "state": "Started"})
+    assert status == 400 and answer["known"] == [] and "the stubs name no scenario" in answer["error"]

@@ -324,19 +324,30 @@ async def start_admin(server) -> Admin:
         return web.json_response({"stubs": len(server.table.routes),
                                   "configErrors": [e.as_dict() for e in server.config_errors]})
 
-    async def list_scenarios(request: web.Request) -> web.Response:
+    def scenario_states() -> dict[str, set[str]]:
+        """Every scenario the stubs name, with the states they name (and Started)."""
         possible: dict[str, set[str]] = {}
         for route in server.table.routes:
             if route.scenario:
                 states = possible.setdefault(route.scenario, {STARTED})
                 states.update(s for s in (route.required_state, route.new_state) if s)
+        return possible
+
+    async def list_scenarios(request: web.Request) -> web.Response:
         session = request.query.get("session", "")
         current = server.state.states(session)
         return web.json_response({"session": session, "scenarios": [
             {"name": name, "state": current.get(name, STARTED), "possibleStates": sorted(states)}
-            for name, states in sorted(possible.items())]})
+            for name, states in sorted(scenario_states().items())]})
+
+    def unknown(field: str, message: str, known: list[str]) -> web.Response:
+        return web.json_response({"error": message, "errors": [{"field": field, "message": message}],
+                                  "known": known}, status=400)
 
     async def set_scenario(request: web.Request) -> web.Response:
+        """A scenario's state in a session. Only scenarios and states the stubs name: a typo
+        would otherwise be set silently and match nothing (WireMock answers 404 for an unknown
+        scenario; a 400 here names the known ones)."""
         body = await _body(request)
         try:
             name, state = body["name"], body["state"]
@@ -345,6 +356,15 @@ async def start_admin(server) -> Admin:
             name = state = session = None
         if not all(isinstance(v, str) for v in (name, state, session)):
             raise BadBody("expected {name, state[, session]}, all strings")
+        possible = scenario_states()
+        if name not in possible:
+            known = sorted(possible)
+            return unknown("name", f"no scenario is named {name!r}: the stubs name "
+                                   f"{', '.join(map(repr, known)) if known else 'no scenario'}", known)
+        if state not in possible[name]:
+            known = sorted(possible[name])
+            return unknown("state", f"scenario {name!r} has no state {state!r}: its states are "
+                                    f"{', '.join(map(repr, known))}", known)
         server.state.set_state(session, name, state)
         return web.json_response({"name": name, "state": state, "session": session})
 

@@ -29,6 +29,12 @@ ERROR = _json({"type": "object", "required": ["error"], "properties": {
     "error": {"type": "string"},
     "errors": {"type": "array", "items": {"type": "object", "properties": {
         "field": {"type": "string"}, "message": {"type": "string"}}}}}}, "Invalid input")
+SCENARIO_ERROR = _json({"type": "object", "required": ["error"], "properties": {
+    "error": {"type": "string"},
+    "errors": ERROR["content"]["application/json"]["schema"]["properties"]["errors"],
+    "known": {"type": "array", "items": {"type": "string"}, "description": "the scenarios the stubs name (an "
+              "unknown `name`), or the states of the scenario (an unknown `state`)"}}},
+    "Invalid input, or a scenario or state no stub names")
 NOT_FOUND = _json({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
                   "No such stub")
 MAPPING = {"type": "object", "required": ["id", "source"], "description": "A stub (StubSpec's fields) with "
@@ -161,7 +167,10 @@ def document() -> dict:
                     "body": {"type": "string"}}}}}})},
         "/__admin/scenarios": {
             "get": _op("Scenarios and their state in a session", {"200": _json(OBJECT)}, parameters=SESSION),
-            "post": _op("Set a scenario's state in a session", {"200": _json(OBJECT), "400": ERROR}, requestBody={
+            "post": _op("Set a scenario's state in a session. The scenario and the state must be ones the stubs "
+                        "name (Started, requiredState, newState): an unknown one is a 400 listing the known "
+                        "scenarios, or the known states of that scenario, in `known` (WireMock answers 404 for "
+                        "an unknown scenario)", {"200": _json(OBJECT), "400": SCENARIO_ERROR}, requestBody={
                 "required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["name", "state"], "properties": {
                         "name": {"type": "string"}, "state": {"type": "string"},
