@@ -242,3 +242,34 @@ def test_shutdown_stops_a_running_server(tmp_path):
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert json.loads(resp.read()) == {"shuttingDown": True}
     assert proc.wait(10) == 0
+
+
+def test_errors_name_the_input_sent_and_its_fields_not_a_stub_it_became(stuntman, tmp_path):
+    """A recording request, a request matcher (find, count, a snapshot's filter) are validated
+    through a stub's model: their errors said "invalid stub" and named the stub's fields
+    (proxy.record, request.method). They name what was sent, with its own field paths."""
+    st = stuntman(FILES, admin_port=0, recordings=tmp_path, journal_responses=1024)
+    up = "http://127.0.0.1:9"
+    for body, field, words in [({"name": "rt", "upstream": "not a url"}, "upstream", "URL"),
+                               ({"name": "a\x00b", "upstream": up}, "name", "control characters"),
+                               ({"name": "rt", "upstream": up, "filter": {"method": "FETCH"}}, "filter.method",
+                                "unknown HTTP method 'FETCH'"),
+                               ({"name": "rt", "upstream": up, "filter": {"headers": {"X-A": {"regex": "("}}}},
+                                "filter.headers.X-A", "invalid regex"),
+                               ({"upstream": up}, "name", "name is required")]:
+        status, answer = api(st, "POST", "/__admin/recordings/start", body)
+        assert status == 400 and answer["error"] == "invalid recording request", (body, answer)
+        assert answer["errors"][0]["field"] == field and words in answer["errors"][0]["message"], (body, answer)
+    assert api(st, "GET", "/__admin/recordings/status")[1] == {"recording": False}
+    for path in ("/__admin/requests/count", "/__admin/requests/find"):
+        matcher = {"method": "FETCH", "headers": {"X-A": {"equals": "a", "contains": "b"}}}
+        status, answer = api(st, "POST", path, matcher)
+        assert status == 400 and answer["error"] == "invalid request matcher"
+        assert [e["field"] for e in answer["errors"]] == ["method", "headers.X-A"]
+    status, answer = api(st, "POST", "/__admin/recordings/snapshot", {"name": "snap", "filter": {"methd": "GET"}})
+    assert status == 400 and answer["error"] == "invalid snapshot request"
+    assert answer["errors"] == [{"field": "filter.methd", "message": "unknown field"}]
+    status, answer = api(st, "POST", "/__admin/near-misses", {"method": 5})
+    assert status == 400 and "stub" not in answer["error"]
+    status, answer = api(st, "POST", "/__admin/mappings", {"request": {"method": "FETCH"}, "response": {}})
+    assert status == 400 and answer["error"] == "invalid stub" and answer["errors"][0]["field"] == "request.method"

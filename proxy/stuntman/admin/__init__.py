@@ -3,7 +3,8 @@ runtime (mappings), scenarios, reload, shutdown. Bodies are JSON or YAML, valida
 model as the stub files; errors are 400 with field paths.
 
 What is particular to faults is in admin/faults.py, to recordings in admin/recordings.py; the API's
-own OpenAPI document and docs page in admin/openapi.py.
+own OpenAPI document and docs page in admin/openapi.py; reading bodies and the 400 that says what is
+wrong with one in admin/inputs.py.
 """
 from __future__ import annotations
 
@@ -13,16 +14,14 @@ import ipaddress
 import json
 from time import monotonic
 
-import yaml
 from aiohttp import web
 
-from ..config.loader import ConfigError, ConfigErrors, load_yaml, validate_stubs
 from ..config.model import STARTED
 from ..exchange import Exchange
 from ..journal import entry_json
 from ..match.nearmiss import described, first_match, nearest, report
-from ..match.request import RequestMatcher
 from .faults import add_fault_routes, fault_json, fault_listing, no_such_fault
+from .inputs import YAML_TYPES, BadBody, bad_input_is_400, read_body, request_matcher
 from .openapi import docs_page, document
 from .recordings import add_recording_routes
 
@@ -41,69 +40,11 @@ class _Slices:
         if monotonic() - self.since > SLICE_SECONDS:
             await asyncio.sleep(0)
             self.since = monotonic()
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 # What a body may be sent as: what the OpenAPI document names. Not text/plain, form encodings or
 # no type at all: a browser sends those cross-site without asking first (a "simple" request).
 BODY_TYPES = frozenset(("application/json", *YAML_TYPES))
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 ANY_ADDRESS = ("0.0.0.0", "::", "")
-
-
-class BadBody(Exception):
-    pass
-
-
-ADMIN_BODY = "admin request body"  # the "file" its errors name
-PARSE_INLINE_BYTES = 16 * 1024  # bodies above this are parsed on a worker thread, off the data plane's loop
-
-
-def _parse(text: str, is_yaml: bool):
-    """JSON, or YAML with the stub files' bound on aliases (ConfigErrors for a YAML bomb)."""
-    if not is_yaml:
-        return json.loads(text)
-    try:
-        return load_yaml(text, ADMIN_BODY)
-    except ConfigErrors as exc:  # the API reports field and message only: the message says where
-        raise ConfigErrors([ConfigError(e.file, e.line, e.field, f"{e.file}:{e.line}: {e.message}")
-                            for e in exc.errors]) from None
-
-
-async def _body(request: web.Request):
-    try:
-        text = (await request.read()).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadBody(f"the body is not UTF-8: {exc}") from None
-    is_yaml = request.content_type in YAML_TYPES
-    try:
-        if len(text) <= PARSE_INLINE_BYTES:
-            return _parse(text, is_yaml)
-        return await asyncio.get_running_loop().run_in_executor(None, _parse, text, is_yaml)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise BadBody(f"the body is not valid {'YAML' if is_yaml else 'JSON'}: {exc}") from None
-
-
-@web.middleware
-async def _bad_input_is_400(request: web.Request, handler):
-    """A body that does not parse, or does not validate, is the client's: 400 saying why."""
-    try:
-        return await handler(request)
-    except BadBody as exc:
-        return web.json_response({"error": str(exc)}, status=400)
-    except ConfigErrors as exc:
-        what = "fault" if request.path.startswith("/__admin/faults") else "stub"
-        return web.json_response({"error": f"invalid {what}", "errors": [
-            {"field": e.field, "message": e.message} for e in exc.errors]}, status=400)
-
-
-def request_matcher(body) -> RequestMatcher:
-    """A request matcher (a stub's `request:`), compiled: find, count and snapshots run it over
-    the journal, as routes and standalone faults run it over requests."""
-    try:  # validated as a stub's `request:`, so errors read as they do in stub files
-        [loaded] = validate_stubs({"request": body, "response": {}}, "request matcher")
-    except ConfigErrors as exc:  # report fields relative to the body, not to the wrapper stub
-        raise ConfigErrors([ConfigError(e.file, None, e.field.removeprefix("request").lstrip("."), e.message)
-                            for e in exc.errors]) from None
-    return RequestMatcher(loaded.spec.request)
 
 
 def exchange_from(body) -> Exchange:
@@ -246,7 +187,7 @@ def add_collection(app: web.Application, server, layer, to_json, listing, not_fo
         return listing()
 
     async def create(request: web.Request) -> web.Response:
-        item = mappings.add(layer, await _body(request))
+        item = mappings.add(layer, await read_body(request))
         server.publish()
         return web.json_response(to_json(item), status=201)
 
@@ -262,7 +203,7 @@ def add_collection(app: web.Application, server, layer, to_json, listing, not_fo
 
     async def replace_one(request: web.Request) -> web.Response:
         item_id = request.match_info["id"]
-        item = mappings.replace(layer, item_id, await _body(request))
+        item = mappings.replace(layer, item_id, await read_body(request))
         if item is None:
             return not_found(item_id)
         server.publish()
@@ -348,7 +289,7 @@ async def start_admin(server) -> Admin:
         """A scenario's state in a session. Only scenarios and states the stubs name: a typo
         would otherwise be set silently and match nothing (WireMock answers 404 for an unknown
         scenario; a 400 here names the known ones)."""
-        body = await _body(request)
+        body = await read_body(request)
         try:
             name, state = body["name"], body["state"]
             session = body.get("session", "")
@@ -398,7 +339,7 @@ async def start_admin(server) -> Admin:
         return web.json_response({"cleared": True})
 
     async def _matching(request: web.Request):
-        matcher = request_matcher(await _body(request))
+        matcher = request_matcher(await read_body(request))
         slices = _Slices()
         for entry_id, ex in _entries():
             if matcher.matches(ex, server.state):
@@ -417,7 +358,7 @@ async def start_admin(server) -> Admin:
     async def near_misses(request: web.Request) -> web.Response:
         """Why a described request would not match; or, when a stub does match it, that stub (and
         no near misses: there is nothing to miss)."""
-        ex = exchange_from(await _body(request))
+        ex = exchange_from(await read_body(request))
         table = server.table
         route = first_match(table, ex, server.state)
         if route is not None:
@@ -452,7 +393,7 @@ async def start_admin(server) -> Admin:
     middlewares = [_local_only(settings.admin_host, settings.admin_allowed_hosts)]
     if settings.admin_token:
         middlewares.append(_bearer_auth(settings.admin_token))
-    middlewares.append(_bad_input_is_400)
+    middlewares.append(bad_input_is_400)
     app = web.Application(middlewares=middlewares)
     app.router.add_get("/__admin/health", health)
     app.router.add_get(READY_PATH, ready)
@@ -471,8 +412,8 @@ async def start_admin(server) -> Admin:
     app.router.add_post("/__admin/requests/count", count_requests)
     app.router.add_get("/__admin/requests/unmatched", unmatched_requests)
     app.router.add_post("/__admin/near-misses", near_misses)
-    add_fault_routes(app, server, _body)  # PATCH and reset
-    add_recording_routes(app, server, _body, request_matcher)
+    add_fault_routes(app, server)  # PATCH and reset
+    add_recording_routes(app, server)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/__admin/openapi.json", openapi)
     app.router.add_get("/__admin/docs", docs)

@@ -13,6 +13,7 @@ import json
 from aiohttp import web
 
 from ..faults.rules import FaultRule
+from .inputs import read_body
 
 
 def fault_json(rule: FaultRule) -> dict:
@@ -36,7 +37,7 @@ def no_such_fault(server, fault_id: str) -> web.Response:
     return web.json_response({"error": f"no fault with id {fault_id!r}"}, status=404)
 
 
-def add_fault_routes(app: web.Application, server, read_body) -> None:
+def add_fault_routes(app: web.Application, server) -> None:
     mappings = server.mappings
 
     async def patch_fault(request: web.Request) -> web.Response:

@@ -26,9 +26,11 @@ def _json(schema: dict, description: str = "OK") -> dict:
 
 OBJECT = {"type": "object"}
 ERROR = _json({"type": "object", "required": ["error"], "properties": {
-    "error": {"type": "string"},
+    "error": {"type": "string", "description": "why: `invalid <what the body is>` (stub, fault, recording request, "
+                                               "request matcher...) when it does not validate"},
     "errors": {"type": "array", "items": {"type": "object", "properties": {
-        "field": {"type": "string"}, "message": {"type": "string"}}}}}}, "Invalid input")
+        "field": {"type": "string", "description": "path of the field in the body as sent ('' for the body)"},
+        "message": {"type": "string"}}}}}}, "Invalid input")
 SCENARIO_ERROR = _json({"type": "object", "required": ["error"], "properties": {
     "error": {"type": "string"},
     "errors": ERROR["content"]["application/json"]["schema"]["properties"]["errors"],

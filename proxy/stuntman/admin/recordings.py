@@ -11,12 +11,26 @@ from aiohttp import web
 
 from ..config.loader import ConfigError, ConfigErrors
 from ..record.recorder import read_index
+from .inputs import inside, moved, read_body, request_matcher, under
 
 RECORDING_ID = "recording"
 RECORDING_PRIORITY = 1_000_000  # after every stub: recording covers what stubs do not answer
 
 
-def add_recording_routes(app: web.Application, server, read_body, request_matcher) -> None:
+def _recording_field(field: str) -> str:
+    """A field of the proxy stub a recording request becomes, as the request's own field."""
+    if field in ("proxy.record", "proxy.upstream"):
+        return {"proxy.record": "name", "proxy.upstream": "upstream"}[field]
+    in_filter = inside("request", field)
+    return under("filter", in_filter) if in_filter is not None else field
+
+
+def _required_name(body, what: str) -> None:
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+        raise ConfigErrors([ConfigError(what, None, "name", "the recording's name is required (a string)")])
+
+
+def add_recording_routes(app: web.Application, server) -> None:
     mappings = server.mappings
 
     def described(route, recording: bool) -> web.Response:
@@ -33,17 +47,19 @@ def add_recording_routes(app: web.Application, server, read_body, request_matche
 
     async def start(request: web.Request) -> web.Response:
         body = await read_body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
-            raise ConfigErrors([ConfigError("recording", None, "name", "the recording's name is required")])
+        _required_name(body, "recording")
         upstream = body.get("upstream") or server.settings.upstream
         if not upstream:
             raise ConfigErrors([ConfigError("recording", None, "upstream",
                                             "no upstream given, and stuntman runs without --upstream")])
         if mappings.stubs.get(RECORDING_ID) is not None:
             return web.json_response({"error": "already recording: POST /__admin/recordings/stop first"}, status=409)
-        mappings.add(mappings.stubs, {"id": RECORDING_ID, "name": f"recording {body['name']}",
-                                      "priority": RECORDING_PRIORITY, "request": body.get("filter") or {},
-                                      "proxy": {"upstream": upstream, "record": body["name"]}})
+        try:  # validated as the proxy stub it becomes: its errors name the request's fields
+            mappings.add(mappings.stubs, {"id": RECORDING_ID, "name": f"recording {body['name']}",
+                                          "priority": RECORDING_PRIORITY, "request": body.get("filter") or {},
+                                          "proxy": {"upstream": upstream, "record": body["name"]}})
+        except ConfigErrors as exc:
+            raise moved(exc, _recording_field) from None
         server.publish()
         return status()
 
@@ -61,12 +77,11 @@ def add_recording_routes(app: web.Application, server, read_body, request_matche
 
     async def snapshot(request: web.Request) -> web.Response:
         body = await read_body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
-            raise ConfigErrors([ConfigError("snapshot", None, "name", "the recording's name is required")])
+        _required_name(body, "snapshot")
         if not server.journal_responses:
             return web.json_response({"error": "the journal keeps no responses: start stuntman with "
                                                "--journal-responses N to snapshot"}, status=409)
-        matcher = request_matcher(body["filter"]) if body.get("filter") else None
+        matcher = request_matcher(body["filter"], at="filter") if body.get("filter") else None
         recorder = server.recorder(body["name"])
         written = skipped = 0
         for _, ex in reversed(server.journal.newest_first()):  # oldest first: the recorded order
