@@ -273,3 +273,32 @@ def test_errors_name_the_input_sent_and_its_fields_not_a_stub_it_became(stuntman
     assert status == 400 and "stub" not in answer["error"]
     status, answer = api(st, "POST", "/__admin/mappings", {"request": {"method": "FETCH"}, "response": {}})
     assert status == 400 and answer["error"] == "invalid stub" and answer["errors"][0]["field"] == "request.method"
+
+
+@pytest.mark.parametrize("body, content_type", [
+    ("[" * 100_000, "application/json"),  # 100 kB: parsed off the loop, where the parser gives up
+    (json.dumps({"request": {"path": "/deep"}, "response": {"json": json.loads("[" * 500 + "]" * 500)}}),
+     "application/json"),  # parses, then each step after it (validation, the definition kept) would recurse
+    ("[" * 100_000, "application/yaml"),
+], ids=["json-100000-open", "json-500-deep-stub", "yaml-100000-open"])
+def test_a_deeply_nested_body_is_a_400_on_every_admin_endpoint_and_the_server_keeps_serving(stuntman, tmp_path,
+                                                                                               body, content_type):
+    st = stuntman(FILES, admin_port=0, recordings=tmp_path, journal_responses=1024)
+    file_id = next(m["id"] for m in api(st, "GET", "/__admin/mappings")[1]["mappings"] if m["name"] == "from-file")
+    fault_id = api(st, "POST", "/__admin/faults", {"type": "latency", "fixed_ms": 1, "route": "from-file"})[1]["id"]
+    for method, path in [("POST", "/__admin/mappings"), ("PUT", f"/__admin/mappings/{file_id}"),
+                         ("POST", "/__admin/faults"), ("PUT", f"/__admin/faults/{fault_id}"),
+                         ("PATCH", f"/__admin/faults/{fault_id}"), ("POST", "/__admin/requests/find"),
+                         ("POST", "/__admin/requests/count"), ("POST", "/__admin/near-misses"),
+                         ("POST", "/__admin/scenarios"), ("POST", "/__admin/recordings/start"),
+                         ("POST", "/__admin/recordings/snapshot")]:
+        started = time.monotonic()
+        status, answer = api(st, method, path, body, content_type)
+        assert status == 400 and ("nest deeper than 100 levels" in json.dumps(answer)  # ours, or libyaml's:
+                                  or "exceeded maximum nesting depth" in answer["error"]), (path, status, answer)
+        assert time.monotonic() - started < 5
+    assert api(st, "GET", "/__admin/mappings")[1]["meta"]["total"] == 4
+    assert text(st, "/file") == (200, b"file-v1")
+    nested = {"request": {"path": "/ninety"}, "response": {"json": json.loads("[" * 90 + "]" * 90)}}
+    assert api(st, "POST", "/__admin/mappings", nested)[0] == 201  # as deep as anyone needs: fine
+    assert text(st, "/ninety") == (200, b"[" * 90 + b"]" * 90)

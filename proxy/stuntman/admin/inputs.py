@@ -15,7 +15,7 @@ from collections.abc import Callable
 import yaml
 from aiohttp import web
 
-from ..config.loader import ConfigError, ConfigErrors, load_yaml, validate_stubs
+from ..config.loader import MAX_NESTING, ConfigError, ConfigErrors, load_yaml, validate_stubs
 from ..match.request import RequestMatcher
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -37,14 +37,41 @@ INPUTS = {
 }
 
 
+# JSON bodies nest at most as deep as stub files may (YAML's loader checks its own): Python's
+# parser, validation, the definition kept as JSON and template rendering all recurse, and a few
+# hundred levels (100,000 `[` is 100 kB) would end in a RecursionError, a 500.
+TOO_DEEP = f"the body's arrays and objects nest deeper than {MAX_NESTING} levels"
+
+
 class BadBody(Exception):
     pass
 
 
+def too_deep(value, limit: int = MAX_NESTING) -> bool:
+    """Do objects and arrays nest deeper than `limit` in value? (A walk without recursion.)"""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def parse(text: str, is_yaml: bool):
-    """JSON, or YAML with the stub files' bound on aliases (ConfigErrors for a YAML bomb)."""
+    """JSON at most MAX_NESTING levels deep (BadBody), or YAML with the stub files' bounds on
+    aliases and nesting (ConfigErrors)."""
     if not is_yaml:
-        return json.loads(text)
+        try:
+            value = json.loads(text)
+        except RecursionError:  # the parser (C) gives up at about 1,000 levels, cleanly
+            raise BadBody(TOO_DEEP) from None
+        if too_deep(value):
+            raise BadBody(TOO_DEEP)
+        return value
     try:
         return load_yaml(text, ADMIN_BODY)
     except ConfigErrors as exc:  # the API reports field and message only: the message says where
