@@ -591,3 +591,40 @@ def test_regex_matchers_still_match_with_re2(stuntman):
     assert call(st.port, "GET", "/c?q=ABBC")[2] == b"ignore-case"
     assert call(st.port, "POST", "/b", body="xéé y".encode())[2] == b"unicode-body"
     assert call(st.port, "POST", "/b", body="xé y".encode())[0] == 404
+
+
+@pytest.mark.parametrize("expression, sent, matches", [
+    ("$[?@.amount > 1000]", {"amount": 5000}, True),  # the object body itself (WireMock, Jayway)
+    ("$[?@.amount > 1000]", {"amount": 10}, False),
+    ("$[?@.amount > 1000]", {"amount": "5000"}, False),  # a string is not more than a number
+    ("$[?(@.amount > 1000)]", {"amount": 5000}, True),  # Jayway's parentheses
+    ("$ [ ?@.amount > 1000]", {"amount": 5000}, True),
+    ("$[?@.amount > $.limit]", {"amount": 5000, "limit": 100}, True),  # `$` is still the body
+    ("$[?@.amount > $.limit]", {"amount": 5000, "limit": 9000}, False),
+    ("$[?@.amount > 1000]", {"order": {"amount": 5000}}, True),  # RFC 9535: a member matches
+    ("$[?@.amount > 1000]", [{"amount": 5000}], True),  # RFC 9535: an element matches
+    ("$[?@.amount > 1000]", [[{"amount": 5000}]], False),  # an array body is not tested itself
+    ("$[?@.amount > 1000]", 5000, False),
+    ("$.order[?@.amount > 1000]", {"order": {"amount": 5000}}, False),  # only a filter at the root
+])
+def test_body_json_path_filter_at_the_root_tests_an_object_body_itself(stuntman, expression, sent, matches):
+    """RFC 9535 filters an object's member values, so `$[?@.amount > 1000]` never matched the
+    body {"amount": 5000} (the demo's 402 answered 201); WireMock users write it and expect a match."""
+    st = stuntman({"m.yaml": f"""
+        - request: {{method: POST, path: /m, body: {{jsonPath: "{expression}"}}}}
+          response: {{body: matched}}
+    """})
+    status = call(st.port, "POST", "/m", body=json.dumps(sent))[0]
+    assert status == (200 if matches else 404)
+
+
+def test_body_json_path_filter_at_the_root_then_a_matcher(stuntman):
+    st = stuntman({"m.yaml": """
+        - request:
+            path: /m
+            body: {jsonPath: {expression: "$[?@.amount > 1000].currency", matches: {equals: EUR}}}
+          response: {body: matched}
+    """})
+    assert call(st.port, "POST", "/m", body=b'{"amount": 5000, "currency": "EUR"}')[0] == 200
+    assert call(st.port, "POST", "/m", body=b'{"amount": 5000, "currency": "USD"}')[0] == 404
+    assert call(st.port, "POST", "/m", body=b'{"amount": 50, "currency": "EUR"}')[0] == 404

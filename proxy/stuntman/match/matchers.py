@@ -236,14 +236,29 @@ class BodyJson:
             f" ({', '.join(flags)})" if flags else "")
 
 
+# `$[?…]`: a filter selector applied to the root (RFC 9535 allows blank space in between)
+ROOT_FILTER = re2.compile(r"^\$\s*\[\s*\?")
+
+
 class BodyJsonPath:
-    __slots__ = ("source", "path", "inner")
+    """RFC 9535, plus one thing WireMock (Jayway) users rely on: a filter at the root, such as
+    `$[?@.amount > 1000]`, also tests a body that is a JSON object itself. RFC 9535 filters only
+    the object's member values, so it never matches `{"amount": 5000}`; Jayway, and so WireMock's
+    matchesJsonPath, test the object. The RFC's answer is tried first; when it finds nothing in an
+    object body, the filter is tried on the object, with `$` still meaning the body."""
+
+    __slots__ = ("source", "path", "root_filter", "inner")
 
     def __init__(self, expression: str, inner: Matcher | None = None):
         import jsonpath  # 1.3 MB of RSS: only when a stub uses JSONPath
 
         self.source = expression
         self.path = jsonpath.compile(expression)
+        self.root_filter: Any = None
+        if ROOT_FILTER.search(expression):
+            # python-jsonpath's pseudo root `^` is `$` with the body wrapped in a one-element array,
+            # so a filter right after it selects the body itself; `$` inside the filter is the body
+            self.root_filter = jsonpath.compile("^" + expression[1:])
         self.inner = inner
 
     def test(self, body: BodyView) -> bool:
@@ -251,6 +266,8 @@ class BodyJsonPath:
         if doc is BodyView.INVALID:
             return False
         found = self.path.findall(doc)
+        if not found and self.root_filter is not None and isinstance(doc, dict):
+            found = self.root_filter.findall(doc)
         if not found:
             return False
         if self.inner is None:
