@@ -181,3 +181,57 @@ def test_a_stubs_own_fault_is_listed_with_the_files_field_names(stuntman):
     st = stuntman({"s.yaml": OWN}, admin_port=0)
     [own] = api(st, "GET", "/__admin/faults")[1]["faults"]
     assert own["grpcStatus"] == 15 and "grpc_status" not in own
+
+
+# -- the error fault's Content-Type ---------------------------------------------------------------
+
+def error_answer(port: int, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """(status, every header as sent, in order, body): a duplicated header must show."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.getheaders(), resp.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("fault, content_type, body", [
+    ('{type: error, body: {error: "down (injected)", retry: true}}', "application/json",
+     b'{"error": "down (injected)", "retry": true}'),
+    ('{type: error, body: [1, "two"]}', "application/json", b'[1, "two"]'),
+    ("""{type: error, body: '  {"error": "down"}'}""", "application/json", b'  {"error": "down"}'),  # as written
+    ("{type: error, body: down for now}", "text/plain; charset=utf-8", b"down for now"),
+    ("{type: error, body: '42'}", "text/plain; charset=utf-8", b"42"),  # JSON, not an object or array
+    ("""{type: error, body: '{"error": '}""", "text/plain; charset=utf-8", b'{"error": '),
+    ("{type: error}", "text/plain; charset=utf-8", b"stuntman: injected fault error\n"),
+    ("{type: error, body: {title: down}, headers: {content-type: application/problem+json}}",
+     "application/problem+json", b'{"title": "down"}'),
+    ("""{type: error, body: '{"a": 1}', headers: {Content-Type: text/csv, X-Kept: "yes"}}""",
+     "text/csv", b'{"a": 1}'),
+], ids=["mapping", "list", "json-text", "text", "number", "broken-json", "default", "own-json", "own-text"])
+def test_an_error_faults_json_body_is_served_as_json(stuntman, fault, content_type, body):
+    """A mapping or list body (sent as JSON), or a string holding a JSON object or array, is
+    `application/json`, as a stub's `json:` is; other text is `text/plain`, as a stub's `body:`
+    is; a Content-Type in the fault's `headers` wins and is the only one sent."""
+    st = stuntman({"s.yaml": f"- {{request: {{path: /p}}, response: {{body: ok}}, faults: [{fault}]}}\n"})
+    status, headers, got = error_answer(st.port, "/p")
+    assert status == 503 and got == body
+    assert [v for k, v in headers if k.lower() == "content-type"] == [content_type], headers
+    if "X-Kept" in fault:
+        assert ("X-Kept", "yes") in headers  # the fault's other headers still go out
+
+
+def test_an_error_faults_json_body_through_the_admin_api(stuntman):
+    st = stuntman({"s.yaml": "- name: users\n  request: {path: /users}\n  response: {body: ok}\n"}, admin_port=0)
+    status, created = api(st, "POST", "/__admin/faults",
+                          {"type": "error", "status": 500, "route": "users", "body": {"error": "down"}})
+    assert status == 201 and created["body"] == {"error": "down"}
+    assert api(st, "GET", f"/__admin/faults/{created['id']}")[1]["body"] == {"error": "down"}
+    status, headers, body = error_answer(st.port, "/users")
+    assert status == 500 and body == b'{"error": "down"}'
+    assert [v for k, v in headers if k.lower() == "content-type"] == ["application/json"]
+    status, answer = api(st, "POST", "/__admin/faults", {"type": "error", "body": 42})
+    assert status == 400 and answer["errors"][0]["field"].startswith("body")

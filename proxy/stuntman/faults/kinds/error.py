@@ -3,13 +3,17 @@ upstream). It replaces the response: the first answering fault (error, reset, cl
 on a request decides.
 
 Parameters, after Envoy's abort (http_status / grpc_status): `status` (default 503), `headers`
-and `body` (default: a line naming the fault) make the HTTP answer; `grpcStatus`, a gRPC status
-code (0-16, or its canonical name such as UNAVAILABLE), is the code a gRPC request gets instead.
-stuntman does not speak gRPC yet: HTTP requests are answered with `status` either way, and the
-code is carried on the compiled fault (`Error.grpc_status`, None when not given) for when it does.
+and `body` (default: a line naming the fault) make the HTTP answer. A mapping or a list body is
+written as JSON (as a stub's `json:` is); it, and a string holding a JSON object or array, go out as
+`application/json`, any other string as `text/plain`, unless `headers` names a Content-Type (then
+that one, once). `grpcStatus`, a gRPC status code (0-16, or its canonical name such as
+UNAVAILABLE), is the code a gRPC request gets instead. stuntman does not speak gRPC yet: HTTP
+requests are answered with `status` either way, and the code is carried on the compiled fault
+(`Error.grpc_status`, None when not given) for when it does.
 """
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator
@@ -60,26 +64,50 @@ class ErrorFault(FaultBase):
                     "e.g. 14 or UNAVAILABLE (kept as the code). HTTP requests are answered with `status`, "
                     "`headers` and `body` whether or not this is set")
     headers: dict[str, str] = Field(default_factory=dict)
-    body: str | None = Field(None, description="default: a line naming the fault")
+    body: str | dict[str, Any] | list[Any] | None = Field(
+        None, description="default: a line naming the fault. A mapping or a list is sent as JSON; it and a string "
+                          "holding a JSON object or array get `Content-Type: application/json`, any other text "
+                          "`text/plain; charset=utf-8`, unless `headers` sets a Content-Type")
 
     _wire_safe = field_validator("headers")(wire_safe_headers)
 
 
+def is_json_document(text: str) -> bool:
+    """A string that parses as a JSON object or array (a bare number or word stays text)."""
+    if text.lstrip()[:1] not in ("{", "["):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 class Error(Answer):
     type = "error"
-    __slots__ = ("status", "grpc_status", "headers", "body")
+    __slots__ = ("status", "grpc_status", "headers", "body", "content_type")
 
     def __init__(self, spec, *args):
         super().__init__(spec, *args)
         self.status = spec.status
         self.grpc_status = spec.grpc_status  # for gRPC requests; None: not given
-        self.headers = list(spec.headers.items())
         label = spec.name or "error"
-        self.body = (spec.body if spec.body is not None else f"stuntman: injected fault {label}\n")
+        body = spec.body
+        if body is None:
+            body = f"stuntman: injected fault {label}\n"
+        elif not isinstance(body, str):
+            body = json.dumps(body, ensure_ascii=False)  # as a stub's `json:` is written
+        self.body = body
+        # the fault's own Content-Type wins (sent once, as given); else the body's kind decides
+        self.headers = [(k, v) for k, v in spec.headers.items() if k.lower() != "content-type"]
+        given = [v for k, v in spec.headers.items() if k.lower() == "content-type"]
+        self.content_type = given[-1] if given else (
+            "application/json" if is_json_document(body) else "text/plain; charset=utf-8")
 
     def answer(self, ex: Any, flow: Flow) -> None:
         """Answered instead of the route: status, headers and body (gRPC will read grpc_status)."""
-        flow.deliver(ex, Response.text(self.status, self.body, headers=self.headers))
+        flow.deliver(ex, Response.text(self.status, self.body, headers=self.headers,
+                                       content_type=self.content_type))
 
 
 register(ErrorFault, Error)
