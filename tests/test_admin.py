@@ -1,6 +1,7 @@
 """The admin API's stubs at runtime (mappings), scenarios and shutdown, over real sockets."""
 from __future__ import annotations
 
+import http.client
 import json
 import subprocess
 import threading
@@ -302,3 +303,41 @@ def test_a_deeply_nested_body_is_a_400_on_every_admin_endpoint_and_the_server_ke
     nested = {"request": {"path": "/ninety"}, "response": {"json": json.loads("[" * 90 + "]" * 90)}}
     assert api(st, "POST", "/__admin/mappings", nested)[0] == 201  # as deep as anyone needs: fine
     assert text(st, "/ninety") == (200, b"[" * 90 + b"]" * 90)
+
+
+def _chunked(st, path: str, chunks: list[bytes]) -> tuple[int, str, dict]:
+    """A POST whose body is sent chunked (no Content-Length to refuse it by)."""
+    conn = http.client.HTTPConnection("127.0.0.1", int(st.admin_url.rsplit(":", 1)[1]), timeout=10)
+    try:
+        conn.request("POST", path, body=iter(chunks), headers={"Content-Type": "application/json"},
+                     encode_chunked=True)
+        resp = conn.getresponse()
+        return resp.status, resp.headers.get("Content-Type", ""), json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+def test_an_oversized_admin_body_is_a_json_413_naming_the_limit_which_is_configurable(stuntman):
+    """Over the limit (1 MiB by default) the answer was aiohttp's plain-text 413: now JSON like
+    every admin error, naming the limit; admin_max_body_bytes (--admin-max-body-bytes) sets it."""
+    def stub(size: int) -> dict:
+        return {"request": {"path": f"/big{size}"}, "response": {"body": "x" * size}}
+
+    st = stuntman(FILES, admin_port=0)
+    status, answer = api(st, "POST", "/__admin/mappings", stub(1024 * 1024))
+    assert status == 413 and answer == {"limit": 1048576, "error": "the body is larger than the admin API "
+                                        "takes: 1048576 bytes (--admin-max-body-bytes)"}
+    assert api(st, "POST", "/__admin/mappings", stub(1000 * 1000))[0] == 201  # just under it
+    small = stuntman(FILES, admin_port=0, admin_max_body_bytes=4096)
+    for method, path in [("POST", "/__admin/mappings"), ("POST", "/__admin/requests/count"),
+                         ("POST", "/__admin/recordings/start"), ("POST", "/__admin/scenarios")]:
+        status, answer = api(small, method, path, stub(5000))
+        assert status == 413 and answer["limit"] == 4096 and "4096 bytes" in answer["error"], (path, answer)
+    body = json.dumps(stub(5000)).encode()
+    status, content_type, answer = _chunked(small, "/__admin/mappings", [body[i:i + 1000]
+                                                                       for i in range(0, len(body), 1000)])
+    assert (status, content_type, answer["limit"]) == (413, "application/json; charset=utf-8", 4096)
+    assert api(small, "POST", "/__admin/mappings", stub(3000))[0] == 201
+    assert api(small, "GET", "/__admin/mappings")[1]["meta"]["total"] == 5
+    large = stuntman({}, admin_port=0, admin_max_body_bytes=3 * 1024 * 1024)
+    assert api(large, "POST", "/__admin/mappings", stub(2 * 1024 * 1024))[0] == 201

@@ -51,6 +51,7 @@ class Settings:
     watch: bool = True                   # reload when files under `stubs` change
     admin_token: str | None = None       # bearer token the admin API requires (when set)
     admin_allowed_hosts: tuple[str, ...] = ()  # more Host names the admin API answers (NAME or NAME:PORT)
+    admin_max_body_bytes: int = 1024 * 1024  # admin API request bodies → 413 (JSON, naming the limit)
     seed: int | None = None              # of fault decisions (None: a random one, printed at start)
     fault_headers: bool = False          # requests may ask for faults (X-Stuntman-Delay-Ms / -Abort)
     fault: tuple[str, ...] = ()          # --fault 'path=/x,type=error,status=503' rules

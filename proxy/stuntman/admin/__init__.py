@@ -21,7 +21,7 @@ from ..exchange import Exchange
 from ..journal import entry_json
 from ..match.nearmiss import described, first_match, nearest, report
 from .faults import add_fault_routes, fault_json, fault_listing, no_such_fault
-from .inputs import YAML_TYPES, BadBody, bad_input_is_400, read_body, request_matcher
+from .inputs import MAX_BODY_BYTES, YAML_TYPES, BadBody, bad_input_is_400, read_body, request_matcher
 from .openapi import docs_page, document
 from .recordings import add_recording_routes
 
@@ -394,7 +394,8 @@ async def start_admin(server) -> Admin:
     if settings.admin_token:
         middlewares.append(_bearer_auth(settings.admin_token))
     middlewares.append(bad_input_is_400)
-    app = web.Application(middlewares=middlewares)
+    app = web.Application(middlewares=middlewares, client_max_size=settings.admin_max_body_bytes)
+    app[MAX_BODY_BYTES] = settings.admin_max_body_bytes
     app.router.add_get("/__admin/health", health)
     app.router.add_get(READY_PATH, ready)
     app.router.add_post("/__admin/mappings/reload", reload)

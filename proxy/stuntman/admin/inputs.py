@@ -47,6 +47,13 @@ class BadBody(Exception):
     pass
 
 
+class TooLarge(Exception):
+    pass
+
+
+MAX_BODY_BYTES = web.AppKey("max_body_bytes", int)  # Settings.admin_max_body_bytes, on the app
+
+
 def too_deep(value, limit: int = MAX_NESTING) -> bool:
     """Do objects and arrays nest deeper than `limit` in value? (A walk without recursion.)"""
     stack = [(value, 1)]
@@ -80,8 +87,15 @@ def parse(text: str, is_yaml: bool):
 
 
 async def read_body(request: web.Request):
+    limit = request.app[MAX_BODY_BYTES]
+    declared = request.content_length
     try:
-        text = (await request.read()).decode("utf-8")
+        if declared is not None and declared > limit:  # refused before reading what would be dropped
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
+        text = (await request.read()).decode("utf-8")  # (aiohttp stops reading past the app's limit)
+    except web.HTTPRequestEntityTooLarge:
+        raise TooLarge(f"the body is larger than the admin API takes: {limit} bytes (--admin-max-body-bytes)",
+                       limit) from None
     except UnicodeDecodeError as exc:
         raise BadBody(f"the body is not UTF-8: {exc}") from None
     is_yaml = request.content_type in YAML_TYPES
@@ -102,11 +116,15 @@ def input_name(request: web.Request) -> str:
 
 @web.middleware
 async def bad_input_is_400(request: web.Request, handler):
-    """A body that does not parse, or does not validate, is the client's: 400 saying why."""
+    """A body that does not parse, or does not validate, is the client's: 400 saying why (413 for
+    one over the limit), in JSON as every admin answer."""
     try:
         return await handler(request)
     except BadBody as exc:
         return web.json_response({"error": str(exc)}, status=400)
+    except TooLarge as exc:
+        message, limit = exc.args
+        return web.json_response({"error": message, "limit": limit}, status=413)
     except ConfigErrors as exc:
         return web.json_response({"error": f"invalid {input_name(request)}", "errors": [
             {"field": e.field, "message": e.message} for e in exc.errors]}, status=400)

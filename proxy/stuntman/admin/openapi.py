@@ -96,7 +96,14 @@ GUARDED = {
 }
 
 
+TOO_LARGE = _json({"type": "object", "required": ["error", "limit"], "properties": {
+    "error": {"type": "string"}, "limit": {"type": "integer", "description": "bytes"}}},
+    "A body over the admin API's limit (--admin-max-body-bytes, default 1 MiB)")
+
+
 def _op(summary: str, responses: dict, **extra: Any) -> dict:
+    if "requestBody" in extra:
+        responses = {**responses, "413": TOO_LARGE}
     return {"summary": summary, "responses": {**responses, **GUARDED}, **extra}
 
 
