@@ -341,3 +341,19 @@ def test_an_oversized_admin_body_is_a_json_413_naming_the_limit_which_is_configu
     assert api(small, "GET", "/__admin/mappings")[1]["meta"]["total"] == 5
     large = stuntman({}, admin_port=0, admin_max_body_bytes=3 * 1024 * 1024)
     assert api(large, "POST", "/__admin/mappings", stub(2 * 1024 * 1024))[0] == 201
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "../out", "", "x" * 256])
+def test_a_snapshot_into_a_name_no_recording_could_have_is_a_400_naming_the_field(stuntman, tmp_path, name):
+    """recordings/snapshot took any name: a NUL, an empty or a `..` name answered 500."""
+    st = stuntman(FILES, admin_port=0, recordings=tmp_path / "rec", journal_responses=1024)
+    status, answer = api(st, "POST", "/__admin/recordings/snapshot", {"name": name})
+    assert status == 400 and answer["error"] == "invalid snapshot request" and answer["errors"][0]["field"] == "name"
+
+
+def test_a_snapshot_never_writes_outside_the_recordings_directory(stuntman, tmp_path):
+    """An absolute name (which the command line may give) wrote wherever it pointed."""
+    st = stuntman(FILES, admin_port=0, recordings=tmp_path / "rec", journal_responses=1024)
+    status, answer = api(st, "POST", "/__admin/recordings/snapshot", {"name": str(tmp_path / "elsewhere")})
+    assert status == 400 and answer["errors"][0]["field"] == "name"
+    assert not (tmp_path / "elsewhere").exists()

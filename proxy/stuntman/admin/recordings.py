@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..config.loader import ConfigError, ConfigErrors
+from ..config.paths import recording_name_problem
 from ..record.recorder import read_index
 from .inputs import inside, moved, read_body, request_matcher, under
 
@@ -26,8 +27,13 @@ def _recording_field(field: str) -> str:
 
 
 def _required_name(body, what: str) -> None:
+    """A recording's name, by the rules of stub files' names: a path inside --recordings (an
+    absolute one, as the command line may give, would write anywhere the server can)."""
     if not isinstance(body, dict) or not isinstance(body.get("name"), str):
         raise ConfigErrors([ConfigError(what, None, "name", "the recording's name is required (a string)")])
+    problem = recording_name_problem(body["name"])
+    if problem is not None:
+        raise ConfigErrors([ConfigError(what, None, "name", problem)])
 
 
 def add_recording_routes(app: web.Application, server) -> None:
