@@ -1,11 +1,13 @@
 """The command line as a shell uses it: pipes, exit codes, stderr."""
 from __future__ import annotations
 
+import socket
 import subprocess
 
 import pytest
 
-from conftest import STUNTMAN, run_cli, write_stubs
+from conftest import ROOT, STUNTMAN, call, free_port, run_cli, write_stubs
+from stuntman.record.recorder import read_index
 
 
 @pytest.mark.parametrize("args", [["schema"], ["schema", "--recording"], ["--help"]])
@@ -82,3 +84,55 @@ def test_validate_refuses_what_is_not_a_stub_file_in_one_line(tmp_path):
     missing = run_cli("validate", str(tmp_path / "gone.yaml"))
     assert missing.returncode == 2
     assert missing.stderr.splitlines() == [f"stuntman: error: stub file '{tmp_path / 'gone.yaml'}' does not exist"]
+
+
+# -- stuntman record --to an existing recording -----------------------------------------------
+
+def record_session(tmp_path, upstream_url, *flags, paths=(), port=None):
+    """`stuntman record --to payments` as a user runs it: (exit status, stdout, stderr) once the
+    requests to `paths` were answered and it was stopped (or once it refused to start)."""
+    port = port or free_port()
+    proc = subprocess.Popen([*STUNTMAN, "record", "--upstream", upstream_url, "--to", "payments", "--recordings",
+                             str(tmp_path), "--port", str(port), "--admin-port", str(free_port()),
+                             "--stubs", str(write_stubs(tmp_path / "no-stubs", {})), *flags],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        first = proc.stdout.readline()  # the start line, printed once it listens (or nothing: refused)
+        for path in paths:
+            assert call(port, "GET", path)[0] == 200
+        proc.terminate()
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, first + out, err
+
+
+def urls(directory):
+    return [(e["seq"], e["url"]) for e in read_index(directory)]
+
+
+def test_record_to_an_existing_recording_asks_to_append_or_overwrite(tmp_path, upstream):
+    payments = tmp_path / "payments"
+    code, out, err = record_session(tmp_path, upstream.url, paths=["/a", "/b"])
+    assert code == 0, err
+    assert f", recording into {payments}" in out and "appending" not in out and "replacing" not in out
+    code, out, err = record_session(tmp_path, upstream.url, paths=[])
+    assert (code, out) == (2, "")
+    assert err.splitlines() == ["stuntman: error: recording 'payments' already holds 2 exchange(s): "
+                                "pass --append to add to it or --overwrite to replace it"]
+    code, out, err = record_session(tmp_path, upstream.url, "--append", paths=["/c"])
+    assert code == 0 and f"recording into {payments} (appending to its 2 exchange(s))" in out, err
+    assert urls(payments) == [(1, "/a"), (2, "/b"), (3, "/c")]
+    with socket.socket() as busy:  # --overwrite that cannot start loses nothing
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        code, _, err = record_session(tmp_path, upstream.url, "--overwrite", port=busy.getsockname()[1])
+    assert code == 2 and "already in use" in err
+    assert urls(payments) == [(1, "/a"), (2, "/b"), (3, "/c")]
+    code, out, err = record_session(tmp_path, upstream.url, "--overwrite", paths=["/d"])
+    assert code == 0 and f"recording into {payments} (replacing it: its 3 exchange(s) removed)" in out, err
+    assert urls(payments) == [(1, "/d")]
+    assert len(list((payments / "exchanges").iterdir())) == 1
+    both = run_cli("record", "--upstream", upstream.url, "--to", "payments", "--append", "--overwrite")
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr

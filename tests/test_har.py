@@ -8,6 +8,7 @@ import gzip
 import json
 
 from conftest import call, run_cli
+from stuntman.record.recorder import read_index
 
 PNG = bytes(range(256)) * 4
 SECRET = "eyJhbGciOiJIUzI1NiJ9.secret-token"
@@ -175,3 +176,32 @@ def test_an_empty_har_exits_2(tmp_path):
     har = write(tmp_path, "empty.har", {"log": {"version": "1.2", "entries": []}})
     result = run_cli("import", "har", str(har), "--to", "empty", "--recordings", str(tmp_path))
     assert result.returncode == 2 and "no entries" in result.stderr and not (tmp_path / "empty").exists()
+
+
+def test_import_into_an_existing_recording_asks_to_append_or_overwrite(tmp_path):
+    """As `record --to`: an existing recording is neither added to nor replaced unless asked, and a
+    failed --overwrite import leaves it as it was."""
+    one = write(tmp_path, "one.har", {"log": {"entries": [entry("GET", "https://api.example.test/one", 200)]}})
+    two = write(tmp_path, "two.har", {"log": {"entries": [entry("GET", "https://api.example.test/two", 200),
+                                                          entry("GET", "https://api.example.test/three", 200)]}})
+    args = ("--to", "web", "--recordings", str(tmp_path))
+
+    def held():
+        return [(e["seq"], e["url"]) for e in read_index(tmp_path / "web")]
+
+    assert run_cli("import", "har", str(one), *args).returncode == 0
+    refused = run_cli("import", "har", str(two), *args)
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr.splitlines() == ["stuntman: error: recording 'web' already holds 1 exchange(s): "
+                                           "pass --append to add to it or --overwrite to replace it"]
+    assert held() == [(1, "/one")]
+    appended = run_cli("import", "har", str(two), *args, "--append")
+    assert appended.returncode == 0 and "(appended to its 1 exchange(s))" in appended.stdout, appended.stderr
+    assert held() == [(1, "/one"), (2, "/two"), (3, "/three")]
+    broken = write(tmp_path, "broken.har", {"log": {"entries": []}})
+    failed = run_cli("import", "har", str(broken), *args, "--overwrite")
+    assert failed.returncode == 2 and held() == [(1, "/one"), (2, "/two"), (3, "/three")]
+    replaced = run_cli("import", "har", str(one), *args, "--overwrite")
+    assert replaced.returncode == 0 and "(replacing it: its 3 exchange(s) removed)" in replaced.stdout
+    assert held() == [(1, "/one")] and len(list((tmp_path / "web" / "exchanges").iterdir())) == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left

@@ -83,6 +83,37 @@ def recording_path(value: str) -> str:
     return str(Path(value).resolve()) if "/" in value or os.sep in value else value
 
 
+def recording_directory(recordings: Path, value: str) -> Path:
+    """Where a recording named on the command line lives (a bad name is a CliError)."""
+    from ..record.recorder import recording_dir
+
+    try:
+        return recording_dir(recordings, recording_path(value))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def add_record_mode(parser) -> None:
+    """--append / --overwrite: what writing into a recording that already holds exchanges does."""
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--append", action="store_true",
+                      help="if the recording already holds exchanges, add to them")
+    mode.add_argument("--overwrite", action="store_true",
+                      help="if the recording already holds exchanges, remove them and start it anew")
+
+
+def exchanges_held(directory: Path, value: str, append: bool, overwrite: bool) -> int:
+    """How many exchanges a recording to be written already holds; a CliError if it holds any and
+    neither --append nor --overwrite said what to do with them (nothing is lost by asking)."""
+    from ..record.recorder import read_index
+
+    held = len(read_index(directory))
+    if held and not (append or overwrite):
+        raise CliError(f"recording '{value}' already holds {held} exchange(s): pass --append to add to it "
+                       "or --overwrite to replace it")
+    return held
+
+
 def settings_from(args) -> Settings:
     """The Settings of `run`, `record` or `replay`: flags, then STUNTMAN_* env vars, then defaults."""
     _from_env(args)

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from .. import __version__
 from ..settings import Settings
-from .common import DEFAULTS, CliError, Parser, check_upstream_ca, recording_path
+from .common import (
+    DEFAULTS,
+    CliError,
+    Parser,
+    add_record_mode,
+    check_upstream_ca,
+    exchanges_held,
+    recording_directory,
+)
 
 
 def add_recording_commands(sub) -> None:
@@ -25,6 +35,7 @@ def add_recording_commands(sub) -> None:
     imp.add_argument("--to", dest="record_to", required=True, metavar="NAME",
                      help="the recording (a name under --recordings, or a path)")
     imp.add_argument("--skip-bad", action="store_true", help="import the good entries even if some are bad")
+    add_record_mode(imp)
     imp.set_defaults(func=cmd_import)
     exp = sub.add_parser("export", help="export a recording as HAR",
                          description="Write a recording as a HAR 1.2 file (for tools that read HAR).")
@@ -80,27 +91,41 @@ def add_recording_commands(sub) -> None:
     ca.set_defaults(func=cmd_ca)
 
 
-def _recording_dir(recordings: Path, value: str) -> Path:
-    from ..record.recorder import recording_dir
-
-    try:
-        return recording_dir(recordings, recording_path(value))
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-
-
 def _existing_recording(recordings: Path, value: str) -> Path:
-    directory = _recording_dir(recordings, value)
+    directory = recording_directory(recordings, value)
     if not directory.is_dir():
         raise CliError(f"no recording at {directory}")
     return directory
 
 
 def cmd_import(args) -> int:
+    """Into a new recording; into one that holds exchanges only with --append (added after them)
+    or --overwrite (imported aside, then put in their place: a failed import leaves them)."""
+    from ..record.recorder import replace_recording
+
+    directory = recording_directory(args.recordings, args.record_to)
+    held = exchanges_held(directory, args.record_to, args.append, args.overwrite)
+    fresh = None
+    if args.overwrite and held:
+        fresh = Path(tempfile.mkdtemp(prefix=f".{directory.name}.importing-", dir=directory.parent))
+    try:
+        count, summary = _import(args, fresh or directory)
+        if fresh is not None:
+            replace_recording(directory, fresh)
+    finally:
+        if fresh is not None:
+            shutil.rmtree(fresh, ignore_errors=True)
+    was = (f" (replacing it: its {held} exchange(s) removed)" if fresh is not None
+           else f" (appended to its {held} exchange(s))" if held else "")
+    print(f"imported {count} exchange(s) into {directory}{was}{summary}")
+    return 0
+
+
+def _import(args, directory: Path) -> tuple[int, str]:
+    """The file's exchanges written into `directory`: how many, and what the summary line adds."""
     from ..record.format import Redactor
     from ..record.har import HarError, import_har, stderr_progress
 
-    directory = _recording_dir(args.recordings, args.record_to)
     redactor = Redactor(tuple(args.redact), tuple(args.redact_json), enabled=not args.no_redact)
     if args.format == "mitmproxy":
         from ..record.forward import import_flows
@@ -117,8 +142,7 @@ def cmd_import(args) -> int:
             recorder.close()
         for line in skipped:
             print(f"skipped {line}", file=sys.stderr)
-        print(f"imported {count} exchange(s) into {directory}")
-        return 0
+        return count, ""
     try:
         result = import_har(args.file, directory, redactor, args.skip_bad, stderr_progress)
     except HarError as exc:
@@ -129,10 +153,8 @@ def cmd_import(args) -> int:
         print(f"skipped entries[{index}]: no response ({why})", file=sys.stderr)
     for problem in result.problems:
         print(f"skipped {problem}", file=sys.stderr)
-    print(f"imported {result.count} exchange(s) into {directory}"
-          + (f"; {result.unanswered_summary()}" if result.unanswered else "")
-          + (f"; skipped {len(result.problems)} problem(s)" if result.problems else ""))
-    return 0
+    return result.count, ((f"; {result.unanswered_summary()}" if result.unanswered else "")
+                          + (f"; skipped {len(result.problems)} problem(s)" if result.problems else ""))
 
 
 def cmd_export(args) -> int:
@@ -206,11 +228,12 @@ def cmd_ca(args) -> int:
     return 0
 
 
-def cmd_forward(settings: Settings, args) -> int:
-    """`stuntman record --forward`: mitmproxy in this process, recording through stuntman's recorder."""
+def cmd_forward(settings: Settings, args, held: int) -> int:
+    """`stuntman record --forward`: mitmproxy in this process, recording through stuntman's recorder.
+    `held`: the exchanges the recording holds (removed first with --overwrite)."""
     from ..record.format import Redactor
     from ..record.forward import default_ca_dir, ensure_ca, run_forward
-    from ..record.recorder import Recorder
+    from ..record.recorder import Recorder, clear_recording
 
     ca_dir = args.ca_dir or default_ca_dir()
     try:
@@ -219,7 +242,11 @@ def cmd_forward(settings: Settings, args) -> int:
         raise CliError(str(exc)) from None
     check_upstream_ca(settings)
     assert settings.record_to is not None  # `record` requires --to
-    directory = _recording_dir(settings.recordings, settings.record_to)
+    directory = recording_directory(settings.recordings, settings.record_to)
+    if held and args.overwrite:
+        clear_recording(directory)
+    was = ("" if not held else f" (replacing it: its {held} exchange(s) removed)" if args.overwrite
+           else f" (appending to its {held} exchange(s))")
     recorder = Recorder(directory, Redactor(settings.redact, settings.redact_json, enabled=not settings.no_redact),
                         settings.record_body_inline)
 
@@ -229,7 +256,7 @@ def cmd_forward(settings: Settings, args) -> int:
             settings.host, settings.port, recorder, ca_dir, insecure=settings.insecure_upstream,
             upstream_ca=settings.upstream_ca,
             ready=lambda: print(f"stuntman {__version__}: forward proxy on http://{settings.host}:{settings.port} "
-                                f"recording into {directory}; clients: HTTPS_PROXY=http://{settings.host}:"
+                                f"recording into {directory}{was}; clients: HTTPS_PROXY=http://{settings.host}:"
                                 f"{settings.port} and trust {cert}", flush=True)))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)

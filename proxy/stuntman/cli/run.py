@@ -23,11 +23,14 @@ from ..settings import Settings
 from .common import (
     DEFAULTS,
     CliError,
+    add_record_mode,
     check_admin_exposure,
     check_dir,
     check_upstream_ca,
     env_flag,
+    exchanges_held,
     port_number,
+    recording_directory,
     settings_from,
     setup_logging,
 )
@@ -135,6 +138,7 @@ def add_run_commands(sub) -> None:
     replay.set_defaults(func=cmd_replay)
     record.add_argument("--to", dest="record_to", required=True, metavar="NAME",
                         help="the recording (a directory under --recordings)")
+    add_record_mode(record)
     record.add_argument("--forward", action="store_true",
                         help="be a forward proxy (HTTPS_PROXY=http://HOST:PORT) that intercepts HTTPS with "
                              "stuntman's CA (mitmproxy), recording every upstream; no --upstream needed")
@@ -267,10 +271,15 @@ def cmd_run(args) -> int:
 
 
 def cmd_record(args) -> int:
+    """Into a new recording; into one that holds exchanges only with --append or --overwrite (which
+    removes them once stuntman listens: a start that fails loses nothing)."""
     settings = _stubs_optional(settings_from(args))
+    held = exchanges_held(recording_directory(settings.recordings, args.record_to), args.record_to,
+                          args.append, args.overwrite)
     if args.forward:
-        return cmd_forward(settings, args)
-    return _start(settings, without_upstream="record needs --upstream URL: the service whose exchanges are recorded")
+        return cmd_forward(settings, args, held)
+    return _start(settings, without_upstream="record needs --upstream URL: the service whose exchanges are recorded",
+                  replacing=held if args.overwrite else 0)
 
 
 def cmd_replay(args) -> int:
@@ -288,10 +297,12 @@ def _stubs_optional(settings: Settings) -> Settings:
     return settings
 
 
-def _start(settings: Settings, without_upstream: str | None = None) -> int:
+def _start(settings: Settings, without_upstream: str | None = None, replacing: int = 0) -> int:
     """Check the settings, then serve until SIGTERM/SIGINT (or POST /__admin/shutdown).
-    `without_upstream`: the error when this command needs --upstream and has none."""
+    `without_upstream`: the error when this command needs --upstream and has none; `replacing`:
+    the exchanges --record-to's recording holds, to remove once listening (--overwrite)."""
     check_dir(settings.stubs)
+    recording = recording_directory(settings.recordings, settings.record_to) if settings.record_to else None
     if without_upstream and not settings.upstream:
         raise CliError(without_upstream)
     if settings.upstream:
@@ -305,8 +316,8 @@ def _start(settings: Settings, without_upstream: str | None = None) -> int:
     if settings.uvloop:
         import uvloop
 
-        return uvloop.run(_serve(settings))
-    return asyncio.run(_serve(settings))
+        return uvloop.run(_serve(settings, recording, replacing))
+    return asyncio.run(_serve(settings, recording, replacing))
 
 
 def _tune_gc() -> None:
@@ -320,7 +331,21 @@ def _tune_gc() -> None:
     gc.set_threshold(20_000, 10, 10)
 
 
-async def _serve(settings: Settings) -> int:
+def _recording_started(directory: Path | None, replacing: int) -> str:
+    """The start line's word on the recording: where, and what became of what it held. Called once
+    stuntman listens, and before it reads a request: only then are replaced exchanges removed."""
+    from ..record.recorder import clear_recording, read_index
+
+    if directory is None:
+        return ""
+    if replacing:
+        clear_recording(directory)
+        return f", recording into {directory} (replacing it: its {replacing} exchange(s) removed)"
+    held = len(read_index(directory))
+    return f", recording into {directory}" + (f" (appending to its {held} exchange(s))" if held else "")
+
+
+async def _serve(settings: Settings, recording: Path | None = None, replacing: int = 0) -> int:
     from ..server import Server
 
     try:
@@ -349,6 +374,7 @@ async def _serve(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     admin = f", admin http://{settings.admin_host}:{server.admin_port}" if server.admin_port else ""
     upstream = f", unmatched → {settings.upstream}" if settings.upstream else ""
+    upstream += _recording_started(recording, replacing)
     faults = len(server.table.faults.rules)
     print(f"stuntman {__version__}: {count} stub(s){f', {faults} standalone fault(s)' if faults else ''} "
           f"from {settings.stubs} on "

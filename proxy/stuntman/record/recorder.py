@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -92,6 +93,33 @@ def recording_dir(recordings: Path, name: str) -> Path:
     if problem is not None:
         raise ValueError(problem)
     return resolve_inside(recordings, name)
+
+
+RECORDING_PARTS = ("exchanges", "bodies")  # what a recorder writes, besides its index
+
+
+def clear_recording(directory: Path) -> None:
+    """Remove a recording's exchanges: what replacing it (--overwrite) removes. The index goes
+    first, so a crash part way leaves an empty recording, never an index naming missing files;
+    anything else in the directory stays."""
+    (directory / INDEX).unlink(missing_ok=True)
+    for part in RECORDING_PARTS:
+        shutil.rmtree(directory / part, ignore_errors=True)
+
+
+def replace_recording(directory: Path, fresh: Path) -> None:
+    """Put the recording written in `fresh` (a directory on the same file system) in the place of
+    `directory`'s exchanges; `fresh` is removed. Its index moves last: until then the recording
+    reads as empty, never half old and half new."""
+    clear_recording(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for part in RECORDING_PARTS:
+        if (fresh / part).exists():
+            os.replace(fresh / part, directory / part)
+    if (fresh / INDEX).exists():
+        os.replace(fresh / INDEX, directory / INDEX)
+    _fsync_dir(directory)
+    shutil.rmtree(fresh, ignore_errors=True)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
