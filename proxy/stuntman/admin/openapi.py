@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from .. import __version__
-from ..config.model import FaultSpec, RequestSpec, StubSpec
+from ..config.model import HTTP_METHODS, FaultSpec, RequestSpec, StubSpec
 
 REF = "#/components/schemas/{model}"
 
@@ -54,6 +54,10 @@ CONFIG_ERRORS = {"type": "array", "items": {"type": "object", "properties": {
 STUB_BODY = {"required": True, "content": {
     "application/json": {"schema": _ref("StubSpec")},
     "application/yaml": {"schema": _ref("StubSpec")}}}
+# PUT: the URL names the stub (a body's id, if any, must be the same: left out here)
+REPLACEMENT = {"allOf": [_ref("StubSpec")], "properties": {"id": False}}
+REPLACEMENT_BODY = {"required": True, "content": {
+    "application/json": {"schema": REPLACEMENT}, "application/yaml": {"schema": REPLACEMENT}}}
 FAULT = {"type": "object", "required": ["id", "type", "origin", "source"], "description": "A fault "
          "(FaultSpec's fields) with its id, origin (file, cli, api, stub) and source", "properties": {
              "id": {"type": "string"}, "type": {"type": "string"}, "origin": {"type": "string"},
@@ -107,6 +111,131 @@ def _op(summary: str, responses: dict, **extra: Any) -> dict:
     return {"summary": summary, "responses": {**responses, **GUARDED}, **extra}
 
 
+# -- what validation checks beyond the model's own JSON Schema ------------------------------------
+# The model's validators (exactly one of, names of files, URLs, header names...) are code, not
+# schema: here they are stated in the document too, so that what the document allows the API
+# accepts. A null counts as absent, as in validation. Where a rule has no JSON Schema form (a file
+# or recording that must exist, a regex that must compile in RE2, a JSONPath, uniform's min_ms <=
+# max_ms) the field's description says it. Two rules are stated a little tighter than they are
+# checked: recording names' parts (63 characters here, 255 bytes in fact) and upstream URLs (the
+# common forms; the URL parser takes more).
+
+_CTRL = "\\u0000-\\u001f\\u007f"
+# config.paths.recording_name_problem: no control characters, no leading / or ., no . or .. part
+RECORDING_NAME = {
+    "type": "string", "minLength": 1, "maxLength": 1024,
+    "pattern": f"^[^./{_CTRL}][^/{_CTRL}]{{0,62}}(/\\.{{0,2}}[^./{_CTRL}][^/{_CTRL}]{{0,60}})*$",
+    "description": "a relative path inside --recordings: /-separated parts of at most 255 bytes (63 characters "
+                   "here), none empty, . or .., the first not starting with a dot, no control characters"}
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_HOST = ("((([A-Za-z0-9]+(-[A-Za-z0-9]+)*)\\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*"
+         f"|({_OCTET}\\.){{3}}{_OCTET})")
+_PORT = "(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?"
+HTTP_URL = {"type": "string", "format": "uri", "maxLength": 2048,
+            "pattern": f"^https?://{_HOST}{_PORT}(/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?$",
+            "description": "http(s)://host[:port][/base-path]"}
+HEADER_NAME = {"type": "string", "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"}  # RFC 9110 field-name
+LATIN1_LINE = {"type": "string", "pattern": "^[\\u0000-\\u0009\\u000b\\u000c\\u000e-\\u00ff]*$",
+               "description": "one line of Latin-1 text"}
+BASE64 = "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+METHOD = {"type": "string", "description": "GET, POST, ... in any case, or ANY", "pattern": "^(" + "|".join(
+    "".join(f"[{c}{c.lower()}]" for c in m) for m in ("ANY", *HTTP_METHODS)) + ")$"}
+ABSOLUTE_PATH = {"type": "string", "pattern": "^/[^?]*$"}
+REGEX = {"type": "string", "format": "regex", "description": "RE2 syntax (linear time: no backreferences or "
+         "lookarounds); it must compile"}
+JSONPATH = {"type": "string", "description": "JSONPath (RFC 9535), e.g. $.items[?@.qty > 0]; it must compile"}
+NULL = {"type": "null"}
+
+
+def _given(name: str) -> dict:
+    """`name` is there and not null."""
+    return {"required": [name], "properties": {name: {"not": NULL}}}
+
+
+def _exactly_one(schema: dict, names: list[str]) -> None:
+    schema["oneOf"] = [_given(name) for name in names]
+
+
+def _at_most_one(schema: dict, names: list[str]) -> None:
+    schema.setdefault("allOf", []).extend(
+        {"if": _given(name), "then": {"properties": {other: NULL for other in names if other != name}}}
+        for name in names)
+
+
+def _string(prop: dict, value: dict) -> dict:
+    """A string property's schema (`value`), nullable as it was; its description kept unless
+    `value` brings one."""
+    described = {"description": prop["description"], **value} if "description" in prop else value
+    return {"anyOf": [described, NULL], "default": None} if NULL in prop.get("anyOf", []) else described
+
+
+def _strict(c: dict) -> None:
+    """The components as validation checks them (see above)."""
+    matcher = c["MatcherSpec"]
+    _exactly_one(matcher, ["equals", "contains", "regex", "absent", "present", "anyOf", "allOf", "not"])
+    matcher["properties"]["regex"] = _string(matcher["properties"]["regex"], REGEX)
+
+    body = c["BodyMatcherSpec"]
+    _exactly_one(body, ["equals", "contains", "regex", "absent", "present", "json", "jsonPath", "form", "anyOf",
+                        "allOf", "not"])
+    body["properties"]["regex"] = _string(body["properties"]["regex"], REGEX)
+    body["properties"]["jsonPath"]["anyOf"][0] = JSONPATH
+    c["JsonPathSpec"]["properties"]["expression"] = {**c["JsonPathSpec"]["properties"]["expression"], **JSONPATH}
+
+    request = c["RequestSpec"]
+    request["properties"]["method"]["anyOf"] = [METHOD, {"type": "array", "items": METHOD, "minItems": 1}]
+    for name in ("path", "pathPrefix"):
+        request["properties"][name] = _string(request["properties"][name], ABSOLUTE_PATH)
+    request["properties"]["path"]["anyOf"][0]["description"] += " (starts with /, no ?query: put it under query)"
+    request["properties"]["pathRegex"] = _string(request["properties"]["pathRegex"], REGEX)
+    _at_most_one(request, ["path", "pathRegex", "pathPrefix"])
+
+    response = c["ResponseSpec"]
+    response["properties"]["headers"].update(propertyNames=HEADER_NAME, additionalProperties={"anyOf": [
+        LATIN1_LINE, {"type": "array", "items": LATIN1_LINE}]})
+    response["properties"]["base64Body"] = _string(response["properties"]["base64Body"],
+                                                    {"type": "string", "pattern": BASE64})
+    response["properties"]["bodyFile"] = _string(response["properties"]["bodyFile"], {
+        "type": "string", "description": "a file that exists, relative to the stubs directory (and inside it), "
+                                         "served as is"})
+    _at_most_one(response, ["body", "json", "bodyFile", "base64Body"])
+
+    proxy = c["ProxySpec"]
+    proxy["properties"]["upstream"] = HTTP_URL
+    proxy["properties"]["record"] = {**proxy["properties"]["record"], "anyOf": [RECORDING_NAME, {"type": "boolean"},
+                                                                                NULL]}
+
+    replay = c["ReplaySpec"]
+    replay["properties"]["recording"] = {**RECORDING_NAME, "description": "the name of a recording that exists "
+                                         "(under --recordings)"}
+    replay["properties"]["upstream"] = {"anyOf": [HTTP_URL, NULL], "default": None,
+                                        "description": "for spy mode (required there)"}
+    replay["properties"]["ignore_body"]["items"] = JSONPATH
+    replay["if"] = {"required": ["mode"], "properties": {"mode": {"const": "spy"}}}
+    replay["then"] = _given("upstream")
+
+    stub = c["StubSpec"]
+    _exactly_one(stub, ["response", "responses", "proxy", "replay"])
+    stub["allOf"] = [{  # a (non-empty) requiredState or newState needs a (non-empty) scenario
+        "if": {"required": [state], "properties": {state: {"type": "string", "minLength": 1}}},
+        "then": {"required": ["scenario"], "properties": {"scenario": {"type": "string", "minLength": 1}}},
+    } for state in ("requiredState", "newState")]
+    stub["properties"]["faults"]["items"] = {
+        "allOf": [_ref("FaultSpec")], "properties": {"route": NULL, "request": NULL},
+        "description": "a stub's own faults apply to it: no `route` or `request`"}
+    stub["properties"]["id"]["description"] = "unique: a POST naming an id in use is a 400"
+
+    for kind in c["FaultSpec"]["discriminator"]["mapping"].values():
+        fault = c[kind.rsplit("/", 1)[1]]
+        _at_most_one(fault, ["route", "request"])
+        fault["properties"]["route"]["description"] += (" (a standalone fault: a stub of that name must exist "
+                                                        "when the fault is made)")
+        if "headers" in fault["properties"]:
+            fault["properties"]["headers"].update(propertyNames=HEADER_NAME, additionalProperties=LATIN1_LINE)
+    c["UniformSpec"]["description"] = "min_ms <= max_ms"
+    _exactly_one(c["LatencyFault"], ["fixed_ms", "uniform", "normal", "lognormal"])
+
+
 @lru_cache(maxsize=1)
 def document() -> dict:
     schemas = TypeAdapter(StubSpec).json_schema(by_alias=True, ref_template=REF)
@@ -118,6 +247,7 @@ def document() -> dict:
     fault = TypeAdapter(FaultSpec).json_schema(by_alias=True, ref_template=REF)
     components.update(fault.pop("$defs", {}))
     components["FaultSpec"] = fault
+    _strict(components)
     paths = {
         "/__admin/health": {"get": _op("Version, uptime, stub count, configuration errors, faults waiting for "
                                        "their route", {"200": _json(
@@ -144,8 +274,8 @@ def document() -> dict:
         "/__admin/mappings/{id}": {
             "parameters": ID,
             "get": _op("One stub", {"200": _json(MAPPING), "404": NOT_FOUND}),
-            "put": _op("Replace a stub", {"200": _json(MAPPING), "400": ERROR, "404": NOT_FOUND},
-                       requestBody=STUB_BODY),
+            "put": _op("Replace a stub (the body without an id: the URL names it)",
+                       {"200": _json(MAPPING), "400": ERROR, "404": NOT_FOUND}, requestBody=REPLACEMENT_BODY),
             "delete": _op("Delete a stub", {"200": _json({"type": "object", "required": ["deleted"]}),
                                             "404": NOT_FOUND}),
         },
@@ -214,9 +344,12 @@ def document() -> dict:
             "(default: --upstream) into the recording `name`", {"200": _json(RECORDING_STATUS), "400": ERROR,
                                                               "409": ALREADY}, requestBody={
                 "required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["name"], "properties": {
-                        "name": {"type": "string"}, "upstream": {"type": "string"},
-                        "filter": _ref("RequestSpec")}}}}})},
+                    "type": "object", "required": ["name"], "additionalProperties": False, "properties": {
+                        "name": RECORDING_NAME,
+                        "upstream": {"anyOf": [HTTP_URL, NULL], "description": "http(s)://host[:port][/base-path]; "
+                                     "default --upstream (without it, this is required)"},
+                        "filter": {"anyOf": [_ref("RequestSpec"), NULL], "description": "the requests to record "
+                                   "(default: all that no stub answers)"}}}}}})},
         "/__admin/recordings/stop": {"post": _op("Stop recording", {"200": _json(RECORDING_STATUS)})},
         "/__admin/recordings/snapshot": {"post": _op(
             "Write the proxied exchanges the journal holds (those its `filter` accepts) into the recording "
@@ -225,8 +358,8 @@ def document() -> dict:
                     "name": {"type": "string"}, "exchanges": {"type": "integer"}, "skipped": {"type": "integer"}}}),
                 "400": ERROR, "409": _json({"type": "object", "required": ["error"]}, "No responses in the journal")},
             requestBody={"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["name"], "properties": {
-                    "name": {"type": "string"}, "filter": _ref("RequestSpec")}}}}})},
+                "type": "object", "required": ["name"], "additionalProperties": False, "properties": {
+                    "name": RECORDING_NAME, "filter": {"anyOf": [_ref("RequestSpec"), NULL]}}}}}})},
         "/__admin/recordings/status": {"get": _op("Whether stuntman is recording, where to, how many exchanges",
                                                   {"200": _json(RECORDING_STATUS)})},
         "/__admin/shutdown": {"post": _op("Stop stuntman", {"200": _json(OBJECT)})},

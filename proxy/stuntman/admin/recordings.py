@@ -26,14 +26,23 @@ def _recording_field(field: str) -> str:
     return under("filter", in_filter) if in_filter is not None else field
 
 
-def _required_name(body, what: str) -> None:
-    """A recording's name, by the rules of stub files' names: a path inside --recordings (an
-    absolute one, as the command line may give, would write anywhere the server can)."""
-    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
-        raise ConfigErrors([ConfigError(what, None, "name", "the recording's name is required (a string)")])
-    problem = recording_name_problem(body["name"])
-    if problem is not None:
-        raise ConfigErrors([ConfigError(what, None, "name", problem)])
+def _checked(body, what: str, fields: tuple[str, ...]) -> None:
+    """An object of `fields` only (as the OpenAPI document says), with a recording's name by the
+    rules of stub files' names: a path inside --recordings (an absolute one, as the command line
+    may give, would write anywhere the server can)."""
+    if not isinstance(body, dict):
+        raise ConfigErrors([ConfigError(what, None, "", f"expected an object of {', '.join(fields)}")])
+    errors = [ConfigError(what, None, str(key), "unknown field") for key in body if key not in fields]
+    if body.get("filter") is not None and not isinstance(body["filter"], dict):
+        errors.append(ConfigError(what, None, "filter", "a request matcher (an object)"))
+    if body.get("upstream") is not None and not (isinstance(body["upstream"], str) and body["upstream"]):
+        errors.append(ConfigError(what, None, "upstream", "an http(s) URL (leave it out for --upstream)"))
+    if not isinstance(body.get("name"), str):
+        errors.append(ConfigError(what, None, "name", "the recording's name is required (a string)"))
+    elif (problem := recording_name_problem(body["name"])) is not None:
+        errors.append(ConfigError(what, None, "name", problem))
+    if errors:
+        raise ConfigErrors(errors)
 
 
 def add_recording_routes(app: web.Application, server) -> None:
@@ -53,7 +62,7 @@ def add_recording_routes(app: web.Application, server) -> None:
 
     async def start(request: web.Request) -> web.Response:
         body = await read_body(request)
-        _required_name(body, "recording")
+        _checked(body, "recording", ("name", "upstream", "filter"))
         upstream = body.get("upstream") or server.settings.upstream
         if not upstream:
             raise ConfigErrors([ConfigError("recording", None, "upstream",
@@ -83,7 +92,7 @@ def add_recording_routes(app: web.Application, server) -> None:
 
     async def snapshot(request: web.Request) -> web.Response:
         body = await read_body(request)
-        _required_name(body, "snapshot")
+        _checked(body, "snapshot", ("name", "filter"))
         if not server.journal_responses:
             return web.json_response({"error": "the journal keeps no responses: start stuntman with "
                                                "--journal-responses N to snapshot"}, status=409)
