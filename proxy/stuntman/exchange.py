@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from .downstream import Downstream
 
 NO_PARAMS: dict[str, str] = {}
-# new → route (matching waits for the body) | answer (a whole response, once the request is read)
-#     | proxy (streaming upstream) → done
-Phase = Literal["new", "route", "answer", "proxy", "done"]
+# new → route (matching waits for the body) | queued (behind a concurrency limit)
+#     | answer (a whole response, once the request is read) | proxy (streaming upstream) → done
+Phase = Literal["new", "route", "queued", "answer", "proxy", "done"]
 # stub | proxy | none (unmatched, no upstream) | error (upstream failed) | fault (a fault answered)
 Action = Literal["stub", "proxy", "none", "error", "fault"]
 Fields = list[tuple[bytes, bytes]]

@@ -24,6 +24,7 @@ from .response import Headers, Response
 
 if TYPE_CHECKING:
     from .exchange import Exchange
+    from .match.routes import Route
     from .respond.responder import Responder
     from .server import Server
 
@@ -103,7 +104,9 @@ class Pipeline:
         """The client left while ex was being answered."""
         if ex.call is not None:
             ex.call.cancel()
-        if ex.pending is not None:  # a delay, a hang, a paced body: the client left first
+        if ex.plan is not None:
+            ex.plan.left()
+        if ex.pending is not None:  # a delay, a hang, a paced body, a queue: the client left first
             ex.pending.cancel()
             ex.pending = None
             self.finish(ex)
@@ -112,6 +115,8 @@ class Pipeline:
         """The protocol gives up on ex (its request turned out malformed, or a bug of ours)."""
         if ex.call is not None:
             ex.call.cancel()
+        if ex.plan is not None:
+            ex.plan.left()
 
     # -- deciding ---------------------------------------------------------------------------
     def route(self, ex: Exchange) -> None:
@@ -125,9 +130,30 @@ class Pipeline:
             faults = rules.for_request(ex, route, state)
             if faults:
                 ex.plan = plan = decide(faults, ex, self.fault_state.counters, state.session(ex))
-                if plan is not None and plan.answer is not None:
-                    ex.action = "fault"
-                    return self._when_read(ex)
+                if plan is not None:
+                    if plan.queue is not None:  # a concurrency limit: in line first, then on
+                        ex.phase = "queued"
+                        ex.pending = plan.queue.wait(ex, self._admitted)
+                        return
+                    if plan.answer is not None:
+                        ex.action = "fault"
+                        return self._when_read(ex)
+        self._respond(ex, route)
+
+    def _admitted(self, ex: Exchange) -> None:
+        """Out of a queue: let in, or turned away (the plan's answer then says how)."""
+        ex.pending = None
+        plan = ex.plan
+        assert plan is not None
+        plan.queue = None
+        if plan.answer is not None:
+            ex.action = "fault"
+            return self._when_read(ex)
+        self._respond(ex, ex.route)
+
+    def _respond(self, ex: Exchange, route: Route | None) -> None:
+        """The response's source takes ex: a stub's when it is read, an upstream's at once."""
+        state = self.state
         responder: Responder | None = route.action if route is not None else self.server.default_upstream
         if responder is not None and responder.delegates:
             responder = responder.resolve(ex, state)  # a replay picks one of its recorded routes
@@ -283,6 +309,9 @@ class Pipeline:
 
     # -- finish: the one place every exchange is journaled and counted ----------------------
     def finish(self, ex: Exchange) -> None:
+        plan = ex.plan
+        if plan is not None and plan.leave is not None:  # in-flight counts the faults keep
+            plan.left()
         if not self.finishing or ex.ended:
             return
         ex.ended = monotonic()

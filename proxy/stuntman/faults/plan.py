@@ -3,15 +3,24 @@ the pipeline and `faults.enact` (delays, answers, the shape and pace of the body
 call (timeouts), whatever the protocol."""
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
+
+
+class Queue(Protocol):
+    """Where a request waits for admission (a concurrency limit): `wait` calls `admitted` once the
+    request may go on (its plan's answer set if it was turned away) and returns what cancels the
+    wait when the client leaves first."""
+
+    def wait(self, ex: Any, admitted: Callable[[Any], None]) -> Any: ...
 
 
 class Plan:
     __slots__ = ("fired", "delay_request", "delay_response", "answer", "upstream_timeout", "rate",
-                 "dribble", "truncate", "corrupt", "headers")
+                 "dribble", "truncate", "corrupt", "headers", "queue", "leave", "states")
 
     def __init__(self) -> None:
-        self.fired: list[Any] = []          # the Faults, in the order they fired
+        self.fired: list[Any] = []          # the Faults that acted, in the order they fired
         self.delay_request = 0.0            # seconds before the request goes upstream (or is answered)
         self.delay_response = 0.0           # seconds before the response starts
         self.answer: Any = None             # an Error, Reset, Close or Hang fault: replaces the response
@@ -20,7 +29,10 @@ class Plan:
         self.dribble: tuple[int, float] | None = None  # (chunks, seconds)
         self.truncate: int | None = None    # body bytes sent before the close
         self.corrupt: Any = None            # (mode, random.Random)
-        self.headers: list[tuple[bytes, bytes]] = []  # X-Stuntman-Fault, if any fault shows itself
+        self.headers: list[tuple[bytes, bytes]] = []  # X-Stuntman-Fault, RateLimit-*, ...
+        self.queue: Queue | None = None     # admission to wait for before anything else happens
+        self.leave: list[Callable[[], None]] | None = None  # run once when the exchange ends (in-flight counts)
+        self.states: dict[str, dict] | None = None  # fault id → its state when it fired, for the journal
 
     @property
     def delay(self) -> float:
@@ -31,13 +43,40 @@ class Plan:
         """The whole body is needed first (a proxied one is buffered): dribble, truncate, corrupt."""
         return self.dribble is not None or self.truncate is not None or self.corrupt is not None
 
+    def on_leave(self, release: Callable[[], None]) -> None:
+        if self.leave is None:
+            self.leave = []
+        self.leave.append(release)
+
+    def left(self) -> None:
+        """The exchange ended (answered, cut, or its client gone): release what it held, once."""
+        leave, self.leave = self.leave, None
+        if leave:
+            for release in leave:
+                release()
+
+    def show(self, fault: Any, state: dict) -> None:
+        """What a fault's state was when it fired on this request (tokens left, in flight, phase)."""
+        if self.states is None:
+            self.states = {}
+        self.states[fault.id] = state
+
     def describe(self) -> list[dict]:
-        """For the journal: which faults fired, with their parameters."""
-        return [{"id": f.id, "name": f.name, "type": f.type, "params": f.params()} for f in self.fired]
+        """For the journal: which faults fired, with their parameters (and state, where they keep one)."""
+        states = self.states or {}
+        out = []
+        for f in self.fired:
+            entry = {"id": f.id, "name": f.name, "type": f.type, "params": f.params()}
+            if f.id in states:
+                entry["state"] = states[f.id]
+            out.append(entry)
+        return out
 
 
 def decide(faults, ex, counters: dict, session: str) -> Plan | None:
-    """Run each fault's selection in order; a Plan if any fired, else None."""
+    """Run each fault's selection in order; a Plan if any fired, else None. A kind that keeps
+    state across requests (a limit) may fire and let the request be (its `apply` says False): the
+    plan then carries only what it needs (a release when the exchange ends, headers)."""
     plan = None
     for fault in faults:
         counter = fault.fires(ex, counters, session)
@@ -45,10 +84,12 @@ def decide(faults, ex, counters: dict, session: str) -> Plan | None:
             continue
         if plan is None:
             plan = Plan()
-        plan.fired.append(fault)
-        fault.apply(plan, counter.rng)
+        if fault.apply(plan, counter.rng, ex, session) is not False:  # False: it let the request be
+            plan.fired.append(fault)
     if plan is not None:
+        if not plan.fired:  # only limits that let the request be: keep the plan if it holds something
+            return plan if plan.leave or plan.headers or plan.queue else None
         shown = [f.type for f in plan.fired if f.header]
         if shown:
-            plan.headers = [(b"x-stuntman-fault", ", ".join(dict.fromkeys(shown)).encode())]
+            plan.headers.insert(0, (b"x-stuntman-fault", ", ".join(dict.fromkeys(shown)).encode()))
     return plan

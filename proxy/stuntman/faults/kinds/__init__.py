@@ -18,14 +18,17 @@ from .base import KINDS, Answer, Counter, Fault, FaultState, Kind, compile_fault
 # isort: off
 # registration order = the order of FAULT_TYPES, of the schema's union and of error messages
 from . import latency, error, reset, close, hang, bandwidth, dribble, truncate, corrupt, upstream_timeout  # noqa: E501,F401
+from . import rate_limit, concurrency_limit  # noqa: F401  (limits: they keep state across requests)
 # isort: on
 from .bandwidth import Bandwidth, BandwidthFault
 from .close import Close, CloseFault
+from .concurrency_limit import ConcurrencyLimit, ConcurrencyLimitFault
 from .corrupt import Corrupt, CorruptFault
 from .dribble import Dribble, DribbleFault
 from .error import GRPC_STATUS_CODES, GRPC_STATUS_NAMES, Error, ErrorFault
 from .hang import Hang, HangFault
 from .latency import Latency, LatencyFault, LognormalSpec, NormalSpec, UniformSpec
+from .rate_limit import RateLimit, RateLimitFault
 from .reset import Reset, ResetFault
 from .truncate import Truncate, TruncateFault
 from .upstream_timeout import UpstreamTimeout, UpstreamTimeoutFault
@@ -43,8 +46,9 @@ else:
 
 __all__ = [
     "FAULT_TYPES", "GRPC_STATUS_CODES", "GRPC_STATUS_NAMES", "KINDS", "Answer", "Bandwidth", "BandwidthFault",
-    "Close", "CloseFault", "Corrupt", "CorruptFault", "Counter", "Dribble", "DribbleFault", "Error",
-    "ErrorFault", "Fault", "FaultSpec", "FaultState", "Hang", "HangFault", "Kind", "Latency", "LatencyFault",
-    "LognormalSpec", "NormalSpec", "Reset", "ResetFault", "Truncate", "TruncateFault", "UniformSpec",
-    "UpstreamTimeout", "UpstreamTimeoutFault", "compile_fault", "register",
+    "Close", "CloseFault", "ConcurrencyLimit", "ConcurrencyLimitFault", "Corrupt", "CorruptFault", "Counter",
+    "Dribble", "DribbleFault", "Error", "ErrorFault", "Fault", "FaultSpec", "FaultState", "Hang", "HangFault",
+    "Kind", "Latency", "LatencyFault", "LognormalSpec", "NormalSpec", "RateLimit", "RateLimitFault", "Reset",
+    "ResetFault", "Truncate", "TruncateFault", "UniformSpec", "UpstreamTimeout", "UpstreamTimeoutFault",
+    "compile_fault", "register",
 ]

@@ -3,7 +3,7 @@ several fire, the lowest rate wins."""
 from __future__ import annotations
 
 import random
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -27,7 +27,7 @@ class Bandwidth(Fault):
         super().__init__(spec, *args)
         self.rate = spec.bytes_per_s
 
-    def apply(self, plan: Plan, rng: random.Random) -> None:
+    def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> None:
         plan.rate = self.rate if plan.rate is None else min(plan.rate, self.rate)
 
 

@@ -53,6 +53,7 @@ class FaultState:
         self.seed = seed
         self.counters: dict[tuple[str, str], Counter] = {}
         self.first_seen: dict[str, float] = {}
+        self.kept: dict[str, Any] = {}  # fault key → what a limit keeps across requests (limits.Keyed)
 
     def reset(self, session: str | None = None) -> None:
         if session is None:
@@ -60,6 +61,8 @@ class FaultState:
         else:
             for slot in [s for s in self.counters if s[0] == session]:
                 del self.counters[slot]
+        for keyed in self.kept.values():
+            keyed.reset(session)
 
 
 class Fault:
@@ -136,7 +139,9 @@ class Fault:
         """What this fault does (not when): for the journal."""
         return self.spec.model_dump(exclude=_SELECTION, exclude_none=True)
 
-    def apply(self, plan: Plan, rng: random.Random) -> None:
+    def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> bool | None:
+        """Record this fault's effect on the request in the plan; False if it let the request be
+        (a limit not reached: it is then not among the faults that fired)."""
         raise NotImplementedError
 
 
@@ -154,7 +159,7 @@ class Answer(Fault):
 
     __slots__ = ()
 
-    def apply(self, plan: Plan, rng: random.Random) -> None:
+    def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> None:
         if plan.answer is None:
             plan.answer = self
 

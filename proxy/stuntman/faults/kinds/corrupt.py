@@ -5,7 +5,7 @@ body is needed first (a proxied one is buffered). The last to fire wins."""
 from __future__ import annotations
 
 import random
-from typing import Literal
+from typing import Any, Literal
 
 from ...config.base import FaultBase
 from ..plan import Plan
@@ -28,7 +28,7 @@ class Corrupt(Fault):
         super().__init__(spec, *args)
         self.mode = spec.mode
 
-    def apply(self, plan: Plan, rng: random.Random) -> None:
+    def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> None:
         plan.corrupt = (self.mode, random.Random(rng.random()))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -28,7 +28,7 @@ class Dribble(Fault):
         super().__init__(spec, *args)
         self.chunks, self.seconds = spec.chunks, spec.duration_ms / 1000
 
-    def apply(self, plan: Plan, rng: random.Random) -> None:
+    def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> None:
         plan.dribble = (self.chunks, self.seconds)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -77,7 +77,7 @@ class Latency(Fault):
             mu, sigma = math.log(spec.lognormal.median_ms), spec.lognormal.sigma
             self.sample = lambda rng: rng.lognormvariate(mu, sigma)
 
-    def apply(self, plan: Plan, rng: random.Random) -> None:
+    def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> None:
         ms = min(self.sample(rng), self.cap)  # a lognormal tail can be astronomically long
         if self.stage == "request":
             plan.delay_request += ms / 1000

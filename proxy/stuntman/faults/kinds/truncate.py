@@ -4,7 +4,7 @@ shortest wins."""
 from __future__ import annotations
 
 import random
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -28,7 +28,7 @@ class Truncate(Fault):
         super().__init__(spec, *args)
         self.after = spec.after_bytes
 
-    def apply(self, plan: Plan, rng: random.Random) -> None:
+    def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> None:
         plan.truncate = self.after if plan.truncate is None else min(plan.truncate, self.after)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -27,7 +27,7 @@ class UpstreamTimeout(Fault):
         super().__init__(spec, *args)
         self.seconds = spec.after_ms / 1000
 
-    def apply(self, plan: Plan, rng: random.Random) -> None:
+    def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> None:
         if plan.upstream_timeout is None or self.seconds < plan.upstream_timeout:
             plan.upstream_timeout = self.seconds
 

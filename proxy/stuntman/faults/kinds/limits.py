@@ -1,0 +1,82 @@
+"""What the kinds that act across requests share (rate_limit, concurrency_limit, load_latency):
+the key their state is kept by, the fields of the answer they turn a request away with, and the
+place that state lives across reloads.
+
+State is kept in the server's FaultState under the fault's key (its id and definition), so a
+reload that leaves a limit unchanged keeps its counts, an edit starts afresh, and
+`/__admin/faults/reset` (all, or one session) clears it. It is in process: one stuntman, one set
+of counts.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
+
+from .base import Fault, FaultState
+
+KEY_PATTERN = r"^(global|session|client|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+)$"
+
+
+def _key(value: str) -> str:
+    if not re.match(KEY_PATTERN, value):
+        raise ValueError("key is global, session, client or header:NAME (e.g. header:X-Api-Key)")
+    return value
+
+
+LimitKey = Annotated[str, AfterValidator(_key), Field(
+    description="what the limit counts by: global (one count), session (the session header's value: "
+                "parallel tests stay apart), client (the client's address) or header:NAME (e.g. an API key; "
+                "requests without it share one count)",
+    json_schema_extra={"pattern": KEY_PATTERN})]
+
+
+def key_reader(key: str) -> Callable[[Any, str], str]:
+    """(ex, session) → the value this limit counts by."""
+    if key == "global":
+        return lambda ex, session: ""
+    if key == "session":
+        return lambda ex, session: session
+    if key == "client":
+        return lambda ex, session: ex.client
+    name = key.partition(":")[2].lower()
+    return lambda ex, session: ex.headers.get(name) or ""
+
+
+class Keyed:
+    """A limit's state for each value of its key: made on first use by `make`, dropped by reset."""
+
+    __slots__ = ("by_value", "make", "per_session")
+
+    def __init__(self, make: Callable[[], Any], per_session: bool):
+        self.by_value: dict[str, Any] = {}
+        self.make = make
+        self.per_session = per_session  # keyed by session: a session's reset drops only its own
+
+    def get(self, value: str) -> Any:
+        state = self.by_value.get(value)
+        if state is None:
+            state = self.by_value[value] = self.make()
+        return state
+
+    def reset(self, session: str | None) -> None:
+        if session is None or not self.per_session:
+            if session is None:
+                self.by_value.clear()
+        else:
+            self.by_value.pop(session, None)
+
+
+def kept(fault: Fault, state: FaultState, make: Callable[[], Any], key: str = "global") -> Keyed:
+    """The state `fault` keeps across requests (and reloads that leave it unchanged)."""
+    keyed = state.kept.get(fault.key)
+    if keyed is None:
+        keyed = state.kept[fault.key] = Keyed(make, key == "session")
+    return keyed
+
+
+def refusal(status: int, body: str | None, label: str, default: str) -> tuple[int, str]:
+    """The status and body a limit turns a request away with (default body: a line saying why)."""
+    return status, body if body is not None else f"stuntman: {default} (fault {label})\n"
