@@ -610,3 +610,17 @@ def test_an_admin_yaml_body_nested_too_deep_is_a_400(stuntman):
         urllib.request.urlopen(req, timeout=10)
     assert caught.value.code == 400
     assert "collections nest deeper than 100 levels" in caught.value.read().decode()
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_admin_max_body_bytes_from_the_command_line_or_the_env(cli_server, tmp_path, how):
+    admin = free_port()
+    stubs = str(_stub_dir(tmp_path))
+    if how == "flag":
+        cli_server("--stubs", stubs, "--admin-port", str(admin), "--admin-max-body-bytes", "4096")
+    else:
+        cli_server("--stubs", stubs, "--admin-port", str(admin), env={"STUNTMAN_ADMIN_MAX_BODY_BYTES": "4096"})
+    wait_port(admin)
+    body = json.dumps({"request": {"path": "/big"}, "response": {"body": "x" * 5000}})
+    status, _, answer = call(admin, "POST", "/__admin/mappings", body, {"Content-Type": "application/json"})
+    assert status == 413 and json.loads(answer)["limit"] == 4096

@@ -64,6 +64,8 @@ def _run_flags(run) -> None:
                      help="also answer admin requests whose Host is NAME (any port) or NAME:PORT, e.g. a "
                           "Compose or Kubernetes service name (repeatable; localhost, 127.0.0.1, [::1] and the "
                           "address connected to always are) [env STUNTMAN_ADMIN_ALLOWED_HOSTS]")
+    env_flag(run, "--admin-max-body-bytes", int, DEFAULTS.admin_max_body_bytes,
+             "largest admin API request body (then 413)", "N")
     env_flag(run, "--upstream", str, None, "pass unmatched requests through to this URL (sidecar mode)", "URL")
     env_flag(run, "--upstream-timeout", float, DEFAULTS.upstream_timeout,
              "seconds to wait for the upstream's response head before answering 504", "S")
