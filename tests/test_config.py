@@ -624,3 +624,19 @@ def test_admin_max_body_bytes_from_the_command_line_or_the_env(cli_server, tmp_p
     body = json.dumps({"request": {"path": "/big"}, "response": {"body": "x" * 5000}})
     status, _, answer = call(admin, "POST", "/__admin/mappings", body, {"Content-Type": "application/json"})
     assert status == 413 and json.loads(answer)["limit"] == 4096
+
+
+def test_a_path_template_naming_a_parameter_twice_is_refused_everywhere(tmp_path, stuntman):
+    """`/x/{a}/{a}` compiled to a regex with one group name twice: validate printed a traceback, and
+    POST /__admin/mappings and requests/count answered 500. Now one error naming the field."""
+    root = write_stubs(tmp_path / "stubs", {"dup.yaml": '- request: {path: "/x/{a}/{a}"}\n  response: {body: ok}\n'})
+    result = run_cli("validate", str(root))
+    assert "Traceback" not in result.stderr and result.returncode == 1
+    assert result.stdout.splitlines()[0] == \
+        "dup.yaml:1: [0].request.path: path parameter {a} appears more than once: name each segment apart"
+    st = stuntman({}, admin_port=0)
+    port = st.server.admin_port
+    for path, body in [("/__admin/mappings", {"request": {"path": "/x/{a}/{a}"}, "response": {}}),
+                       ("/__admin/requests/count", {"path": "/x/{a}/{a}"})]:
+        status, _, answer = call(port, "POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        assert status == 400 and b"appears more than once" in answer, (path, status, answer)

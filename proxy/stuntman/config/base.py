@@ -193,6 +193,16 @@ class RequestSpec(Model):
             raise ValueError("put query parameters under `query:`, not in the path")
         return value
 
+    @field_validator("path")
+    @classmethod
+    def _params_once(cls, value: str | None) -> str | None:
+        if value is not None:  # {name} becomes path.name: one name, one segment
+            names = re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", value)
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"path parameter {{{twice[0]}}} appears more than once: name each segment apart")
+        return value
+
     @field_validator("path_regex")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
