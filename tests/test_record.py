@@ -240,6 +240,37 @@ def test_recording_at_runtime_through_the_admin_api(stuntman, tmp_path, upstream
     assert [e["request"]["url"] for e in recorded(tmp_path / "rt")] == ["/live"]
 
 
+def test_recording_at_runtime_into_a_recording_that_holds_exchanges_needs_a_mode(stuntman, tmp_path, upstream):
+    """As `record --to` needs --append or --overwrite, recordings/start and snapshot into a
+    recording that holds exchanges need `mode`: they appended silently before."""
+    from test_admin import api
+
+    st = stuntman({}, admin_port=0, recordings=tmp_path, journal_responses=4096)
+    start = {"name": "rt", "upstream": upstream.url}
+
+    def record(path: str, **extra) -> tuple[int, dict]:
+        status, answer = api(st, "POST", "/__admin/recordings/start", {**start, **extra})
+        if status == 200:
+            assert call(st.port, "GET", path)[0] == 200
+            api(st, "POST", "/__admin/recordings/stop")
+        return status, answer
+
+    assert record("/one")[0] == 200  # a new recording: no mode needed
+    status, answer = record("/two")
+    assert status == 409 and answer["exchanges"] == 1 and '"mode": "append"' in answer["error"], answer
+    assert api(st, "POST", "/__admin/recordings/start", {**start, "mode": "sideways"})[0] == 400
+    assert record("/two", mode="append")[0] == 200
+    assert [e["request"]["url"] for e in recorded(tmp_path / "rt")] == ["/one", "/two"]
+    assert record("/three", mode="overwrite")[0] == 200
+    [only] = recorded(tmp_path / "rt")
+    assert only["request"]["url"] == "/three" and only["seq"] == 1  # numbered afresh
+    # snapshot: the same rule (the journal holds the three proxied exchanges)
+    assert api(st, "POST", "/__admin/recordings/snapshot", {"name": "rt"})[0] == 409
+    status, snap = api(st, "POST", "/__admin/recordings/snapshot", {"name": "rt", "mode": "overwrite"})
+    assert status == 200 and snap["exchanges"] == 3
+    assert [e["request"]["url"] for e in recorded(tmp_path / "rt")] == ["/one", "/two", "/three"]
+
+
 def test_on_the_command_line_a_recording_may_be_a_path(stuntman, tmp_path, upstream):
     import subprocess
 

@@ -149,13 +149,17 @@ class Operations(Generic[T]):
         return self._call("POST", "/__admin/requests/count", spec, then=check)
 
     # -- recordings ---------------------------------------------------------------------------
-    def start_recording(self, name: str, upstream: str | None = None, filter: Any = None) -> T:
-        """Record what `filter` (a request matcher) accepts through `upstream` into `name`."""
+    def start_recording(self, name: str, upstream: str | None = None, filter: Any = None,
+                        mode: str | None = None) -> T:
+        """Record what `filter` (a request matcher) accepts through `upstream` into `name`; into a
+        recording that holds exchanges, `mode` is "append" or "overwrite"."""
         body: dict[str, Any] = {"name": name}
         if upstream is not None:
             body["upstream"] = upstream
         if filter is not None:
             body["filter"] = _dump(filter)
+        if mode is not None:
+            body["mode"] = mode
         return self._call("POST", "/__admin/recordings/start", body)
 
     def stop_recording(self) -> T:
@@ -164,11 +168,14 @@ class Operations(Generic[T]):
     def recording_status(self) -> T:
         return self._call("GET", "/__admin/recordings/status")
 
-    def snapshot_recording(self, name: str, filter: Any = None) -> T:
-        """The proxied exchanges the journal holds (needs --journal-responses) → the recording `name`."""
+    def snapshot_recording(self, name: str, filter: Any = None, mode: str | None = None) -> T:
+        """The proxied exchanges the journal holds (needs --journal-responses) → the recording `name`
+        (into one that holds exchanges, `mode` is "append" or "overwrite")."""
         body: dict[str, Any] = {"name": name}
         if filter is not None:
             body["filter"] = _dump(filter)
+        if mode is not None:
+            body["mode"] = mode
         return self._call("POST", "/__admin/recordings/snapshot", body)
 
     # -- scenarios, health, the rest ---------------------------------------------------------

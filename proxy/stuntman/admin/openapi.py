@@ -80,8 +80,9 @@ NEAR_MISSES = {"type": "object", "required": ["request", "nearest"], "properties
 RECORDING_STATUS = {"type": "object", "required": ["recording"], "properties": {
     "recording": {"type": "boolean"}, "name": {"type": "string"}, "upstream": {"type": "string"},
     "exchanges": {"type": "integer"}}}
-ALREADY = _json({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
-                "Already recording")
+ALREADY = _json({"type": "object", "required": ["error"], "properties": {
+    "error": {"type": "string"}, "exchanges": {"type": "integer"}}},
+    "Already recording, or the recording holds `exchanges` and no `mode` was given")
 CONFLICT = _json({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
                  "A stub's own fault: change it through its stub")
 MATCHER_BODY = {"required": True, "content": {"application/json": {"schema": _ref("RequestSpec")}}}
@@ -122,6 +123,9 @@ def _op(summary: str, responses: dict, **extra: Any) -> dict:
 
 _CTRL = "\\u0000-\\u001f\\u007f"
 # config.paths.recording_name_problem: no control characters, no leading / or ., no . or .. part
+RECORDING_MODE = {"anyOf": [{"enum": ["append", "overwrite"]}, {"type": "null"}], "description": (
+    "into a recording that already holds exchanges: append to them, or overwrite (remove) them; left out, "
+    "such a recording is a 409, as `record --to` asks for --append or --overwrite")}
 RECORDING_NAME = {
     "type": "string", "minLength": 1, "maxLength": 1024,
     "pattern": f"^[^./{_CTRL}][^/{_CTRL}]{{0,62}}(/\\.{{0,2}}[^./{_CTRL}][^/{_CTRL}]{{0,60}})*$",
@@ -341,25 +345,28 @@ def document() -> dict:
         },
         "/__admin/recordings/start": {"post": _op(
             "Record what `filter` accepts (default: every request no stub answers) through `upstream` "
-            "(default: --upstream) into the recording `name`", {"200": _json(RECORDING_STATUS), "400": ERROR,
-                                                              "409": ALREADY}, requestBody={
+            "(default: --upstream) into the recording `name`; into one that holds exchanges only with `mode`",
+            {"200": _json(RECORDING_STATUS), "400": ERROR, "409": ALREADY}, requestBody={
                 "required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["name"], "additionalProperties": False, "properties": {
                         "name": RECORDING_NAME,
                         "upstream": {"anyOf": [HTTP_URL, NULL], "description": "http(s)://host[:port][/base-path]; "
                                      "default --upstream (without it, this is required)"},
                         "filter": {"anyOf": [_ref("RequestSpec"), NULL], "description": "the requests to record "
-                                   "(default: all that no stub answers)"}}}}}})},
+                                   "(default: all that no stub answers)"},
+                        "mode": RECORDING_MODE}}}}})},
         "/__admin/recordings/stop": {"post": _op("Stop recording", {"200": _json(RECORDING_STATUS)})},
         "/__admin/recordings/snapshot": {"post": _op(
             "Write the proxied exchanges the journal holds (those its `filter` accepts) into the recording "
             "`name`; needs --journal-responses", {
                 "200": _json({"type": "object", "required": ["name", "exchanges", "skipped"], "properties": {
                     "name": {"type": "string"}, "exchanges": {"type": "integer"}, "skipped": {"type": "integer"}}}),
-                "400": ERROR, "409": _json({"type": "object", "required": ["error"]}, "No responses in the journal")},
+                "400": ERROR, "409": _json({"type": "object", "required": ["error"]}, "No responses in the journal, "
+                                           "or the recording holds exchanges and no `mode` was given")},
             requestBody={"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["name"], "additionalProperties": False, "properties": {
-                    "name": RECORDING_NAME, "filter": {"anyOf": [_ref("RequestSpec"), NULL]}}}}}})},
+                    "name": RECORDING_NAME, "filter": {"anyOf": [_ref("RequestSpec"), NULL]},
+                    "mode": RECORDING_MODE}}}}})},
         "/__admin/recordings/status": {"get": _op("Whether stuntman is recording, where to, how many exchanges",
                                                   {"200": _json(RECORDING_STATUS)})},
         "/__admin/shutdown": {"post": _op("Stop stuntman", {"200": _json(OBJECT)})},

@@ -3,7 +3,9 @@
 `start` adds one proxy stub (id "recording", ranked after every other stub) that passes the
 requests its `filter` accepts (default: all) to `upstream` (default: --upstream) and records them
 into `name`; `stop` removes it. `snapshot` writes what the journal holds of proxied exchanges
-into a recording: it needs --journal-responses (the journal keeps no responses by default).
+into a recording: it needs --journal-responses (the journal keeps no responses by default). Into a
+recording that already holds exchanges, both need `mode` (append or overwrite; else 409), as
+`record --to` needs --append or --overwrite.
 """
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from aiohttp import web
 
 from ..config.loader import ConfigError, ConfigErrors
 from ..config.paths import recording_name_problem
-from ..record.recorder import read_index
+from ..record.recorder import clear_recording, read_index, recording_dir
 from .inputs import inside, moved, read_body, request_matcher, under
 
+MODES = ("append", "overwrite")  # into a recording that already holds exchanges, as record --to
 RECORDING_ID = "recording"
 RECORDING_PRIORITY = 1_000_000  # after every stub: recording covers what stubs do not answer
 
@@ -37,6 +40,8 @@ def _checked(body, what: str, fields: tuple[str, ...]) -> None:
         errors.append(ConfigError(what, None, "filter", "a request matcher (an object)"))
     if body.get("upstream") is not None and not (isinstance(body["upstream"], str) and body["upstream"]):
         errors.append(ConfigError(what, None, "upstream", "an http(s) URL (leave it out for --upstream)"))
+    if body.get("mode") is not None and body["mode"] not in MODES:
+        errors.append(ConfigError(what, None, "mode", f"one of {', '.join(MODES)} (or leave it out)"))
     if not isinstance(body.get("name"), str):
         errors.append(ConfigError(what, None, "name", "the recording's name is required (a string)"))
     elif (problem := recording_name_problem(body["name"])) is not None:
@@ -47,6 +52,22 @@ def _checked(body, what: str, fields: tuple[str, ...]) -> None:
 
 def add_recording_routes(app: web.Application, server) -> None:
     mappings = server.mappings
+
+    def held_back(body: dict) -> web.Response | None:
+        """A recording that holds exchanges is added to only with mode append, and replaced
+        (its exchanges removed) with mode overwrite, as `record --to` does; else a 409."""
+        name = body["name"]
+        held = len(read_index(recording_dir(server.settings.recordings, name)))
+        if not held:
+            return None
+        if body.get("mode") is None:
+            return web.json_response({
+                "error": f"recording {name!r} already holds {held} exchange(s): pass \"mode\": \"append\" "
+                         "to add to it or \"mode\": \"overwrite\" to replace it", "exchanges": held}, status=409)
+        if body["mode"] == "overwrite":
+            server.recorders.pop(name, None)  # a fresh one numbers the new exchanges from 1
+            clear_recording(recording_dir(server.settings.recordings, name))
+        return None
 
     def described(route, recording: bool) -> web.Response:
         """The recording stub's state: where it records, from where, how many exchanges so far."""
@@ -62,13 +83,15 @@ def add_recording_routes(app: web.Application, server) -> None:
 
     async def start(request: web.Request) -> web.Response:
         body = await read_body(request)
-        _checked(body, "recording", ("name", "upstream", "filter"))
+        _checked(body, "recording", ("name", "upstream", "filter", "mode"))
         upstream = body.get("upstream") or server.settings.upstream
         if not upstream:
             raise ConfigErrors([ConfigError("recording", None, "upstream",
                                             "no upstream given, and stuntman runs without --upstream")])
         if mappings.stubs.get(RECORDING_ID) is not None:
             return web.json_response({"error": "already recording: POST /__admin/recordings/stop first"}, status=409)
+        if (refused := held_back(body)) is not None:
+            return refused
         try:  # validated as the proxy stub it becomes: its errors name the request's fields
             mappings.add(mappings.stubs, {"id": RECORDING_ID, "name": f"recording {body['name']}",
                                           "priority": RECORDING_PRIORITY, "request": body.get("filter") or {},
@@ -92,10 +115,12 @@ def add_recording_routes(app: web.Application, server) -> None:
 
     async def snapshot(request: web.Request) -> web.Response:
         body = await read_body(request)
-        _checked(body, "snapshot", ("name", "filter"))
+        _checked(body, "snapshot", ("name", "filter", "mode"))
         if not server.journal_responses:
             return web.json_response({"error": "the journal keeps no responses: start stuntman with "
                                                "--journal-responses N to snapshot"}, status=409)
+        if (refused := held_back(body)) is not None:
+            return refused
         matcher = request_matcher(body["filter"], at="filter") if body.get("filter") else None
         recorder = server.recorder(body["name"])
         written = skipped = 0

@@ -58,3 +58,6 @@ class RecordingTee:
         except OSError as exc:
             log.error("recording %s: cannot write %s: %s", self.name, entry["file"], exc)
             ex.error = "record-failed"
+        except Exception:  # (a recorder shut down under it, a defect): the client still gets its answer
+            log.exception("recording %s: cannot write %s", self.name, entry["file"])
+            ex.error = "record-failed"
