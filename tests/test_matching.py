@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import call
+from conftest import call, run_cli, write_stubs
 
 # -- string matchers on query, headers and body ---------------------------------------------
 
@@ -628,3 +628,64 @@ def test_body_json_path_filter_at_the_root_then_a_matcher(stuntman):
     assert call(st.port, "POST", "/m", body=b'{"amount": 5000, "currency": "EUR"}')[0] == 200
     assert call(st.port, "POST", "/m", body=b'{"amount": 5000, "currency": "USD"}')[0] == 404
     assert call(st.port, "POST", "/m", body=b'{"amount": 50, "currency": "EUR"}')[0] == 404
+
+
+def _posted(port, path, body, out):
+    start = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        out.append((resp.status, time.monotonic() - start))
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("expression", ["$[?match(@.name, '(a+)+b')]", "$[?@.name =~ /(a+)+b/]",
+                                        "$[?search(@.name, '^(a|aa)+$')]"])
+def test_a_catastrophic_regex_in_a_json_path_filter_holds_no_one(stuntman, expression):
+    """JSONPath's match()/search() and `=~ /re/` compiled with Python's re: `(a+)+b` against 24
+    characters took 0.6 s and each one more doubles it, with the event loop held. They run on RE2."""
+    st = stuntman({"m.yaml": f"""
+        - name: evil
+          request: {{method: POST, path: /j, body: {{jsonPath: "{expression}"}}}}
+          response: {{body: evil}}
+        - name: plain
+          request: {{path: /plain}}
+          response: {{body: plain}}
+    """})
+    evil: list = []
+    body = json.dumps([{"name": "a" * 40 + "c"}])
+    worker = threading.Thread(target=_posted, args=(st.port, "/j", body, evil))
+    worker.start()
+    time.sleep(0.05)
+    plain: list = []
+    _timed(st.port, "/plain", {}, plain)
+    worker.join(15)
+    assert evil and evil[0][0] == 404 and evil[0][1] < 2, evil
+    assert plain and plain[0][0] == 200 and plain[0][1] < 2, plain
+
+
+def test_json_path_regexes_still_match_on_re2_and_refuse_what_re2_cannot_run(stuntman, tmp_path):
+    st = stuntman({"m.yaml": r"""
+        - request: {method: POST, path: /m, body: {jsonPath: "$[?match(@.sku, 'AB-[0-9]{3}')]"}}
+          response: {body: match}
+        - request: {method: POST, path: /s, body: {jsonPath: "$[?search(@.note, 'urgent')]"}}
+          response: {body: search}
+        - request: {method: POST, path: /i, body: {jsonPath: "$[?@.name =~ /ada.*/i]"}}
+          response: {body: literal}
+    """})
+    post = {"Content-Type": "application/json"}
+    assert call(st.port, "POST", "/m", json.dumps([{"sku": "AB-123"}]), post)[2] == b"match"
+    assert call(st.port, "POST", "/m", json.dumps([{"sku": "AB-1234"}]), post)[0] == 404  # match() is whole
+    assert call(st.port, "POST", "/s", json.dumps([{"note": "very urgent"}]), post)[2] == b"search"
+    assert call(st.port, "POST", "/i", json.dumps([{"name": "ADA Lovelace"}]), post)[2] == b"literal"
+    assert call(st.port, "POST", "/i", json.dumps([{"name": "Grace"}]), post)[0] == 404
+    root = write_stubs(tmp_path / "bad", {"b.yaml": r"""
+        - request: {method: POST, path: /b, body: {jsonPath: "$[?@.a =~ /(a)\\1/]"}}
+          response: {body: never}
+    """})
+    result = run_cli("validate", str(root))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot run in RE2" in result.stdout, result.stdout

@@ -145,12 +145,12 @@ class BodyMatcherSpec(Model):
     @field_validator("json_path")
     @classmethod
     def _compile_json_path(cls, value: str | JsonPathSpec | None) -> str | JsonPathSpec | None:
-        import jsonpath
+        from .jsonpaths import compile_path  # (python-jsonpath: only when a stub uses JSONPath)
 
         expr = value.expression if isinstance(value, JsonPathSpec) else value
         if expr is not None:
             try:
-                jsonpath.compile(expr)
+                compile_path(expr)
             except Exception as exc:  # python-jsonpath raises several error types
                 raise ValueError(f"invalid JSONPath {expr!r}: {exc}") from None
         return value

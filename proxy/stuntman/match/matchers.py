@@ -250,15 +250,15 @@ class BodyJsonPath:
     __slots__ = ("source", "path", "root_filter", "inner")
 
     def __init__(self, expression: str, inner: Matcher | None = None):
-        import jsonpath  # 1.3 MB of RSS: only when a stub uses JSONPath
+        from ..config.jsonpaths import compile_path  # 1.3 MB of RSS: only when a stub uses JSONPath
 
         self.source = expression
-        self.path = jsonpath.compile(expression)
+        self.path = compile_path(expression)
         self.root_filter: Any = None
         if ROOT_FILTER.search(expression):
             # python-jsonpath's pseudo root `^` is `$` with the body wrapped in a one-element array,
             # so a filter right after it selects the body itself; `$` inside the filter is the body
-            self.root_filter = jsonpath.compile("^" + expression[1:])
+            self.root_filter = compile_path("^" + expression[1:])
         self.inner = inner
 
     def test(self, body: BodyView) -> bool:

@@ -206,9 +206,9 @@ def _strings(value: Any) -> list[str]:
 
 
 def _redact_path(value: Any, expr: str, found: set[str]) -> Any:
-    import jsonpath
+    from ..config.jsonpaths import compile_path
 
-    for match in list(jsonpath.finditer(expr, value)):
+    for match in list(compile_path(expr).finditer(value)):
         parent = match.parent.obj if match.parent is not None else None
         key: Any = match.parts[-1] if match.parts else None  # an index in a list, a name in a dict
         if isinstance(parent, (dict, list)) and key is not None:

@@ -28,11 +28,11 @@ def _without(value, paths: tuple[str, ...]):
         return value
     import copy
 
-    import jsonpath
+    from ..config.jsonpaths import compile_path
 
     value = copy.deepcopy(value)
     for expr in paths:
-        for match in list(jsonpath.finditer(expr, value)):
+        for match in list(compile_path(expr).finditer(value)):
             parent = match.parent.obj if match.parent is not None else None
             if isinstance(parent, dict) and match.parts:
                 parent.pop(match.parts[-1], None)
