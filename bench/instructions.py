@@ -14,7 +14,9 @@ by ±10% between runs of the same build; these counts repeat to within a fractio
 
 Workloads, as in the comparison bench: `stub` = GET /api/v1/users/42 from bench/stubs/stub (the
 1 KB fixture), `proxy` = the same path through bench/stubs/proxy (one stub that never matches) to
-an nginx upstream serving the fixture. Needs valgrind and nginx (bench/run.sh installs nginx).
+an nginx upstream serving the fixture; `stub-rate-limit` and `stub-concurrency-limit` = `stub` with
+a limit on the stub that never limits (what counting costs a request). Needs valgrind and nginx
+(bench/run.sh installs nginx).
 """
 from __future__ import annotations
 
@@ -97,11 +99,31 @@ http {{ access_log off; server {{ listen 127.0.0.1:{port};
     return proc, port
 
 
+# The stub workload with a limit that never limits (issue 20: at most +5% over `stub`): the cost of
+# counting, and for concurrency_limit of holding a place until the exchange ends.
+LIMITED = {
+    "stub-rate-limit": "{type: rate_limit, limit: 1000000, window_s: 1}",
+    "stub-concurrency-limit": "{type: concurrency_limit, max: 1000}",
+}
+
+
+def stubs_for(workload: str, work: Path) -> Path:
+    """The stub directory of a workload: bench/stubs/NAME, or the stub one with a limit added."""
+    if workload not in LIMITED:
+        return HERE / "stubs" / workload
+    stubs = work / f"stubs-{workload}"
+    if not stubs.exists():
+        shutil.copytree(HERE / "stubs" / "stub", stubs)
+        users = stubs / "users.yaml"
+        users.write_text(users.read_text() + f"  faults: [{LIMITED[workload]}]\n")
+    return stubs
+
+
 def count(stuntman: str, workload: str, requests: int, upstream: int | None, work: Path) -> int:
     """Instructions (user space, whole process) of one stuntman run answering `requests`."""
     port, admin = free_port(), free_port()
     out = work / f"callgrind.{workload}.{requests}.{os.getpid()}.{time.monotonic_ns()}"
-    command = [stuntman, "run", "--stubs", str(HERE / "stubs" / workload), "--host", "127.0.0.1",
+    command = [stuntman, "run", "--stubs", str(stubs_for(workload, work)), "--host", "127.0.0.1",
                "--port", str(port), "--admin-port", str(admin)]
     if workload == "proxy":
         command += ["--upstream", f"http://127.0.0.1:{upstream}"]
