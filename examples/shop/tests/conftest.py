@@ -13,7 +13,7 @@ if str(SHOP) not in sys.path:
     sys.path.insert(0, str(SHOP))  # the `shop` package: examples are not installed
 
 from shop import orders  # noqa: E402
-from shop.resilience import Policy  # noqa: E402
+from shop.resilience import BulkheadPolicy, Policy  # noqa: E402
 
 SESSION_HEADER = "X-Stuntman-Session"
 
@@ -22,16 +22,22 @@ SESSION_HEADER = "X-Stuntman-Session"
 async def start_orders(stuntman):
     """start_orders(budget=2.0, **policy) → a client of an `orders` running in this test's event
     loop, whose inventory and payments are `stuntman.url` (unless `inventory_url` or
-    `payments_url` say otherwise). Every request it sends carries `stuntman.headers` (a session
-    of its own when stuntman is a shared sidecar), and orders passes that header on."""
+    `payments_url` say otherwise). `connections` and `inventory_bulkhead` (a BulkheadPolicy, or
+    None for none) are orders' own settings; the rest are its Policy's. Every request it sends
+    carries `stuntman.headers` (a session of its own when stuntman is a shared sidecar), and
+    orders passes that header on."""
     started: list[TestClient] = []
 
     async def start(budget: float = 2.0, inventory_url: str | None = None, payments_url: str | None = None,
+                    connections: int = orders.Config.connections,
+                    inventory_bulkhead: BulkheadPolicy | None = orders.INVENTORY_BULKHEAD,
                     **policy) -> TestClient:
         config = orders.Config(
             inventory_url=inventory_url or stuntman.url, payments_url=payments_url or stuntman.url,
             budget=budget,
             policy=Policy(**policy),
+            connections=connections,
+            inventory_bulkhead=inventory_bulkhead,
             propagate=orders.Config.propagate + (SESSION_HEADER,))
         client = TestClient(TestServer(orders.create_app(config), host="127.0.0.1"),
                             headers=stuntman.headers)

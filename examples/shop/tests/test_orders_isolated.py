@@ -16,30 +16,7 @@ from aiohttp import web
 from shop import payments
 from stuntman.testing import InProcess
 
-ORDER = {"item": "beans", "qty": 2, "amount": 24.0}
-
-
-async def place(orders, order=ORDER) -> tuple[int, dict, float]:
-    """POST /orders: (status, JSON body, seconds it took)."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    async with orders.post("/orders", json=order) as resp:
-        body = await resp.json()
-    return resp.status, body, loop.time() - started
-
-
-async def circuits(orders) -> dict:
-    async with orders.get("/health") as resp:
-        return (await resp.json())["circuits"]
-
-
-async def eventually(check, timeout: float = 5.0) -> None:
-    """Wait for `check()` to hold (the journal records a reset as the connection goes)."""
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + timeout
-    while not check():
-        assert loop.time() < give_up, f"still not true after {timeout:.1f}s"
-        await asyncio.sleep(0.02)
+from .helpers import ORDER, circuits, eventually, place
 
 
 async def test_order_is_confirmed(shop_dependencies, start_orders):
