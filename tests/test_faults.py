@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from multidict import CIMultiDict
 
-from conftest import call, raw_exchange, run_cli, wait_port
+from conftest import call, free_port, raw_exchange, run_cli, wait_port
 from test_admin import api
 
 BODY = "0123456789" * 100  # 1,000 bytes
@@ -162,35 +162,46 @@ def test_bandwidth_and_dribble_pace_the_body(stuntman):
     assert [round(t, 1) for t, _ in seen] == [0.2, 0.4, 0.6, 0.8]
 
 
-def _iqr(values: list[float]) -> float:
-    q = statistics.quantiles(values, n=4)
-    return q[2] - q[0]
-
-
 @pytest.mark.parametrize("dist, check", [
-    ("fixed_ms: 25", lambda s: statistics.median(s) < 28),
-    ("uniform: {min_ms: 20, max_ms: 40}", lambda s: 29 <= statistics.mean(s) <= 33
-     and sorted(s)[len(s) // 10] < 24 and sorted(s)[-len(s) // 10] > 36),
-    ("normal: {mean_ms: 30, stddev_ms: 5}", lambda s: 29 <= statistics.median(s) <= 33
-     and 4 <= _iqr(s) / 1.349 <= 7),  # the spread, robust to the client's own hiccups
-    ("lognormal: {median_ms: 20, sigma: 0.5}", lambda s: 19 <= statistics.median(s) <= 23
+    ("fixed_ms: 25", lambda s: set(s) == {25}),
+    ("uniform: {min_ms: 20, max_ms: 40}", lambda s: 29 <= statistics.mean(s) <= 31 and min(s) >= 20
+     and max(s) <= 40 and sorted(s)[len(s) // 10] < 23 and sorted(s)[-len(s) // 10] > 37),
+    ("normal: {mean_ms: 30, stddev_ms: 5}", lambda s: 29 <= statistics.median(s) <= 31
+     and 4.5 <= statistics.stdev(s) <= 5.5),
+    ("lognormal: {median_ms: 20, sigma: 0.5}", lambda s: 19 <= statistics.median(s) <= 21
      and statistics.mean(s) > statistics.median(s) + 1),  # right-skewed
 ])
 def test_latency_distributions_over_2000_requests(cli_server, tmp_path, dist, check):
-    """Added time as the client measures it (stuntman in its own process, so the client's clock
-    is not waiting on a shared GIL), minus the median time of a route without faults."""
+    """The delays drawn follow the distribution (the journal shows each request's), and none is
+    cut short: each request took at least its own delay as the client measured it (stuntman in
+    its own process). The shape is checked on what was drawn, the clock only as a lower bound, so
+    a loaded machine cannot fail it (measured medians used to, by 40 ms)."""
     from conftest import write_stubs
 
-    stubs = write_stubs(tmp_path / "s", {"s.yaml": stub("plain", "/plain", "[]")
-                                         + stub("slow", "/slow", f"- {{type: latency, {dist}}}")})
-    _, port = cli_server("--stubs", str(stubs))
-    url = f"http://127.0.0.1:{port}"
-    base = statistics.median(timed_many(url + "/plain", 200, 5))  # the client's own cost, unqueued
-    elapsed = timed_many(url + "/slow", 2000, 50)
-    lowest = dist.split("min_ms: ")[-1].split(",")[0] if "uniform" in dist else "25" if "fixed" in dist else "0"
-    assert min(elapsed) * 1000 >= float(lowest)  # a delay is never shorter than drawn
-    added = [(t - base) * 1000 for t in elapsed]
-    assert check(added), (dist, min(added), statistics.median(added), statistics.mean(added), max(added))
+    stubs = write_stubs(tmp_path / "s", {"s.yaml": stub("slow", "/slow", f"- {{type: latency, {dist}}}")})
+    admin = free_port()
+    _, port = cli_server("--stubs", str(stubs), "--admin-port", str(admin))
+
+    async def numbered() -> dict[int, float]:
+        limit = asyncio.Semaphore(50)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as session:
+            async def one(n: int) -> tuple[int, float]:
+                async with limit:
+                    start = time.perf_counter()
+                    async with session.get(f"http://127.0.0.1:{port}/slow", headers={"X-N": str(n)}) as resp:
+                        await resp.read()
+                        assert resp.status == 200
+                    return n, time.perf_counter() - start
+            return dict(await asyncio.gather(*(one(n) for n in range(2000))))
+    elapsed = asyncio.run(numbered())
+    entries = json.loads(call(admin, "GET", "/__admin/requests?limit=2000")[2])["requests"]
+    drawn = {int(dict(e["request"]["headers"])["X-N"]): e["faults"][0]["state"]["delayMs"] for e in entries}
+    assert sorted(drawn) == list(range(2000))
+    # (uvloop's timers count whole milliseconds: a delay may end up to 1 ms before its fraction)
+    short = [(n, ms, elapsed[n] * 1000) for n, ms in drawn.items() if elapsed[n] * 1000 < ms - 1]
+    assert not short, short[:5]
+    delays = list(drawn.values())
+    assert check(delays), (dist, min(delays), statistics.median(delays), statistics.mean(delays), max(delays))
 
 
 def test_probabilities_are_honest_and_a_seed_repeats_the_sequence(stuntman):

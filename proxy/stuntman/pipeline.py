@@ -129,7 +129,7 @@ class Pipeline:
         if rules.active:  # the faults stage: decide now, carry out as the response is made
             faults = rules.for_request(ex, route, state)
             if faults:
-                ex.plan = plan = decide(faults, ex, self.fault_state.counters, state.session(ex))
+                ex.plan = plan = decide(faults, ex, self.fault_state.counters, state.session)
                 if plan is not None:
                     if plan.queue is not None:  # a concurrency limit: in line first, then on
                         ex.phase = "queued"

@@ -16,27 +16,35 @@ class Queue(Protocol):
 
 
 class Plan:
-    __slots__ = ("fired", "delay_request", "delay_response", "answer", "upstream_timeout", "rate",
-                 "dribble", "truncate", "corrupt", "headers", "queue", "leave", "states")
+    # Defaults as class attributes: a plan is made per request a fault applies to, and most
+    # fields stay at their default (a fault sets one or two), so __init__ sets only the lists.
+    delay_request = 0.0                     # seconds before the request goes upstream (or is answered)
+    delay_response = 0.0                    # seconds before the response starts
+    answer: Any = None                      # an Error, Reset, Close or Hang fault: replaces the response
+    upstream_timeout: float | None = None
+    rate: int | None = None                 # bytes/s
+    dribble: tuple[int, float] | None = None  # (chunks, seconds)
+    truncate: int | None = None             # body bytes sent before the close
+    corrupt: Any = None                     # (mode, random.Random)
+    queue: Queue | None = None              # admission to wait for before anything else happens
+    leave: list[Callable[[], None]] | None = None  # run once when the exchange ends (in-flight counts)
+    states: dict[str, dict] | None = None   # fault id → its state when it fired, for the journal
+    at_once = False                         # a limit turned the request away: no fault's delay applies
 
     def __init__(self) -> None:
         self.fired: list[Any] = []          # the Faults that acted, in the order they fired
-        self.delay_request = 0.0            # seconds before the request goes upstream (or is answered)
-        self.delay_response = 0.0           # seconds before the response starts
-        self.answer: Any = None             # an Error, Reset, Close or Hang fault: replaces the response
-        self.upstream_timeout: float | None = None
-        self.rate: int | None = None        # bytes/s
-        self.dribble: tuple[int, float] | None = None  # (chunks, seconds)
-        self.truncate: int | None = None    # body bytes sent before the close
-        self.corrupt: Any = None            # (mode, random.Random)
         self.headers: list[tuple[bytes, bytes]] = []  # X-Stuntman-Fault, RateLimit-*, ...
-        self.queue: Queue | None = None     # admission to wait for before anything else happens
-        self.leave: list[Callable[[], None]] | None = None  # run once when the exchange ends (in-flight counts)
-        self.states: dict[str, dict] | None = None  # fault id → its state when it fired, for the journal
 
     @property
     def delay(self) -> float:
-        return self.delay_request + self.delay_response
+        return 0.0 if self.at_once else self.delay_request + self.delay_response
+
+    def turn_away(self, limit: Any) -> None:
+        """A limit refuses the request: its answer, unless an answer decided already, and at once (the
+        request is refused, not served: the delays of the faults beside the limit do not apply)."""
+        if self.answer is None:
+            self.answer = limit
+            self.at_once = True
 
     @property
     def reshapes_body(self) -> bool:
@@ -73,18 +81,29 @@ class Plan:
         return out
 
 
-def decide(faults, ex, counters: dict, session: str) -> Plan | None:
+def decide(faults, ex, counters: dict, session_of: Callable[[Any], str]) -> Plan | None:
     """Run each fault's selection in order; a Plan if any fired, else None. A kind that keeps
     state across requests (a limit) may fire and let the request be (its `apply` says False): the
-    plan then carries only what it needs (a release when the exchange ends, headers)."""
+    plan then carries only what it needs (a release when the exchange ends, headers).
+
+    The request's session is looked up once, and only for a fault whose selection or kind needs it:
+    a `quick` fault (no selection options, no generator, not keyed by session) goes straight to
+    `apply`, which is what keeps a limit that is not limiting cheap."""
     plan = None
+    session = None
     for fault in faults:
-        counter = fault.fires(ex, counters, session)
-        if counter is None:
-            continue
+        if fault.quick:
+            rng = None
+        else:
+            if session is None:
+                session = session_of(ex)
+            counter = fault.fires(ex, counters, session)
+            if counter is None:
+                continue
+            rng = counter.rng
         if plan is None:
             plan = Plan()
-        if fault.apply(plan, counter.rng, ex, session) is not False:  # False: it let the request be
+        if fault.apply(plan, rng, ex, session) is not False:  # False: it let the request be
             plan.fired.append(fault)
     if plan is not None:
         if not plan.fired:  # only limits that let the request be: keep the plan if it holds something

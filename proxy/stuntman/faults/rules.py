@@ -52,8 +52,20 @@ class FaultRules:
         self.active = bool(self.everything or self.matchers or self.before or self.asks or fault_headers
                            or any(route.faults for route in routes))
         self.needs_body = any(m.needs_body for m, _ in self.matchers)
+        # with no matcher rules, a route's faults are the same for every request it takes, unless
+        # the request may ask for more in its headers: those routes' lists are made once, here
+        self.fixed: dict[str | None, tuple[Fault, ...]] = {}
+        if not self.matchers:
+            if not fault_headers:
+                self.fixed[None] = self.everything
+            for route in routes:
+                if route.id not in self.asks:
+                    self.fixed[route.id] = self.before.get(route.id, ()) + tuple(route.faults or ())
 
-    def for_request(self, ex, route, state) -> list[Fault]:
+    def for_request(self, ex, route, state) -> tuple[Fault, ...] | list[Fault]:
+        fixed = self.fixed.get(route.id if route is not None else None)
+        if fixed is not None:
+            return fixed
         if route is None:
             faults = list(self.everything)
             asks = self.fault_headers

@@ -69,9 +69,11 @@ class Fault:
     """A compiled fault: the selection every kind shares (`fires`); each kind's `apply`."""
 
     type = ""
+    uses_rng = True       # its apply draws from the request's seeded generator (False: a limit's counting)
+    needs_session = False  # its apply reads the session (a limit keyed by session)
     __slots__ = ("id", "name", "spec", "key", "enabled", "probability", "seed", "first_n", "after_n",
                  "every_nth", "when_header", "starts", "ends", "not_before", "not_after", "header",
-                 "source", "unconditional")
+                 "source", "unconditional", "quick")
 
     def __init__(self, spec, fault_id: str, source: str, state: FaultState):
         self.id = fault_id
@@ -95,6 +97,7 @@ class Fault:
             self.not_before = window.from_.timestamp() if window.from_ else None
             self.not_after = window.until.timestamp() if window.until else None
         self.header = spec.header
+        self.quick = False  # set by `compile_fault`, once the kind's own __init__ has run
 
     def fires(self, ex, counters: dict, session: str) -> Counter | None:
         """The request's counter if this fault fires on it, else None."""
@@ -194,4 +197,10 @@ def register(spec: type[FaultBase], fault: type[Fault]) -> Kind:
 
 
 def compile_fault(spec: FaultBase, fault_id: str, source: str, state: FaultState) -> Fault:
-    return KINDS[spec.type].fault(spec, fault_id, source, state)
+    fault = KINDS[spec.type].fault(spec, fault_id, source, state)
+    # quick: nothing to select and no generator or session to draw on, so `decide` calls apply
+    # straight away without looking the request's session up (a limit that is not limiting)
+    fault.quick = (fault.enabled and not fault.when_header and fault.starts is None and fault.probability >= 1.0
+                   and fault.first_n is None and fault.after_n is None and fault.every_nth is None
+                   and not fault.uses_rng and not fault.needs_session)
+    return fault

@@ -98,19 +98,22 @@ class Line:
 
 class ConcurrencyLimit(Fault):
     type = "concurrency_limit"
-    __slots__ = ("max", "queue", "queue_timeout", "read_key", "keyed", "status", "grpc_status", "body")
+    uses_rng = False
+    __slots__ = ("max", "queue", "queue_timeout", "read_key", "keyed", "status", "grpc_status", "body",
+                 "needs_session")
 
     def __init__(self, spec, fault_id, source, state):
         super().__init__(spec, fault_id, source, state)
         self.max, self.queue, self.queue_timeout = spec.max, spec.queue, spec.queue_timeout_ms / 1000
         self.read_key = key_reader(spec.key)
+        self.needs_session = spec.key == "session"
         self.status, self.body = refusal(spec.status, spec.body, spec.name or fault_id,
                                          f"concurrency limit of {spec.max} in flight reached")
         self.grpc_status = spec.grpc_status
         self.keyed = kept(self, state, lambda: Line(self), spec.key)
 
     def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> bool | None:
-        line: Line = self.keyed.get(self.read_key(ex, session))
+        line: Line = self.keyed.of(self.read_key, ex, session)
         line.limit = self  # (a reload with the same definition: the newest compiled fault answers)
         if line.in_flight < self.max and not line.waiting:
             line.enter(plan)
@@ -125,8 +128,7 @@ class ConcurrencyLimit(Fault):
     def refuse(self, plan: Plan, line: Line, waited: bool) -> None:
         plan.show(self, {"max": self.max, "inFlight": line.in_flight, "queued": len(line.waiting),
                          "refused": "queue timeout" if waited else ("queue full" if self.queue else "no place")})
-        if plan.answer is None:
-            plan.answer = self
+        plan.turn_away(self)
 
     def answer(self, ex: Any, flow: Flow) -> None:
         flow.deliver(ex, Response.text(self.status, self.body))

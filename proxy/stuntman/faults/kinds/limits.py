@@ -33,10 +33,10 @@ LimitKey = Annotated[str, AfterValidator(_key), Field(
     json_schema_extra={"pattern": KEY_PATTERN})]
 
 
-def key_reader(key: str) -> Callable[[Any, str], str]:
-    """(ex, session) → the value this limit counts by."""
+def key_reader(key: str) -> Callable[[Any, str], str] | None:
+    """(ex, session) → the value this limit counts by; None for global (one count: "")."""
     if key == "global":
-        return lambda ex, session: ""
+        return None
     if key == "session":
         return lambda ex, session: session
     if key == "client":
@@ -60,6 +60,12 @@ class Keyed:
         if state is None:
             state = self.by_value[value] = self.make()
         return state
+
+    def of(self, read_key: Callable[[Any, str], str] | None, ex: Any, session: str) -> Any:
+        """The state of the request's key value (the hot path: no call for a global key once made)."""
+        value = read_key(ex, session) if read_key is not None else ""
+        state = self.by_value.get(value)
+        return state if state is not None else self.get(value)
 
     def reset(self, session: str | None) -> None:
         if session is None or not self.per_session:

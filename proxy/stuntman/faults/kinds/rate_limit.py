@@ -70,13 +70,15 @@ class Bucket:
 
 class RateLimit(Fault):
     type = "rate_limit"
+    uses_rng = False
     __slots__ = ("limit", "window", "capacity", "read_key", "keyed", "count", "status", "grpc_status", "body",
-                 "headers_asked")
+                 "headers_asked", "needs_session")
 
     def __init__(self, spec, fault_id, source, state):
         super().__init__(spec, fault_id, source, state)
         self.limit, self.window = spec.limit, spec.window_s
         self.read_key = key_reader(spec.key)
+        self.needs_session = spec.key == "session"
         self.status, self.body = refusal(
             spec.status, spec.body, spec.name or fault_id,
             f"rate limit of {spec.limit} per {spec.window_s:g} s reached")
@@ -122,15 +124,14 @@ class RateLimit(Fault):
         return True, int(bucket.tokens), (capacity - bucket.tokens) / rate  # (until full again)
 
     def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> bool | None:
-        admitted, remaining, reset = self.count(self.keyed.get(self.read_key(ex, session)), monotonic())
+        admitted, remaining, reset = self.count(self.keyed.of(self.read_key, ex, session), monotonic())
         if self.headers_asked:
             plan.headers += [(b"ratelimit-limit", b"%d" % self.limit), (b"ratelimit-remaining", b"%d" % remaining),
                              (b"ratelimit-reset", b"%d" % math.ceil(reset))]
         if admitted:
             return False
         plan.show(self, {"limit": self.limit, "remaining": 0, "retryAfterS": math.ceil(reset)})
-        if plan.answer is None:  # the first answering fault decides, as for error, reset, close, hang
-            plan.answer = self
+        plan.turn_away(self)  # (the first answering fault decides, as for error, reset, close, hang)
         return None
 
     def answer(self, ex: Any, flow: Flow) -> None:
