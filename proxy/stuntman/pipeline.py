@@ -117,6 +117,9 @@ class Pipeline:
             ex.call.cancel()
         if ex.plan is not None:
             ex.plan.left()
+        if ex.pending is not None:  # a place in a queue (or a timer) for a request that will not go on
+            ex.pending.cancel()
+            ex.pending = None
 
     # -- deciding ---------------------------------------------------------------------------
     def route(self, ex: Exchange) -> None:

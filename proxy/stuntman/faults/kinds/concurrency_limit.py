@@ -1,6 +1,7 @@
 """concurrency_limit: at most `max` requests in flight (by `key`, default one count for all the
 requests it applies to); one more is turned away at once with 503, or, with `queue: Q`, waits in
-line (at most Q waiting, first come first served) up to `queue_timeout_ms`, then is turned away.
+line (at most Q waiting, first come first served) up to `queue_timeout_ms`, then is turned away
+(a refusal goes at once: the delays of the faults beside the limit are for the requests it lets in).
 What a bulkhead or a client-side limiter is tested against.
 
 A request is in flight from the moment the limit lets it in until its exchange ends: its response
@@ -40,7 +41,8 @@ class ConcurrencyLimitFault(FaultBase):
 
 
 class Waiting:
-    """A request in line: cancelled when its client leaves (the pipeline's ex.pending)."""
+    """A request in line: cancelled when its client leaves (the pipeline's ex.pending), also once
+    its turn has come but before it goes on (`timer` is then the call that lets it in)."""
 
     __slots__ = ("ex", "admitted", "line", "timer")
 
@@ -80,7 +82,12 @@ class Line:
                 turn.timer.cancel()
                 turn.timer = None
             self.enter(turn.ex.plan)
-            turn.ex.down.loop.call_soon(turn.admitted, turn.ex)
+            turn.timer = turn.ex.down.loop.call_soon(self._let_in, turn)
+
+    @staticmethod
+    def _let_in(turn: Waiting) -> None:
+        turn.timer = None
+        turn.admitted(turn.ex)
 
     def wait(self, ex: Any, admitted: Callable[[Any], None]) -> Waiting:
         turn = Waiting(ex, admitted, self)

@@ -4,8 +4,9 @@ place that state lives across reloads.
 
 State is kept in the server's FaultState under the fault's key (its id and definition), so a
 reload that leaves a limit unchanged keeps its counts, an edit starts afresh, and
-`/__admin/faults/reset` (all, or one session) clears it. It is in process: one stuntman, one set
-of counts.
+`POST /__admin/faults/reset` clears it for every session (`FaultState.reset(session)` drops one
+session's counts of a limit keyed by session; the admin API does not ask for that yet). It is in
+process: one stuntman, one set of counts.
 """
 from __future__ import annotations
 
