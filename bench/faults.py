@@ -10,10 +10,11 @@
                 conns / delay = 20,000 req/s. Goal: >= 15,000 req/s with p99 <= 60 ms. Stuntman is
                 restarted every round (1 s warm-up, then the measured run); medians (min-max) over rounds.
   idle-rule     the stub workload of the comparison (-c32) with (a) no fault and (b) the same stub with one
-                `error: 503, probability: 0.01` fault (seeded): the cost of a rule that almost never fires.
-                (a) and (b) interleaved (order flipped every round). Goal: (b) CPU us/req <= 1.10 x (a).
-                The ~1% of 503 answers of (b) are counted from stuntman's own metrics
-                (stuntman_faults_injected_total) and not counted as errors.
+                `error: 503, probability: 0.01` fault (seeded): the cost of a rule that almost never fires;
+                (c) a rate_limit and (d) a concurrency_limit that never limit (issue 20): the cost of
+                counting. All interleaved (the order rotates every round). Goals: (b) CPU us/req <= 1.10 x
+                (a), (c) and (d) <= 1.05 x (a). The ~1% of 503 answers of (b) are counted from stuntman's
+                own metrics (stuntman_faults_injected_total) and not counted as errors.
 
 Pinned like the shared harness: stuntman on CPU 1 (taskset -c 1), wrk and this script on CPU 0. Stub
 directories are generated in a temp dir (the fixture copied from bench/stubs/stub/__files/user.json).
@@ -52,7 +53,11 @@ from scale import (  # noqa: E402
 
 URL = "/api/v1/users/42"
 NOFILE = 65536
-GOAL_RPS, GOAL_P99_MS, GOAL_IDLE_CPU = 15_000, 60.0, 1.10
+GOAL_RPS, GOAL_P99_MS, GOAL_IDLE_CPU, GOAL_LIMIT_CPU = 15_000, 60.0, 1.10, 1.05
+LIMITS = {  # idle-rule's (c) and (d): limits that never limit
+    "rate": "  faults:\n    - {type: rate_limit, limit: 1000000, window_s: 1}\n",
+    "conc": "  faults:\n    - {type: concurrency_limit, max: 1000}\n",
+}
 # the same case measured on this machine for the issue (not re-measured here)
 PEERS = [
     ("WireMock (default settings)", "385", "1.8 s"),
@@ -187,12 +192,15 @@ def case_latency(args, base: str) -> list[dict]:
 def case_idle(args, base: str) -> dict[str, list[dict]]:
     dirs = {"none": write_dir(base, "none", ""),
             "rule": write_dir(base, "rule", "  faults:\n    - type: error\n      status: 503\n"
-                                            f"      probability: {args.probability:g}\n      seed: 42\n")}
+                                            f"      probability: {args.probability:g}\n      seed: 42\n"),
+            **{name: write_dir(base, name, faults) for name, faults in LIMITS.items()}}
     print(f"# idle-rule: {args.idle_rounds} round(s) x {args.idle_duration:g} s, wrk -t1 -c{args.idle_conns}, "
-          f"(a) no fault vs (b) one error fault with probability {args.probability:g}", flush=True)
-    runs: dict[str, list[dict]] = {"none": [], "rule": []}
+          f"(a) no fault vs (b) one error fault with probability {args.probability:g}, (c) a rate_limit and "
+          "(d) a concurrency_limit that never limit", flush=True)
+    runs: dict[str, list[dict]] = {name: [] for name in dirs}
+    names = list(dirs)
     for rnd in range(args.idle_rounds):
-        for name in (("none", "rule") if rnd % 2 == 0 else ("rule", "none")):
+        for name in names[rnd % len(names):] + names[:rnd % len(names)]:
             r = one_run(args, dirs[name], args.idle_conns, args.idle_duration,
                         os.path.join(base, f"{name}-r{rnd}.log"), None)
             r["round"] = rnd
@@ -266,7 +274,10 @@ def render_idle(args, runs: dict[str, list[dict]]) -> list[str]:
     L += ["| config | req/s | CPU us/req | p50 ms | p99 ms | injected 503s | errors | stuntman CPU % | "
           "CPU 1: others % | CPU 0 (wrk) busy % |",
           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for label, rs in (("(a) no fault", a), ("(b) 1 idle rule", b)):
+    limits = {name: [r for r in runs.get(name, []) if "error" not in r] for name in LIMITS}
+    labels = {"rate": "(c) rate_limit, not limiting", "conc": "(d) concurrency_limit, not limiting"}
+    for label, rs in (("(a) no fault", a), ("(b) 1 idle rule", b),
+                      *((labels[name], rs) for name, rs in limits.items() if rs)):
         inj, n = sum(r["injected_error"] for r in rs), sum(r["requests"] for r in rs)
         L.append(f"| {label} | {mm(rs, 'rps')} | {mm(rs, 'cpu_us', '{:.2f}')} | {mm(rs, 'p50', '{:.2f}', 1000)} | "
                  f"{mm(rs, 'p99', '{:.2f}', 1000)} | {inj:,} ({100 * inj / max(1, n):.2f}%) | "
@@ -278,7 +289,16 @@ def render_idle(args, runs: dict[str, list[dict]]) -> list[str]:
     L += ["", f"CPU us/req (b) / (a): **{ratio:.3f}** ({100 * (ratio - 1):+.1f}%) from the medians; per round "
           + ", ".join(f"{x:.3f}" for x in per) + (f" (median {statistics.median(per):.3f})" if per else "")
           + f". req/s (b) / (a): {med(b, 'rps') / med(a, 'rps'):.3f}.", "",
-          f"Goal: (b) <= {GOAL_IDLE_CPU:.2f} x (a) CPU us/req: {verdict(ratio <= GOAL_IDLE_CPU)}.", "",
+          f"Goal: (b) <= {GOAL_IDLE_CPU:.2f} x (a) CPU us/req: {verdict(ratio <= GOAL_IDLE_CPU)}.", ""]
+    for name, rs in limits.items():
+        if not rs:
+            continue
+        lr = med(rs, "cpu_us") / med(a, "cpu_us")
+        per = [r["cpu_us"] / pairs[r["round"]]["cpu_us"] for r in rs if r["round"] in pairs]
+        L += [f"{labels[name]} / (a): **{lr:.3f}** ({100 * (lr - 1):+.1f}%) from the medians; per round "
+              + ", ".join(f"{x:.3f}" for x in per) + (f" (median {statistics.median(per):.3f})" if per else "")
+              + f". Goal: <= {GOAL_LIMIT_CPU:.2f} x (a): {verdict(lr <= GOAL_LIMIT_CPU)}.", ""]
+    L += [
           "CPU us/req is lowest when stuntman is saturated (stuntman CPU % near 100) and rises when it is not "
           "(fewer requests per event-loop turn): a round where other processes starved wrk (CPU 0) or stuntman "
           "(CPU 1: others %) reads higher. Compare rounds at a similar stuntman CPU %.", "",

@@ -33,7 +33,7 @@ class Exchange:
         "keep_alive", "has_body", "body", "body_size", "complete", "too_large",
         "route", "params", "action", "status", "started", "phase", "call", "expect_continue",
         "candidates", "error", "ended", "raw", "raw_index", "reparse", "plan", "pending", "response", "down",
-        "responder", "_received_at", "_headers", "_query", "_body_view",
+        "responder", "leave", "_received_at", "_headers", "_query", "_body_view",
     )
 
     def __init__(self) -> None:
@@ -57,6 +57,7 @@ class Exchange:
         self.phase: Phase = "new"
         self.call: Any = None        # what streams the response (an upstream call): pause/resume/cancel
         self.responder: Any = None   # the response source chosen for it
+        self.leave: Any = None       # what it holds until it ends (a limit's place): see on_leave
         # the protocol's way back to the client: set by the protocol before the pipeline sees ex
         self.down: Downstream = None  # type: ignore[assignment]
         self.expect_continue = False
@@ -88,6 +89,20 @@ class Exchange:
                 out[key] = f"{out[key]}, {text}" if key in out else text
             self._headers = out
         return self._headers
+
+    def on_leave(self, release: Callable[[], None]) -> None:
+        """Call `release` once when this exchange ends, however it ends (answered, cut, its client
+        gone): a limit's place in flight is given back this way."""
+        held = self.leave
+        self.leave = release if held is None else [*held, release] if type(held) is list else [held, release]
+
+    def left(self) -> None:
+        held, self.leave = self.leave, None
+        if type(held) is list:
+            for release in held:
+                release()
+        elif held is not None:
+            held()
 
     def field(self, name: str) -> str | None:
         """One field's value (name lower-case; repeats joined with ', '), without building the

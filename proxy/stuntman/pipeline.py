@@ -48,7 +48,8 @@ class Pipeline:
         self.server = server
         self.settings = server.settings
         self.state = server.state
-        self.fault_state = server.fault_state
+        self.counters = server.fault_state.counters  # (cleared in place by a reset, never replaced)
+        self.session_of = server.state.session       # (one bound method, not one per request)
         self.journal_responses = server.journal_responses  # bytes of a proxied response kept, or 0
         self.journal, self.metrics = server.journal, server.metrics
         self.finishing = server.recording  # a journal or metrics to tell
@@ -104,6 +105,8 @@ class Pipeline:
         """The client left while ex was being answered."""
         if ex.call is not None:
             ex.call.cancel()
+        if ex.leave is not None:  # places the faults' limits hold for it
+            ex.left()
         if ex.plan is not None:
             ex.plan.left()
         if ex.pending is not None:  # a delay, a hang, a paced body, a queue: the client left first
@@ -115,6 +118,8 @@ class Pipeline:
         """The protocol gives up on ex (its request turned out malformed, or a bug of ours)."""
         if ex.call is not None:
             ex.call.cancel()
+        if ex.leave is not None:  # places the faults' limits hold for it
+            ex.left()
         if ex.plan is not None:
             ex.plan.left()
         if ex.pending is not None:  # a place in a queue (or a timer) for a request that will not go on
@@ -130,9 +135,11 @@ class Pipeline:
         ex.route = route
         rules = self.server.table.faults
         if rules.active:  # the faults stage: decide now, carry out as the response is made
-            faults = rules.for_request(ex, route, state)
+            faults = rules.fixed.get(route.id if route is not None else None)  # (most routes: made once)
+            if faults is None:
+                faults = rules.for_request(ex, route, state)
             if faults:
-                ex.plan = plan = decide(faults, ex, self.fault_state.counters, state.session)
+                ex.plan = plan = decide(faults, ex, self.counters, self.session_of)
                 if plan is not None:
                     if plan.queue is not None:  # a concurrency limit: in line first, then on
                         ex.phase = "queued"
@@ -312,6 +319,8 @@ class Pipeline:
 
     # -- finish: the one place every exchange is journaled and counted ----------------------
     def finish(self, ex: Exchange) -> None:
+        if ex.leave is not None:  # places the faults' limits hold for it
+            ex.left()
         plan = ex.plan
         if plan is not None and plan.leave is not None:  # in-flight counts the faults keep
             plan.left()

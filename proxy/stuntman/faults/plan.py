@@ -101,6 +101,15 @@ def decide(faults, ex, counters: dict, session_of: Callable[[Any], str]) -> Plan
             if counter is None:
                 continue
             rng = counter.rng
+        if fault.admits:  # a limit: most requests go on untouched, and need no plan at all
+            ruling = fault.admit(ex, session)
+            if ruling is None:
+                continue
+            if plan is None:
+                plan = Plan()
+            if fault.rule(plan, ruling, ex) is not False:
+                plan.fired.append(fault)
+            continue
         if plan is None:
             plan = Plan()
         if fault.apply(plan, rng, ex, session) is not False:  # False: it let the request be

@@ -63,6 +63,7 @@ class FaultRules:
                     self.fixed[route.id] = self.before.get(route.id, ()) + tuple(route.faults or ())
 
     def for_request(self, ex, route, state) -> tuple[Fault, ...] | list[Fault]:
+        """The faults for this request (the pipeline looks in `fixed` first)."""
         fixed = self.fixed.get(route.id if route is not None else None)
         if fixed is not None:
             return fixed

@@ -71,6 +71,7 @@ class Fault:
     type = ""
     uses_rng = True       # its apply draws from the request's seeded generator (False: a limit's counting)
     needs_session = False  # its apply reads the session (a limit keyed by session)
+    admits = False        # a limit (limits.Limit): `admit`, then `rule` only for the requests it holds back
     __slots__ = ("id", "name", "spec", "key", "enabled", "probability", "seed", "first_n", "after_n",
                  "every_nth", "when_header", "starts", "ends", "not_before", "not_after", "header",
                  "source", "unconditional", "quick")
@@ -145,6 +146,14 @@ class Fault:
     def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> bool | None:
         """Record this fault's effect on the request in the plan; False if it let the request be
         (a limit not reached: it is then not among the faults that fired)."""
+        raise NotImplementedError
+
+    def admit(self, ex: Any, session: str) -> Any:
+        """(A limit, `admits`) None to let the request go on untouched, else a ruling for `rule`."""
+        raise NotImplementedError
+
+    def rule(self, plan: Plan, ruling: Any, ex: Any) -> bool | None:
+        """(A limit) carry a ruling into the plan; False if the request goes on after all."""
         raise NotImplementedError
 
 

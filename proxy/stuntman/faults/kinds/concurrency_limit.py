@@ -12,7 +12,6 @@ with `grpcStatus` (default UNAVAILABLE).
 """
 from __future__ import annotations
 
-import random
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Literal
@@ -22,9 +21,9 @@ from pydantic import Field
 from ...config.base import DAY_MS, FaultBase
 from ...response import Response
 from ..plan import Plan
-from .base import Fault, Flow, register
+from .base import Flow, register
 from .error import GrpcStatus
-from .limits import LimitKey, kept, key_reader, refusal
+from .limits import Limit, LimitKey, kept, key_reader, refusal
 
 
 class ConcurrencyLimitFault(FaultBase):
@@ -63,16 +62,17 @@ class Waiting:
 class Line:
     """One key's count in flight and its queue: the plan's Queue for the requests that wait."""
 
-    __slots__ = ("limit", "in_flight", "waiting")
+    __slots__ = ("limit", "in_flight", "waiting", "release")
 
     def __init__(self, limit: ConcurrencyLimit):
         self.limit = limit
         self.in_flight = 0
         self.waiting: deque[Waiting] = deque()
+        self.release = self.leave  # (one bound method, not one per request)
 
-    def enter(self, plan: Plan) -> None:
+    def enter(self, ex: Any) -> None:
         self.in_flight += 1
-        plan.on_leave(self.leave)
+        ex.on_leave(self.release)
 
     def leave(self) -> None:
         self.in_flight -= 1
@@ -81,7 +81,7 @@ class Line:
             if turn.timer is not None:
                 turn.timer.cancel()
                 turn.timer = None
-            self.enter(turn.ex.plan)
+            self.enter(turn.ex)
             turn.timer = turn.ex.down.loop.call_soon(self._let_in, turn)
 
     @staticmethod
@@ -103,9 +103,8 @@ class Line:
         turn.admitted(turn.ex)
 
 
-class ConcurrencyLimit(Fault):
+class ConcurrencyLimit(Limit):
     type = "concurrency_limit"
-    uses_rng = False
     __slots__ = ("max", "queue", "queue_timeout", "read_key", "keyed", "status", "grpc_status", "body",
                  "needs_session")
 
@@ -119,12 +118,25 @@ class ConcurrencyLimit(Fault):
         self.grpc_status = spec.grpc_status
         self.keyed = kept(self, state, lambda: Line(self), spec.key)
 
-    def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> bool | None:
-        line: Line = self.keyed.of(self.read_key, ex, session)
+    def admit(self, ex: Any, session: str) -> Line | None:
+        """None for a request let in at once (it holds its place until its exchange ends), else
+        its key's line, where `rule` queues or refuses it."""
+        keyed, read_key = self.keyed, self.read_key
+        value = read_key(ex, session) if read_key is not None else ""
+        line: Line | None = keyed.by_value.get(value)
+        if line is None:
+            line = keyed.get(value)
         line.limit = self  # (a reload with the same definition: the newest compiled fault answers)
         if line.in_flight < self.max and not line.waiting:
-            line.enter(plan)
-            return False
+            line.in_flight += 1
+            if ex.leave is None:  # (on_leave, spelt out: this is every request's path)
+                ex.leave = line.release
+            else:
+                ex.on_leave(line.release)
+            return None
+        return line
+
+    def rule(self, plan: Plan, line: Line, ex: Any) -> bool | None:
         if len(line.waiting) < self.queue:
             plan.queue = line
             plan.show(self, {"max": self.max, "inFlight": line.in_flight, "queued": len(line.waiting) + 1})

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
+from ..plan import Plan
 from .base import Fault, FaultState
 
 KEY_PATTERN = r"^(global|session|client|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+)$"
@@ -82,6 +83,21 @@ def kept(fault: Fault, state: FaultState, make: Callable[[], Any], key: str = "g
     if keyed is None:
         keyed = state.kept[fault.key] = Keyed(make, key == "session")
     return keyed
+
+
+class Limit(Fault):
+    """A kind that lets most requests through untouched (rate_limit, concurrency_limit): `decide`
+    asks `admit`, which answers None for those, quickly and without a plan; any other answer is a
+    ruling that `rule` carries into the request's plan (a refusal, a place in line, headers)."""
+
+    admits = True
+    uses_rng = False
+    __slots__ = ()
+
+    def apply(self, plan: Plan, rng: Any, ex: Any, session: str) -> bool | None:
+        """Both steps at once (a limit nested in another fault, such as flap's)."""
+        ruling = self.admit(ex, session)
+        return False if ruling is None else self.rule(plan, ruling, ex)
 
 
 def refusal(status: int, body: str | None, label: str, default: str) -> tuple[int, str]:

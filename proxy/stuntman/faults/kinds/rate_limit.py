@@ -19,7 +19,6 @@ and the fault metrics show only the ones turned away). gRPC requests will be ans
 from __future__ import annotations
 
 import math
-import random
 from collections import deque
 from time import monotonic
 from typing import Any, Literal
@@ -29,9 +28,9 @@ from pydantic import Field
 from ...config.base import FaultBase
 from ...response import Response
 from ..plan import Plan
-from .base import Fault, Flow, register
+from .base import Flow, register
 from .error import GrpcStatus
-from .limits import LimitKey, kept, key_reader, refusal
+from .limits import Limit, LimitKey, kept, key_reader, refusal
 
 
 class RateLimitFault(FaultBase):
@@ -68,9 +67,8 @@ class Bucket:
         self.at = monotonic()
 
 
-class RateLimit(Fault):
+class RateLimit(Limit):
     type = "rate_limit"
-    uses_rng = False
     __slots__ = ("limit", "window", "capacity", "read_key", "keyed", "count", "status", "grpc_status", "body",
                  "headers_asked", "needs_session")
 
@@ -93,17 +91,9 @@ class RateLimit(Fault):
             self.count = self._sliding
         else:
             self.keyed = kept(self, state, Window, spec.key)
-            self.count = self._fixed
+            self.count = None  # a fixed window: counted in `admit` itself, the common case
 
     # each: (admitted, remaining after this request, seconds until a request would be admitted again)
-    def _fixed(self, window: Window, now: float) -> tuple[bool, int, float]:
-        if now - window.opened >= self.window:
-            window.opened, window.count = now, 0
-        reset = window.opened + self.window - now
-        if window.count >= self.limit:
-            return False, 0, reset
-        window.count += 1
-        return True, self.limit - window.count, reset
 
     def _sliding(self, times: deque, now: float) -> tuple[bool, int, float]:
         while times and now - times[0] >= self.window:
@@ -123,8 +113,29 @@ class RateLimit(Fault):
         bucket.tokens -= 1
         return True, int(bucket.tokens), (capacity - bucket.tokens) / rate  # (until full again)
 
-    def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> bool | None:
-        admitted, remaining, reset = self.count(self.keyed.of(self.read_key, ex, session), monotonic())
+    def admit(self, ex: Any, session: str) -> tuple[bool, int, float] | None:
+        """None for a request under the limit (when no RateLimit-* fields are asked for), else
+        (admitted, remaining, seconds until the next would be admitted)."""
+        keyed, read_key = self.keyed, self.read_key
+        value = read_key(ex, session) if read_key is not None else ""
+        state = keyed.by_value.get(value)
+        if state is None:
+            state = keyed.get(value)
+        now = monotonic()
+        if self.count is not None:
+            ruling = self.count(state, now)
+            return None if ruling[0] and not self.headers_asked else ruling
+        if now - state.opened >= self.window:  # a fixed window: it opens at its first request
+            state.opened, state.count = now, 0
+        if state.count < self.limit:
+            state.count += 1
+            if not self.headers_asked:
+                return None
+            return True, self.limit - state.count, state.opened + self.window - now
+        return False, 0, state.opened + self.window - now
+
+    def rule(self, plan: Plan, ruling: tuple[bool, int, float], ex: Any) -> bool | None:
+        admitted, remaining, reset = ruling
         if self.headers_asked:
             plan.headers += [(b"ratelimit-limit", b"%d" % self.limit), (b"ratelimit-remaining", b"%d" % remaining),
                              (b"ratelimit-reset", b"%d" % math.ceil(reset))]
