@@ -627,3 +627,19 @@ async def test_a_client_that_leaves_as_its_turn_comes_never_reaches_the_upstream
     assert ex2.call is None and ex2.phase == "queued"
     [line] = list(next(iter(server.fault_state.kept.values())).by_value.values())
     assert line.in_flight == 0 and not line.waiting
+
+
+def test_faults_reset_for_one_session_clears_only_its_counts(stuntman):
+    """POST /__admin/faults/reset?session=S: that session's limits and counters start afresh, the
+    other sessions' and the faults themselves are left as they are (parallel tests stay apart)."""
+    st = stuntman({"s.yaml": stub("quota", "/q", "- {type: rate_limit, limit: 2, window_s: 600, key: session}")
+                   + stub("first", "/f", "- {type: error, status: 503, first_n: 1}")}, admin_port=0)
+    a, b = {"X-Stuntman-Session": "a"}, {"X-Stuntman-Session": "b"}
+    for session in (a, b):
+        assert [one(st.url + "/q", session)[0] for _ in range(3)] == [200, 200, 429]
+        assert [one(st.url + "/f", session)[0] for _ in range(2)] == [503, 200]
+    status, answer = api(st, "POST", "/__admin/faults/reset?session=a")
+    assert status == 200 and len(answer["faults"]) == 2
+    assert [one(st.url + "/q", a)[0] for _ in range(3)] == [200, 200, 429]  # afresh
+    assert one(st.url + "/f", a)[0] == 503                                  # first_n counts afresh too
+    assert one(st.url + "/q", b)[0] == 429 and one(st.url + "/f", b)[0] == 200  # b: as it was

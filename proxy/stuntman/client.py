@@ -107,8 +107,10 @@ class Operations(Generic[T]):
     def delete_all_faults(self) -> T:
         return self._call("DELETE", "/__admin/faults")
 
-    def reset_faults(self) -> T:
-        return self._call("POST", "/__admin/faults/reset", then=_key("faults"))
+    def reset_faults(self, session: str | None = None) -> T:
+        """Back to the files' faults, counters afresh; with `session`, only that session's counters."""
+        query = {"session": session} if session is not None else None
+        return self._call("POST", "/__admin/faults/reset", query=query, then=_key("faults"))
 
     # -- the journal -------------------------------------------------------------------------
     def requests(self, limit: int | None = None) -> T:

@@ -53,7 +53,13 @@ def add_fault_routes(app: web.Application, server) -> None:
         return web.json_response(fault_json(rule))
 
     async def reset_faults(request: web.Request) -> web.Response:
-        """Back to the files' (and --fault flags') faults, every counter and generator afresh."""
+        """Back to the files' (and --fault flags') faults, every counter and generator afresh; with
+        ?session=S, only that session's counters, generators and limits, the faults left as they are
+        (a test resetting its own session does not disturb the tests running beside it)."""
+        session = request.query.get("session")
+        if session is not None:
+            server.fault_state.reset(session)
+            return fault_listing(server)
         mappings.faults.reset()
         server.fault_state.reset()
         server.publish()

@@ -330,8 +330,10 @@ def document() -> dict:
             "delete": _op("Delete every standalone fault, files' included (reset brings them back)",
                           {"200": _json(FAULTS)}),
         },
-        "/__admin/faults/reset": {"post": _op("Back to the files' and --fault flags' faults; counters and "
-                                              "generators start afresh", {"200": _json(FAULTS)})},
+        "/__admin/faults/reset": {"post": _op("Back to the files' and --fault flags' faults; counters, generators "
+                                              "and limits start afresh. With `session`, only that session's "
+                                              "counters, generators and limits keyed by session (the faults stay "
+                                              "as they are)", {"200": _json(FAULTS)}, parameters=SESSION)},
         "/__admin/faults/{id}": {
             "parameters": ID,
             "get": _op("One standalone fault", {"200": _json(FAULT), "404": NOT_FOUND, "409": CONFLICT}),
