@@ -19,7 +19,7 @@ from stuntman.faults.kinds import FAULT_TYPES, KINDS, ErrorFault, FaultState, co
 from test_admin import api
 
 ORDER = ("latency", "error", "reset", "close", "hang", "bandwidth", "dribble", "truncate", "corrupt",
-         "upstream_timeout", "rate_limit", "concurrency_limit")
+         "upstream_timeout", "rate_limit", "concurrency_limit", "load_latency", "flap")
 KINDS_DIR = Path(kinds.__file__).parent
 
 

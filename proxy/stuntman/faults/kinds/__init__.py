@@ -19,6 +19,7 @@ from .base import KINDS, Answer, Counter, Fault, FaultState, Kind, compile_fault
 # registration order = the order of FAULT_TYPES, of the schema's union and of error messages
 from . import latency, error, reset, close, hang, bandwidth, dribble, truncate, corrupt, upstream_timeout  # noqa: E501,F401
 from . import rate_limit, concurrency_limit  # noqa: F401  (limits: they keep state across requests)
+from . import load_latency, flap  # noqa: F401  (load and outages: state across requests too)
 # isort: on
 from .bandwidth import Bandwidth, BandwidthFault
 from .close import Close, CloseFault
@@ -26,8 +27,10 @@ from .concurrency_limit import ConcurrencyLimit, ConcurrencyLimitFault
 from .corrupt import Corrupt, CorruptFault
 from .dribble import Dribble, DribbleFault
 from .error import GRPC_STATUS_CODES, GRPC_STATUS_NAMES, Error, ErrorFault
+from .flap import Flap, FlapFault
 from .hang import Hang, HangFault
 from .latency import Latency, LatencyFault, LognormalSpec, NormalSpec, UniformSpec
+from .load_latency import LoadLatency, LoadLatencyFault
 from .rate_limit import RateLimit, RateLimitFault
 from .reset import Reset, ResetFault
 from .truncate import Truncate, TruncateFault
@@ -43,12 +46,14 @@ else:
         Union[tuple(kind.spec for kind in KINDS.values())],  # noqa: UP007
         Field(discriminator="type"),
     ]
+    # a flap holds any other kind: its `fault` field is this union, which exists only now
+    FlapFault.model_rebuild(_types_namespace={"FaultSpec": FaultSpec})
 
 __all__ = [
     "FAULT_TYPES", "GRPC_STATUS_CODES", "GRPC_STATUS_NAMES", "KINDS", "Answer", "Bandwidth", "BandwidthFault",
     "Close", "CloseFault", "ConcurrencyLimit", "ConcurrencyLimitFault", "Corrupt", "CorruptFault", "Counter",
-    "Dribble", "DribbleFault", "Error", "ErrorFault", "Fault", "FaultSpec", "FaultState", "Hang", "HangFault",
-    "Kind", "Latency", "LatencyFault", "LognormalSpec", "NormalSpec", "RateLimit", "RateLimitFault", "Reset",
-    "ResetFault", "Truncate", "TruncateFault", "UniformSpec", "UpstreamTimeout", "UpstreamTimeoutFault",
-    "compile_fault", "register",
+    "Dribble", "DribbleFault", "Error", "ErrorFault", "Fault", "FaultSpec", "FaultState", "Flap", "FlapFault",
+    "Hang", "HangFault", "Kind", "Latency", "LatencyFault", "LoadLatency", "LoadLatencyFault", "LognormalSpec",
+    "NormalSpec", "RateLimit", "RateLimitFault", "Reset", "ResetFault", "Truncate", "TruncateFault", "UniformSpec",
+    "UpstreamTimeout", "UpstreamTimeoutFault", "compile_fault", "register",
 ]
