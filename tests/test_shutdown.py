@@ -96,3 +96,24 @@ def test_ready_needs_no_token_when_the_rest_of_the_admin_api_does(cli_server, tm
     with pytest.raises(urllib.error.HTTPError) as denied:
         urllib.request.urlopen(admin_url + "/__admin/health", timeout=5)
     assert denied.value.code == 401
+
+
+def test_an_in_process_stuntman_gives_back_its_descriptors_when_stopped(tmp_path):
+    """Each InProcess left its event loop's epoll and wake-up descriptors open (6 a server), so a
+    whole test run passed 1,024 and select() in other tests failed. Stopping closes the loop."""
+    import os
+
+    from stuntman.testing import InProcess
+
+    stubs = write_stubs(tmp_path / "s", {"s.yaml": "- {request: {path: /x}, response: {body: ok}}\n"})
+
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    InProcess.start(stubs).stop()  # (anything opened once per process, the first time)
+    before = open_descriptors()
+    for _ in range(10):
+        running = InProcess.start(stubs)
+        assert call(running.port, "GET", "/x")[2] == b"ok"
+        running.stop()
+    assert open_descriptors() <= before + 1, (before, open_descriptors())

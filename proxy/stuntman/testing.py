@@ -35,6 +35,8 @@ class LoopThread:
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        if not self.thread.is_alive():  # its epoll and wake-up descriptors: a test run starts hundreds
+            self.loop.close()
 
 
 async def _run(fn: Callable[[], T]) -> T:
