@@ -10,6 +10,7 @@ slow calls were still held); upper bounds are generous functional ones, for a bu
 from __future__ import annotations
 
 import asyncio
+import time
 
 from shop.resilience import BulkheadPolicy
 
@@ -104,6 +105,63 @@ async def bulkhead_in_use(orders, count: int) -> bool:
     return (await health(orders))["bulkheads"]["inventory"]["in_use"] == count
 
 
+def degrading_inventory(stuntman) -> tuple[float, float]:
+    """From now on inventory slows down with its load, as a queueing server does: 1 s, plus 250 ms
+    for each request already in flight. (base, per) in seconds."""
+    stuntman.fault("inventory", type="load_latency", base_ms=1000, per_inflight_ms=250, max_ms=8000, key="session")
+    return 1.0, 0.25
+
+
+async def test_a_bulkhead_keeps_a_degrading_inventory_from_taking_orders_down(stuntman, start_orders):
+    stuntman.stub("GET", "/api/inventory/{item}", json=INVENTORY, name="inventory")
+    stuntman.stub("POST", "/api/payments", status=201, json=PAYMENT, name="payments")
+    payment_lookup_stub(stuntman)
+    orders = await start_orders(**SLOW_ORDERS, inventory_bulkhead=BulkheadPolicy(4, max_wait=0.05))
+    status, earlier, _ = await place(orders)
+    assert status == 201, earlier
+    base, per = degrading_inventory(stuntman)
+
+    # 12 orders at once: 4 get a place, 8 are refused at once rather than pile onto inventory
+    pending = [asyncio.create_task(place(orders)) for _ in range(12)]
+    await eventually(lambda: sum(task.done() for task in pending) == 8, timeout=10)
+    refused = [task.result() for task in pending if task.done()]
+    held = [task for task in pending if not task.done()]
+    assert [(s, b["reason"]) for s, b, _ in refused] == [(503, "bulkhead full")] * 8, refused
+    # meanwhile the payments-only path answers, its call reaching payments while inventory holds 4
+    status, lookup = await payment_of(orders, earlier["id"])
+    assert (status, lookup["payment"]["id"]) == (200, earlier["payment"]), lookup
+    assert (await health(orders))["bulkheads"]["inventory"]["in_use"] == 4
+
+    assert not any(task.done() for task in held), "payments answered while inventory held 4 orders"
+
+    assert [status for status, _, _ in await asyncio.gather(*held)] == [201] * 4
+    inventory = [e for e in stuntman.requests("GET", "/api/inventory/beans") if fired(e, "load_latency")]
+    loads = sorted(fired(entry, "load_latency")["state"]["inFlight"] for entry in inventory)
+    # inventory never had more than the bulkhead's 4: the load, and so its latency, stayed capped
+    assert loads == [0, 1, 2, 3], inventory
+    assert max(fired(e, "load_latency")["state"]["delayMs"] for e in inventory) == (base + 3 * per) * 1000
+    lookup_call, = stuntman.requests("GET", f"/api/payments/{earlier['payment']}")
+    assert began(lookup_call) < min(ended(entry) for entry in inventory), "payments waited for inventory"
+
+
+async def test_without_a_bulkhead_a_degrading_inventory_slows_every_order(stuntman, start_orders):
+    """The control: with no bulkhead all 12 orders pile onto inventory, each one slowing the rest."""
+    stuntman.stub("GET", "/api/inventory/{item}", json=INVENTORY, name="inventory")
+    stuntman.stub("POST", "/api/payments", status=201, json=PAYMENT, name="payments")
+    orders = await start_orders(**{**SLOW_ORDERS, "connections": 16}, inventory_bulkhead=None)
+    base, per = degrading_inventory(stuntman)
+
+    results = await asyncio.gather(*(place(orders) for _ in range(12)))
+
+    assert [status for status, _, _ in results] == [201] * 12, results
+    inventory = stuntman.requests("GET", "/api/inventory/beans")
+    loads = [fired(entry, "load_latency")["state"] for entry in inventory]
+    assert len(loads) == 12
+    # more than a bulkhead of 4 would let through, and the latency they all paid grew with it
+    assert max(load["inFlight"] for load in loads) > 4, loads
+    assert max(load["delayMs"] for load in loads) > (base + 4 * per) * 1000, loads
+
+
 # -- rate limits ---------------------------------------------------------------------------------
 
 async def test_a_429_is_retried_no_sooner_than_its_retry_after(shop_dependencies, start_orders):
@@ -154,3 +212,67 @@ async def test_a_retry_after_beyond_the_budget_is_not_waited_for(shop_dependenci
     async with orders.post("/orders", json=ORDER) as resp:
         assert resp.status == 503
         assert 55 <= int(resp.headers["Retry-After"]) <= 60  # payments' wait, passed on to orders' client
+
+
+# -- circuit breaker -----------------------------------------------------------------------------
+
+async def test_the_breaker_opens_on_a_flap_down_half_opens_and_closes_once_it_is_up(
+        shop_dependencies, start_orders):
+    stuntman = shop_dependencies
+    threshold, cooldown, down_s = 3, 1.0, 4.0
+    # one attempt per order: each order is one call, so the breaker counts orders
+    orders = await start_orders(attempts=1, breaker_threshold=threshold, breaker_cooldown=cooldown)
+    states = [(await circuits(orders))["payments"]]  # the circuit's states in turn, as /health shows them
+    assert states == ["closed"]
+
+    # payments is down (503) for down_s from the moment the fault is loaded, then up (for long)
+    before_flap = time.time()
+    stuntman.fault("payments", type="flap", start="down", down_s=down_s, up_s=600,
+                   fault={"type": "error", "status": 503})
+
+    # closed → opened: `threshold` failed calls in the down phase, the last of which opens it
+    for _ in range(threshold):
+        opening = time.time()
+        status, body, _ = await place(orders)
+        assert (status, body["reason"]) == (502, "bad status"), body
+    states.append((await circuits(orders))["payments"])
+    assert states[-1] == "opened"
+    # opened: orders fail fast, nothing is sent (the cool-down has barely begun)
+    status, body, _ = await place(orders)
+    assert (status, body["reason"], body["attempts"]) == (503, "circuit open", 1), body
+    assert stuntman.count("POST", "/api/payments") == threshold
+
+    # each cool-down ends in half-opened: the next order is the trial; in the down phase it fails
+    # and the circuit opens again; the first trial after the down phase closes it
+    trials: list[tuple[float, int]] = []  # (when half-opened was seen, the trial's status)
+    opened_at = opening  # no later than this the circuit opened
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + 30 + down_s
+    while states[-1] != "closed":
+        assert loop.time() < give_up, (states, trials)
+        await eventually(lambda: circuit_is(orders, "payments", "half-opened"), timeout=10 + cooldown)
+        seen = time.time()
+        assert seen >= opened_at + cooldown, "half-opened before the cool-down was over"
+        states.append("half-opened")
+        opened_at = time.time()
+        status, body, _ = await place(orders)
+        trials.append((seen, status))
+        states.append((await circuits(orders))["payments"])
+        assert (status, states[-1]) in ((502, "opened"), (201, "closed")), (status, body, states)
+
+    assert len(trials) >= 2, f"no trial failed in the down phase: {trials}"
+    assert states == ["closed", "opened"] + ["half-opened", "opened"] * (len(trials) - 1) + ["half-opened", "closed"]
+    assert [status for _, status in trials] == [502] * (len(trials) - 1) + [201]
+
+    # the journal: only the threshold's calls and the trials reached payments; each in the down
+    # phase met the flap's 503, and the call that closed the circuit reached payments no sooner
+    # than the down phase's end
+    charges = sorted(stuntman.requests("POST", "/api/payments"), key=lambda e: e["id"])
+    assert len(charges) == threshold + len(trials)
+    assert [e["response"]["status"] for e in charges] == [503] * (len(charges) - 1) + [201]
+    assert all(fired(e, "flap") for e in charges[:-1])
+    assert began(charges[-1]) >= before_flap + down_s - 0.002
+
+
+async def circuit_is(orders, dependency: str, state: str) -> bool:
+    return (await circuits(orders))[dependency] == state
