@@ -107,8 +107,6 @@ class Pipeline:
             ex.call.cancel()
         if ex.leave is not None:  # places the faults' limits hold for it
             ex.left()
-        if ex.plan is not None:
-            ex.plan.left()
         if ex.pending is not None:  # a delay, a hang, a paced body, a queue: the client left first
             ex.pending.cancel()
             ex.pending = None
@@ -120,8 +118,6 @@ class Pipeline:
             ex.call.cancel()
         if ex.leave is not None:  # places the faults' limits hold for it
             ex.left()
-        if ex.plan is not None:
-            ex.plan.left()
         if ex.pending is not None:  # a place in a queue (or a timer) for a request that will not go on
             ex.pending.cancel()
             ex.pending = None
@@ -321,9 +317,6 @@ class Pipeline:
     def finish(self, ex: Exchange) -> None:
         if ex.leave is not None:  # places the faults' limits hold for it
             ex.left()
-        plan = ex.plan
-        if plan is not None and plan.leave is not None:  # in-flight counts the faults keep
-            plan.left()
         if not self.finishing or ex.ended:
             return
         ex.ended = monotonic()

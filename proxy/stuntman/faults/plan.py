@@ -27,7 +27,6 @@ class Plan:
     truncate: int | None = None             # body bytes sent before the close
     corrupt: Any = None                     # (mode, random.Random)
     queue: Queue | None = None              # admission to wait for before anything else happens
-    leave: list[Callable[[], None]] | None = None  # run once when the exchange ends (in-flight counts)
     states: dict[str, dict] | None = None   # fault id → its state when it fired, for the journal
     at_once = False                         # a limit turned the request away: no fault's delay applies
 
@@ -51,18 +50,6 @@ class Plan:
         """The whole body is needed first (a proxied one is buffered): dribble, truncate, corrupt."""
         return self.dribble is not None or self.truncate is not None or self.corrupt is not None
 
-    def on_leave(self, release: Callable[[], None]) -> None:
-        if self.leave is None:
-            self.leave = []
-        self.leave.append(release)
-
-    def left(self) -> None:
-        """The exchange ended (answered, cut, or its client gone): release what it held, once."""
-        leave, self.leave = self.leave, None
-        if leave:
-            for release in leave:
-                release()
-
     def show(self, fault: Any, state: dict) -> None:
         """What a fault's state was when it fired on this request (tokens left, in flight, phase)."""
         if self.states is None:
@@ -82,13 +69,14 @@ class Plan:
 
 
 def decide(faults, ex, counters: dict, session_of: Callable[[Any], str]) -> Plan | None:
-    """Run each fault's selection in order; a Plan if any fired, else None. A kind that keeps
-    state across requests (a limit) may fire and let the request be (its `apply` says False): the
-    plan then carries only what it needs (a release when the exchange ends, headers).
+    """Run each fault's selection in order; a Plan if any fired, else None. A limit (`admits`)
+    lets most requests through without a plan (a place it holds is on the exchange: on_leave);
+    only its ruling on the others (refused, queued, RateLimit-* fields) goes into one. A plan with
+    nothing fired is kept only for what it carries (headers, a queue).
 
     The request's session is looked up once, and only for a fault whose selection or kind needs it:
-    a `quick` fault (no selection options, no generator, not keyed by session) goes straight to
-    `apply`, which is what keeps a limit that is not limiting cheap."""
+    a `quick` fault (no selection options, no generator, not keyed by session) skips selection,
+    which is what keeps a limit that is not limiting cheap."""
     plan = None
     session = None
     for fault in faults:
@@ -116,7 +104,7 @@ def decide(faults, ex, counters: dict, session_of: Callable[[Any], str]) -> Plan
             plan.fired.append(fault)
     if plan is not None:
         if not plan.fired:  # only limits that let the request be: keep the plan if it holds something
-            return plan if plan.leave or plan.headers or plan.queue else None
+            return plan if plan.headers or plan.queue else None
         shown = [f.type for f in plan.fired if f.header]
         if shown:
             plan.headers.insert(0, (b"x-stuntman-fault", ", ".join(dict.fromkeys(shown)).encode()))
