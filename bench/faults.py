@@ -269,12 +269,12 @@ def render_idle(args, runs: dict[str, list[dict]]) -> list[str]:
          f"{args.warmup:g} s warm-up; (a) and (b) interleaved, {args.idle_rounds} round(s); median (min-max).", ""]
     if not a or not b:
         return L + ["FAILED: no successful run of (a) or (b) (see below).", ""]
-    for r in a + b:
+    limits = {name: [r for r in runs.get(name, []) if "error" not in r] for name in LIMITS}
+    for r in a + b + [r for rs in limits.values() for r in rs]:
         r["other_pct"] = max(0.0, r["sut_pct"] - r["proc_pct"])
     L += ["| config | req/s | CPU us/req | p50 ms | p99 ms | injected 503s | errors | stuntman CPU % | "
           "CPU 1: others % | CPU 0 (wrk) busy % |",
           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    limits = {name: [r for r in runs.get(name, []) if "error" not in r] for name in LIMITS}
     labels = {"rate": "(c) rate_limit, not limiting", "conc": "(d) concurrency_limit, not limiting"}
     for label, rs in (("(a) no fault", a), ("(b) 1 idle rule", b),
                       *((labels[name], rs) for name, rs in limits.items() if rs)):

@@ -15,7 +15,8 @@ by ±10% between runs of the same build; these counts repeat to within a fractio
 Workloads, as in the comparison bench: `stub` = GET /api/v1/users/42 from bench/stubs/stub (the
 1 KB fixture), `proxy` = the same path through bench/stubs/proxy (one stub that never matches) to
 an nginx upstream serving the fixture; `stub-rate-limit` and `stub-concurrency-limit` = `stub` with
-a limit on the stub that never limits (what counting costs a request). Needs valgrind and nginx
+a limit on the stub that never limits (what counting costs a request); `stub-idle-rule` = `stub`
+with an error fault of probability 0 (what a fault's selection costs). Needs valgrind and nginx
 (bench/run.sh installs nginx).
 """
 from __future__ import annotations
@@ -104,6 +105,8 @@ http {{ access_log off; server {{ listen 127.0.0.1:{port};
 LIMITED = {
     "stub-rate-limit": "{type: rate_limit, limit: 1000000, window_s: 1}",
     "stub-concurrency-limit": "{type: concurrency_limit, max: 1000}",
+    # an error rule that never fires but is asked every time (bench/faults.py's idle rule, at 0%)
+    "stub-idle-rule": "{type: error, status: 503, probability: 0.0, seed: 42}",
 }
 
 
