@@ -562,15 +562,19 @@ def test_a_refusal_is_answered_at_once_whatever_delays_are_beside_the_limit(stun
     st = stuntman({"s.yaml": stub("quota", "/quota", "- {type: rate_limit, limit: 1, window_s: 600}\n"
                                                      "- {type: latency, fixed_ms: 20000}")
                    + stub("bulk", "/bulk", "- {type: latency, fixed_ms: 20000}\n"
-                                           "- {type: concurrency_limit, max: 1}")})
+                                           "- {type: concurrency_limit, max: 1}")}, admin_port=0)
     admitted = send(st.port, "/quota")  # in, and slow: 20 s
     until(lambda: st.server.fault_state.kept, "the first request counted")
     status, headers, _ = answer(send(st.port, "/quota"))
-    assert status == 429 and headers["x-stuntman-fault"] == "rate_limit, latency"
+    assert status == 429 and headers["x-stuntman-fault"] == "rate_limit"  # the latency did nothing to it
     assert not answered_yet(admitted)  # the refusal did not wait out a latency
     holder = send(st.port, "/bulk")
     held(st, 1)
-    assert answer(send(st.port, "/bulk"))[0] == 503 and not answered_yet(holder)  # a latency before it too
+    status, headers, _ = answer(send(st.port, "/bulk"))
+    assert status == 503 and headers["x-stuntman-fault"] == "concurrency_limit"  # a latency before it too
+    assert not answered_yet(holder)
+    refused = [e for e in journal(st) if e["response"]["status"] in (429, 503)]
+    assert sorted(f["type"] for e in refused for f in e["faults"]) == ["concurrency_limit", "rate_limit"]
     for sock in (admitted, holder):
         leave(sock)
 

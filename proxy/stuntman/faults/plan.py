@@ -105,6 +105,8 @@ def decide(faults, ex, counters: dict, session_of: Callable[[Any], str]) -> Plan
     if plan is not None:
         if not plan.fired:  # only limits that let the request be: keep the plan if it holds something
             return plan if plan.headers or plan.queue else None
+        if plan.at_once:  # turned away by a limit: a delay beside it did nothing (header, journal, metrics)
+            plan.fired = [f for f in plan.fired if not f.only_delays]
         shown = [f.type for f in plan.fired if f.header]
         if shown:
             plan.headers.insert(0, (b"x-stuntman-fault", ", ".join(dict.fromkeys(shown)).encode()))

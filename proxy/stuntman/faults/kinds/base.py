@@ -72,6 +72,7 @@ class Fault:
     uses_rng = True       # its apply draws from the request's seeded generator (False: a limit's counting)
     needs_session = False  # its apply reads the session (a limit keyed by session)
     admits = False        # a limit (limits.Limit): `admit`, then `rule` only for the requests it holds back
+    only_delays = False   # all it does is delay: nothing, when a limit turns the request away at once
     __slots__ = ("id", "name", "spec", "key", "enabled", "probability", "seed", "first_n", "after_n",
                  "every_nth", "when_header", "starts", "ends", "not_before", "not_after", "header",
                  "source", "unconditional", "quick")

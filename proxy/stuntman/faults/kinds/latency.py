@@ -58,6 +58,7 @@ class LatencyFault(FaultBase):
 
 class Latency(Fault):
     type = "latency"
+    only_delays = True
     __slots__ = ("stage", "sample", "cap")
 
     def __init__(self, spec, *args):

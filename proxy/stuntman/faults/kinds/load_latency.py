@@ -50,6 +50,7 @@ class InFlight:
 
 class LoadLatency(Fault):
     type = "load_latency"
+    only_delays = True
     __slots__ = ("base", "per", "jitter", "cap", "stage", "read_key", "keyed", "uses_rng", "needs_session")
 
     def __init__(self, spec, fault_id, source, state):
