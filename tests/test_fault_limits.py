@@ -647,3 +647,35 @@ def test_faults_reset_for_one_session_clears_only_its_counts(stuntman):
     assert [one(st.url + "/q", a)[0] for _ in range(3)] == [200, 200, 429]  # afresh
     assert one(st.url + "/f", a)[0] == 503                                  # first_n counts afresh too
     assert one(st.url + "/q", b)[0] == 429 and one(st.url + "/f", b)[0] == 200  # b: as it was
+
+
+def test_key_values_a_client_invents_are_bounded_and_places_in_flight_are_never_forgotten(stuntman, monkeypatch):
+    """A client that sends a new X-Api-Key every time made a limit keep state for each one, for
+    ever. Past the bound (10,000; 20 here) the oldest idle values are forgotten; a line with a
+    request in flight is kept, and its place is still given back when that request ends."""
+    from stuntman.faults.kinds import limits
+
+    monkeypatch.setattr(limits, "MAX_KEY_VALUES", 20)
+    st = stuntman({"s.yaml": stub("quota", "/q", "- {type: rate_limit, limit: 1, window_s: 600, key: header:X-Key}")
+                   + stub("bulk", "/b", "- {type: concurrency_limit, max: 1, key: header:X-Key}\n"
+                                        "- {type: latency, fixed_ms: 60000}")}, admin_port=0)
+    assert [one(st.url + "/q", {"X-Key": f"k{n}"})[0] for n in range(60)] == [200] * 60
+    quota = next(k for k in st.server.fault_state.kept.values() if not lines_of(k))
+    assert len(quota.by_value) <= 20
+    assert one(st.url + "/q", {"X-Key": "k59"})[0] == 429  # the newest are still counted
+    holders = [send(st.port, "/b", {"X-Key": f"held{n}"}) for n in range(3)]
+    until(lambda: sum(x.in_flight for x in lines(st)) == 3, "three held")
+    for n in range(40):  # new keys, each let in (and held) then its client gone: idle again
+        passing = send(st.port, "/b", {"X-Key": f"passing{n}"})
+        until(lambda: sum(x.in_flight for x in lines(st)) == 4, f"passing{n} in")
+        leave(passing)
+        until(lambda: sum(x.in_flight for x in lines(st)) == 3, f"passing{n} gone")
+    assert len(lines(st)) <= 20 and sorted(x.in_flight for x in lines(st)) == [0] * (len(lines(st)) - 3) + [1] * 3
+    assert one(st.url + "/b", {"X-Key": "held0"})[0] == 503  # its line was kept: still full
+    for sock in holders:
+        leave(sock)
+    until(lambda: sum(x.in_flight for x in lines(st)) == 0, "every place given back")
+
+
+def lines_of(keyed) -> list:
+    return [x for x in keyed.by_value.values() if hasattr(x, "waiting")]

@@ -70,6 +70,9 @@ class Line:
         self.waiting: deque[Waiting] = deque()
         self.release = self.leave  # (one bound method, not one per request)
 
+    def busy(self) -> bool:
+        return bool(self.in_flight or self.waiting)
+
     def enter(self, ex: Any) -> None:
         self.in_flight += 1
         ex.on_leave(self.release)

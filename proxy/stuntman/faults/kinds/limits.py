@@ -47,8 +47,16 @@ def key_reader(key: str) -> Callable[[Any, str], str] | None:
     return lambda ex, session: ex.headers.get(name) or ""
 
 
+# Key values a limit keeps state for. A client chooses them (a header, a session), so without a
+# bound one that sends a new X-Api-Key each time grows the sidecar's memory for ever. Past it, the
+# oldest values whose state holds nothing in flight are forgotten (they start afresh if they come
+# back); state with requests in flight or in line is never dropped.
+MAX_KEY_VALUES = 10_000
+
+
 class Keyed:
-    """A limit's state for each value of its key: made on first use by `make`, dropped by reset."""
+    """A limit's state for each value of its key: made on first use by `make`, dropped by reset,
+    or forgotten past MAX_KEY_VALUES when idle (a state with a `busy()` saying True is kept)."""
 
     __slots__ = ("by_value", "make", "per_session")
 
@@ -58,10 +66,19 @@ class Keyed:
         self.per_session = per_session  # keyed by session: a session's reset drops only its own
 
     def get(self, value: str) -> Any:
-        state = self.by_value.get(value)
+        by_value = self.by_value
+        state = by_value.get(value)
         if state is None:
-            state = self.by_value[value] = self.make()
+            if len(by_value) >= MAX_KEY_VALUES:
+                self._forget(len(by_value) - MAX_KEY_VALUES * 9 // 10)
+            state = by_value[value] = self.make()
         return state
+
+    def _forget(self, count: int) -> None:
+        """The `count` oldest idle values (a tenth of the bound at a time: amortized)."""
+        idle = [value for value, state in self.by_value.items() if not getattr(state, "busy", bool)()]
+        for value in idle[:count]:
+            del self.by_value[value]
 
     def of(self, read_key: Callable[[Any, str], str] | None, ex: Any, session: str) -> Any:
         """The state of the request's key value (the hot path: no call for a global key once made)."""

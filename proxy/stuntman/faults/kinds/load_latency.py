@@ -47,6 +47,9 @@ class InFlight:
     def leave(self) -> None:
         self.count -= 1
 
+    def busy(self) -> bool:
+        return self.count > 0
+
 
 class LoadLatency(Fault):
     type = "load_latency"
