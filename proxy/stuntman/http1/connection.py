@@ -21,23 +21,13 @@ import httptools
 
 from ..exchange import Exchange
 from ..response import Response, bodiless
+from .head import METHODS, VERSIONLESS, VERSIONS, Rejected, check_hosts, other_version, versionless
 from .wire import BROKEN_CHUNK, BROKEN_TAIL, connection_line, date_cache, head_prefix, header_fields, simple_response
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LINGER_ZERO = struct.pack("ii", 1, 0)  # close() then sends RST, not FIN
-# one shared str per common method and version, not a fresh one per request (and per journal entry)
-METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE")}
-VERSIONS = {v: v for v in ("1.1", "1.0")}
 RAW_KEEP_BYTES = 16384  # a read larger than this is not kept for the journal (bodies are cut)
 log = logging.getLogger("stuntman")
-
-
-class Rejected(Exception):
-    """Raised from a parser callback: answer `status` and close the connection."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 class HTTP1Connection(asyncio.Protocol):
@@ -132,11 +122,8 @@ class HTTP1Connection(asyncio.Protocol):
         else:
             # llhttp holds a partial header line without bound: cap a head that keeps growing
             if self.in_head and was_in_head and heads == self.heads_seen:
-                # llhttp takes a request line without a version as HTTP/0.9 and then waits for
-                # header lines that a 0.9 client never sends: refuse it as soon as the line ends
-                if self.reading is not None and self.url and b"\n" in data \
-                        and self.parser.get_http_version() == "0.0":
-                    self._reject(400, "a request line needs an HTTP version (HTTP/0.9 is not spoken here)")
+                if self.reading is not None and self.url and versionless(self.parser, data):
+                    self._reject(400, VERSIONLESS)  # HTTP/0.9: refused as soon as its line ends
                     return
                 self.header_bytes += len(data)
                 if self.header_bytes > self.settings.max_header_bytes:
@@ -202,7 +189,7 @@ class HTTP1Connection(asyncio.Protocol):
         if ex.method == "CONNECT":
             raise Rejected(501, "CONNECT (forward proxying) is not supported on this port")
         version = parser.get_http_version()
-        ex.version = VERSIONS.get(version) or self._other_version(version)
+        ex.version = VERSIONS.get(version) or other_version(version)
         ex.keep_alive = parser.should_keep_alive() and not self.server.draining
         ex.client = self.peer
         ex.set_target(b"".join(self.url) if len(self.url) != 1 else self.url[0])
@@ -217,9 +204,8 @@ class HTTP1Connection(asyncio.Protocol):
                 ex.has_body = True
             elif n == 6 and name.lower() == b"expect" and value.lower() == b"100-continue":
                 ex.expect_continue = True
-        if hosts != 1 and (hosts or ex.version == "1.1"):  # RFC 9112 §3.2
-            raise Rejected(400, "a request needs one Host field (HTTP/1.1 exactly one, HTTP/1.0 at most one), "
-                                f"this one has {hosts}")
+        if hosts != 1:
+            check_hosts(hosts, ex.version)
         ex.body = [] if ex.has_body else None
         self.in_head = False
         self.header_bytes = 0
@@ -229,15 +215,6 @@ class HTTP1Connection(asyncio.Protocol):
         else:
             self.waiting.append(ex)
             self.pause_reading("pipeline")
-
-    @staticmethod
-    def _other_version(version: str) -> str:
-        """llhttp passes 0.9, 1.0, 1.1 and 2.0 (any other is its "Invalid HTTP version", a 400).
-        HTTP/2.0 sent as text is a 505, as nginx answers; "HTTP/0.9" never appears on a real 0.9
-        request line (it has no version), so it is malformed: a 400, as nginx answers."""
-        if version[0] == "0":
-            raise Rejected(400, f"HTTP/{version} is not a version a request line carries")
-        raise Rejected(505, f"HTTP/{version} is not spoken on this port (HTTP/1.1 and HTTP/1.0 are)")
 
     def on_body(self, data: bytes) -> None:
         if self.waiting_for == "body":
