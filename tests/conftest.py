@@ -196,6 +196,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def until(check, what: str, timeout: float = 20.0):
+    """check()'s first truthy value, polled every 10 ms; AssertionError naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what}; last: {value!r}")
+        time.sleep(0.01)
+
+
+def send(port: int, path: str, headers: dict | None = None) -> socket.socket:
+    """A GET sent on a connection of its own; its answer read later, or never (`leave`)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    fields = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n{fields}\r\n".encode())
+    return sock
+
+
+def leave(sock: socket.socket) -> None:
+    """The client gives up: an abortive close (RST), as a client that times out often does."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()
+
+
 def wait_port(port: int, timeout: float = 10, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

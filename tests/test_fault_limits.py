@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
+from conftest import leave, send, until
 from stuntman.testing import LoopThread
 from test_admin import api
 from test_faults import stub
@@ -54,12 +55,7 @@ def one(url: str, headers: dict | None = None, **kw) -> tuple[int, CIMultiDict, 
     return answer
 
 
-def send(port: int, path: str, headers: dict | None = None) -> socket.socket:
-    """A GET sent on a connection of its own; its answer read later (`answer`), or never (close)."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    fields = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n{fields}\r\n".encode())
-    return sock
+
 
 
 def answer(sock: socket.socket) -> tuple[int, dict, bytes]:
@@ -82,23 +78,6 @@ def answered_yet(sock: socket.socket) -> bool:
     finally:
         sock.setblocking(True)
         sock.settimeout(30)
-
-
-def leave(sock: socket.socket) -> None:
-    """The client gives up: an abortive close (RST), as a client that times out often does."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    sock.close()
-
-
-def until(check, what: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout} s for {what}; last: {value!r}")
-        time.sleep(0.01)
 
 
 def lines(st) -> list:

@@ -10,14 +10,13 @@ server to count a request in flight, it polls the count, never sleeps and hopes.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import aiohttp
 import pytest
 from aiohttp import web
 
-from conftest import call, run_cli, serving
+from conftest import call, leave, run_cli, send, serving, until
 from test_admin import api
 from test_faults import statuses, stub
 
@@ -38,34 +37,10 @@ def fault_of(entry: dict, kind: str) -> dict | None:
     return found[0] if found else None
 
 
-def until(check, what: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout} s for {what}; last: {value!r}")
-        time.sleep(0.01)
-
-
 def in_flight(st) -> list[int]:
     """Every load_latency's in-flight count for each key, as the server keeps it."""
     return [value.count for keyed in list(st.server.fault_state.kept.values())
             for value in list(keyed.by_value.values()) if hasattr(value, "count")]
-
-
-def send(port: int, path: str, headers: dict | None = None) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    fields = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n{fields}\r\n".encode())
-    return sock
-
-
-def leave(sock: socket.socket) -> None:
-    """The client gives up mid-delay: an abortive close (RST), as a client that times out does."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    sock.close()
 
 
 async def _timed(url: str, seqs: list[str]) -> dict[str, tuple[int, float]]:
