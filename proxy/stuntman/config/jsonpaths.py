@@ -31,43 +31,35 @@ def _re2(pattern: str, flags: str = "") -> Any:
     return re2.compile(("(?m)" if "m" in flags else "") + pattern, options)
 
 
-class _Patterns:
-    """match()/search(): the RFC's functions, their patterns compiled by RE2 (bounded cache)."""
+class _RE2Patterns:
+    """For the RFC's match() and search(): their patterns compiled by RE2 (a bounded cache), in
+    place of python-jsonpath's `re` (its `check_cache` is what both functions call)."""
 
     def __init__(self) -> None:
-        self.cache: dict[str, Any] = {}
+        super().__init__()
+        self.patterns: dict[str, Any] = {}
 
-    def compiled(self, pattern: str) -> Any:
+    def check_cache(self, pattern: str) -> Any:
         try:
-            return self.cache[pattern]
+            return self.patterns[pattern]
         except KeyError:
             pass
-        if len(self.cache) > 300:
-            self.cache.clear()
+        if len(self.patterns) > 300:
+            self.patterns.clear()
         try:
             compiled = _re2(pattern)
         except Exception:  # (re2.error, UnicodeError): the RFC's answer to a bad pattern is no match
             compiled = None
-        self.cache[pattern] = compiled
+        self.patterns[pattern] = compiled
         return compiled
 
 
-class Match(function_extensions.Match):
-    def __init__(self) -> None:
-        super().__init__()
-        self.patterns = _Patterns()
-
-    def check_cache(self, pattern: str) -> Any:
-        return self.patterns.compiled(pattern)
+class Match(_RE2Patterns, function_extensions.Match):
+    pass
 
 
-class Search(function_extensions.Search):
-    def __init__(self) -> None:
-        super().__init__()
-        self.patterns = _Patterns()
-
-    def check_cache(self, pattern: str) -> Any:
-        return self.patterns.compiled(pattern)
+class Search(_RE2Patterns, function_extensions.Search):
+    pass
 
 
 class RE2Parser(Parser):
