@@ -38,6 +38,14 @@ class Plan:
     def delay(self) -> float:
         return 0.0 if self.at_once else self.delay_request + self.delay_response
 
+    def add_delay(self, stage: str, ms: float) -> None:
+        """A delay before the response starts (stage "response") or before the request goes
+        upstream or is answered ("request")."""
+        if stage == "request":
+            self.delay_request += ms / 1000
+        else:
+            self.delay_response += ms / 1000
+
     def turn_away(self, limit: Any) -> None:
         """A limit refuses the request: its answer, unless an answer decided already, and at once (the
         request is refused, not served: the delays of the faults beside the limit do not apply)."""

@@ -81,10 +81,7 @@ class Latency(Fault):
     def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> None:
         ms = min(self.sample(rng), self.cap)  # a lognormal tail can be astronomically long
         plan.show(self, {"delayMs": round(ms, 3)})  # what was drawn, for the journal
-        if self.stage == "request":
-            plan.delay_request += ms / 1000
-        else:
-            plan.delay_response += ms / 1000
+        plan.add_delay(self.stage, ms)
 
 
 register(LatencyFault, Latency)

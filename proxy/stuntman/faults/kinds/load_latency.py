@@ -76,10 +76,7 @@ class LoadLatency(Fault):
             ms += rng.uniform(0, self.jitter)
         ms = min(ms, self.cap)
         plan.show(self, {"inFlight": ahead, "delayMs": round(ms, 3)})
-        if self.stage == "request":
-            plan.delay_request += ms / 1000
-        else:
-            plan.delay_response += ms / 1000
+        plan.add_delay(self.stage, ms)
 
 
 register(LoadLatencyFault, LoadLatency)
