@@ -127,13 +127,13 @@ def _request_body(params: list, consumes: list[str]) -> dict | None:
     form = [p for p in params if isinstance(p, dict) and p.get("in") == "formData"]
     if not form:
         return None
-    media = ("multipart/form-data" if "multipart/form-data" in consumes or any(p.get("type") == "file" for p in form)
-             else "application/x-www-form-urlencoded")
-    schema = {"type": "object", "properties": {p["name"]: _schema_of(p) for p in form}}
+    form_type = ("multipart/form-data" if "multipart/form-data" in consumes
+                 or any(p.get("type") == "file" for p in form) else "application/x-www-form-urlencoded")
+    schema: dict[str, Any] = {"type": "object", "properties": {p["name"]: _schema_of(p) for p in form}}
     required = [p["name"] for p in form if p.get("required")]
     if required:
         schema["required"] = required
-    return {"required": bool(required), "content": {media: {"schema": schema}}}
+    return {"required": bool(required), "content": {form_type: {"schema": schema}}}
 
 
 def _response(response: Any, produces: list[str]) -> Any:
