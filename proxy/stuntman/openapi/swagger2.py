@@ -117,7 +117,7 @@ def _parameter(param: dict) -> dict:
 def _request_body(params: list, consumes: list[str]) -> dict | None:
     body = next((p for p in params if isinstance(p, dict) and p.get("in") == "body"), None)
     if body is not None:
-        schema = body.get("schema") or {}
+        schema: dict[str, Any] = body.get("schema") or {}
         content: dict[str, dict[str, Any]] = {media: {"schema": schema} for media in consumes}
         if "x-example" in body:
             for media in content.values():
@@ -129,7 +129,7 @@ def _request_body(params: list, consumes: list[str]) -> dict | None:
         return None
     form_type = ("multipart/form-data" if "multipart/form-data" in consumes
                  or any(p.get("type") == "file" for p in form) else "application/x-www-form-urlencoded")
-    schema: dict[str, Any] = {"type": "object", "properties": {p["name"]: _schema_of(p) for p in form}}
+    schema = {"type": "object", "properties": {p["name"]: _schema_of(p) for p in form}}
     required = [p["name"] for p in form if p.get("required")]
     if required:
         schema["required"] = required
