@@ -134,6 +134,7 @@ class Spec:
     operations: list[Operation] = field(default_factory=list)
     base_paths: list[str] = field(default_factory=list)  # from servers / basePath ("" for none)
     notes: list[str] = field(default_factory=list)       # what is loaded but not served, and why
+    paths: list[Path] = field(default_factory=list)      # every file read (resolved): what to watch
 
     @property
     def title(self) -> str:
@@ -265,7 +266,8 @@ def _check_refs(spec: Spec) -> None:
 def load_spec(path: Path, name: str | None = None) -> Spec:
     """Read, bundle and check the spec at path; SpecError if it cannot be served."""
     name = name or str(path)
-    doc, files = _Bundler(path, name).load()
+    bundler = _Bundler(path, name)
+    doc, files = bundler.load()
     if isinstance(doc.get("swagger"), str):
         if doc["swagger"] != "2.0":
             raise SpecError(name, "/swagger", f"unknown version {doc['swagger']!r}: Swagger 2.0 or OpenAPI 3.x")
@@ -280,7 +282,7 @@ def load_spec(path: Path, name: str | None = None) -> Spec:
             raise SpecError(name, "/openapi", f"unknown version {version!r}: Swagger 2.0 or OpenAPI 3.0, 3.1, 3.2")
     else:
         raise SpecError(name, "", "not an OpenAPI document: no `openapi` (3.x) or `swagger` (2.0) field")
-    spec = Spec(name, version, dialect, doc, files)
+    spec = Spec(name, version, dialect, doc, files, paths=list(bundler.prefixes))
     _check_refs(spec)
     if version == "2.0":
         from .swagger2 import upgrade
