@@ -173,8 +173,10 @@ class _Bundler:
         self.names: dict[Path, str] = {self.main: name}
         self.pending: list[Path] = []
 
-    def load(self) -> tuple[dict, dict[str, str]]:
-        root = read_tree(self.main, self.name)
+    def load(self, tree: Any = None) -> tuple[dict, dict[str, str]]:
+        """The bundle of the main file (or of `tree`, a document sent as data, whose relative
+        `$ref`s are read next to `main`)."""
+        root = read_tree(self.main, self.name) if tree is None else tree
         if not isinstance(root, dict):
             raise SpecError(self.name, "", "a spec is an object (openapi/swagger, info, paths...)")
         self.trees[self.main] = root
@@ -263,11 +265,12 @@ def _check_refs(spec: Spec) -> None:
 
 # -- versions ----------------------------------------------------------------------------------
 
-def load_spec(path: Path, name: str | None = None) -> Spec:
-    """Read, bundle and check the spec at path; SpecError if it cannot be served."""
+def load_spec(path: Path, name: str | None = None, tree: Any = None) -> Spec:
+    """Read, bundle and check the spec at path (or the document `tree`, as if it were the file
+    at path: an admin API body); SpecError if it cannot be served."""
     name = name or str(path)
     bundler = _Bundler(path, name)
-    doc, files = bundler.load()
+    doc, files = bundler.load(tree)
     if isinstance(doc.get("swagger"), str):
         if doc["swagger"] != "2.0":
             raise SpecError(name, "/swagger", f"unknown version {doc['swagger']!r}: Swagger 2.0 or OpenAPI 3.x")
@@ -282,7 +285,7 @@ def load_spec(path: Path, name: str | None = None) -> Spec:
             raise SpecError(name, "/openapi", f"unknown version {version!r}: Swagger 2.0 or OpenAPI 3.0, 3.1, 3.2")
     else:
         raise SpecError(name, "", "not an OpenAPI document: no `openapi` (3.x) or `swagger` (2.0) field")
-    spec = Spec(name, version, dialect, doc, files, paths=list(bundler.prefixes))
+    spec = Spec(name, version, dialect, doc, files, paths=list(bundler.prefixes)[tree is not None:])
     _check_refs(spec)
     if version == "2.0":
         from .swagger2 import upgrade
