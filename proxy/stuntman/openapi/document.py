@@ -12,6 +12,7 @@ paths object) is a `SpecError` naming the file, the JSON pointer (or line) and t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,20 +210,8 @@ class _Bundler:
         return prefix
 
     def _rewrite(self, node: Any, file: Path, at: str) -> None:
-        stack = [(node, at)]
-        while stack:
-            item, where = stack.pop()
-            if isinstance(item, dict):
-                ref = item.get("$ref")
-                if isinstance(ref, str):
-                    item["$ref"] = self._internal(ref, file, where)
-                for key, value in item.items():
-                    if isinstance(value, (dict, list)) and key != "example":  # examples are data
-                        stack.append((value, f"{where}/{escape(str(key))}"))
-            else:
-                for i, value in enumerate(item):
-                    if isinstance(value, (dict, list)):
-                        stack.append((value, f"{where}/{i}"))
+        for holder, key, where in _references(node, at):
+            holder[key] = self._internal(holder[key], file, where)
 
     def _internal(self, ref: str, file: Path, where: str) -> str:
         parts = urlsplit(ref)
@@ -242,25 +231,53 @@ class _Bundler:
 
 def _check_refs(spec: Spec) -> None:
     """Every $ref points at something (found now, with the file and pointer of the $ref)."""
-    stack: list[tuple[Any, str]] = [(spec.doc, "")]
+    for holder, key, at in _references(spec.doc, ""):
+        ref = holder[key]
+        try:
+            walk_pointer(spec.doc, ref[1:])
+        except KeyError:
+            shown = spec.where(ref[1:]).replace(f"{spec.file}#", "#")
+            file, _, ptr = spec.where(at).partition("#")
+            what = "$ref" if key == "$ref" else f"discriminator mapping {key!r}"
+            raise SpecError(file, ptr, f"{what} points at nothing: {shown}") from None
+
+
+# maps whose keys are names (a property may be called "example"), not keywords
+_NAMED = frozenset(("properties", "patternProperties", "dependentSchemas", "$defs", "definitions", "schemas",
+                    "parameters", "responses", "headers", "requestBodies", "pathItems", "callbacks", "links"))
+
+
+def _references(root: Any, at: str) -> Iterator[tuple[dict, str, str]]:
+    """Every reference under root, as (the dict holding it, its key, a pointer to report it at): each
+    `$ref`, and each discriminator mapping value that is a reference rather than a schema name.
+    Examples are data: an `example` is not walked, nor a schema's `examples` list, and of an
+    `examples` map (Example Objects) only each entry's own `$ref`; unless the key is a name (a
+    property called "example")."""
+    stack: list[tuple[Any, str, bool]] = [(root, at, False)]
     while stack:
-        node, at = stack.pop()
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str):
-                try:
-                    walk_pointer(spec.doc, ref[1:])
-                except KeyError:
-                    shown = spec.where(ref[1:]).replace(f"{spec.file}#", "#")
-                    file, _, ptr = spec.where(at).partition("#")
-                    raise SpecError(file, ptr, f"$ref points at nothing: {shown}") from None
-            for key, value in node.items():
-                if isinstance(value, (dict, list)) and key not in ("example", "examples"):
-                    stack.append((value, f"{at}/{escape(str(key))}"))
-        else:
-            for i, value in enumerate(node):
-                if isinstance(value, (dict, list)):
-                    stack.append((value, f"{at}/{i}"))
+        node, where, named = stack.pop()
+        if isinstance(node, list):
+            stack.extend((v, f"{where}/{i}", False) for i, v in enumerate(node) if isinstance(v, (dict, list)))
+            continue
+        if not isinstance(node, dict):  # a file that is one scalar
+            continue
+        if isinstance(node.get("$ref"), str):
+            yield node, "$ref", where
+        mapping = node.get("mapping")
+        if isinstance(node.get("propertyName"), str) and isinstance(mapping, dict):
+            for name, target in mapping.items():
+                if isinstance(target, str) and ("#" in target or "/" in target):
+                    yield mapping, name, f"{where}/mapping/{escape(str(name))}"
+        for key, value in node.items():
+            if not isinstance(value, (dict, list)):
+                continue
+            sub = f"{where}/{escape(str(key))}"
+            if named or key not in ("example", "examples"):
+                stack.append((value, sub, not named and key in _NAMED))
+            elif key == "examples" and isinstance(value, dict):
+                for name, entry in value.items():
+                    if isinstance(entry, dict) and isinstance(entry.get("$ref"), str):
+                        yield entry, "$ref", f"{sub}/{escape(str(name))}"
 
 
 # -- versions ----------------------------------------------------------------------------------
