@@ -353,12 +353,15 @@ def _list_operations(spec: Spec) -> None:
         at = pointer("paths", template)
         if not str(template).startswith("/"):
             raise SpecError(spec.file, at, "a path must start with '/'")
-        try:
-            item = spec.resolve(item)
-        except (KeyError, SpecError):
-            raise SpecError(spec.file, at, "its $ref points at nothing") from None
+        for _ in range(64):  # a path item in another file: the operations' pointers are where it is
+            if not (isinstance(item, dict) and isinstance(item.get("$ref"), str)):
+                break
+            at = item["$ref"][1:]
+            item = walk_pointer(spec.doc, at)  # found: the $refs are checked
+        else:
+            raise SpecError(spec.file, pointer("paths", template), "its $ref chain loops")
         if not isinstance(item, dict):
-            raise SpecError(spec.file, at, "a path item is an object")
+            raise _error(spec, at, "a path item is an object")
         shared = _parameters(spec, item.get("parameters"), at + "/parameters")
         for method in METHODS:
             op = item.get(method)
@@ -366,19 +369,19 @@ def _list_operations(spec: Spec) -> None:
                 continue
             op_at = f"{at}/{method}"
             if not isinstance(op, dict):
-                raise SpecError(spec.file, op_at, "an operation is an object")
+                raise _error(spec, op_at, "an operation is an object")
             own = _parameters(spec, op.get("parameters"), op_at + "/parameters")
             merged = {(p["in"], p["name"]): p for p in shared}
             merged.update({(p["in"], p["name"]): p for p in own})
             body = spec.resolve(op["requestBody"]) if isinstance(op.get("requestBody"), dict) else None
             responses = op.get("responses") or {}
             if not isinstance(responses, dict):
-                raise SpecError(spec.file, op_at + "/responses", "`responses` must be an object")
+                raise _error(spec, op_at + "/responses", "`responses` must be an object")
             resolved = {}
             for code, response in responses.items():
                 response = spec.resolve(response)
                 if not isinstance(response, dict):
-                    raise SpecError(spec.file, f"{op_at}/responses/{escape(str(code))}", "a response is an object")
+                    raise _error(spec, f"{op_at}/responses/{escape(str(code))}", "a response is an object")
                 resolved[str(code)] = response
             security = op.get("security", default_security)
             spec.operations.append(Operation(
@@ -391,13 +394,19 @@ def _parameters(spec: Spec, items: Any, at: str) -> list[dict]:
     if items is None:
         return []
     if not isinstance(items, list):
-        raise SpecError(spec.file, at, "`parameters` must be a list")
+        raise _error(spec, at, "`parameters` must be a list")
     out = []
     for i, item in enumerate(items):
         param = spec.resolve(item)
         if not isinstance(param, dict) or not isinstance(param.get("name"), str) \
                 or param.get("in") not in ("path", "query", "header", "cookie", "body", "formData"):
-            raise SpecError(spec.file, f"{at}/{i}", "a parameter needs a `name` and `in` "
-                                                     "(path, query, header or cookie)")
+            raise _error(spec, f"{at}/{i}", "a parameter needs a `name` and `in` "
+                                            "(path, query, header or cookie)")
         out.append(param)
     return out
+
+
+def _error(spec: Spec, at: str, message: str) -> SpecError:
+    """A SpecError at a bundle pointer, naming the file and pointer it came from."""
+    file, _, ptr = spec.where(at).partition("#")
+    return SpecError(file, ptr, message)
