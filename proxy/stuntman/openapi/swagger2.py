@@ -168,5 +168,14 @@ def _security_scheme(scheme: Any) -> Any:
     if kind == "apiKey":
         return {"type": "apiKey", "name": scheme.get("name"), "in": scheme.get("in")}
     if kind == "oauth2":
-        return {"type": "oauth2", "flows": {}}
+        flow = _OAUTH2_FLOWS.get(str(scheme.get("flow")))
+        if flow is None:
+            return {"type": "oauth2", "flows": {}}
+        urls = {k: scheme[k] for k in ("authorizationUrl", "tokenUrl") if k in scheme}
+        return {"type": "oauth2", "flows": {flow: {**urls, "scopes": scheme.get("scopes") or {}}}}
     return scheme
+
+
+# a 2.0 oauth2 `flow` → the name of its 3.0 flow
+_OAUTH2_FLOWS = {"implicit": "implicit", "password": "password", "application": "clientCredentials",
+                 "accessCode": "authorizationCode"}
