@@ -12,6 +12,7 @@ import sys
 from .. import __version__
 from ..record.recorder import UnreadableExchange
 from .common import CliError, Parser
+from .contract import add_contract_commands
 from .recordings import add_recording_commands
 from .run import add_probe_and_schema, add_run_commands
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_commands(sub)  # run, record, replay, validate
     add_recording_commands(sub)  # import, export, diff, stubs from-recording, ca
     add_probe_and_schema(sub)
+    add_contract_commands(sub)  # contract diff
     return parser
 
 

@@ -1,0 +1,360 @@
+"""Two versions of a schema compared, in the direction the data travels.
+
+A schema is compared *flattened*: its `$ref`s followed and its `allOf` parts merged (properties,
+required names, constraints), so how a spec is factored (inline or in components, in this file
+or another, one schema or an allOf of several) is never reported; only what a valid value may be.
+Recursion goes through properties, array items and oneOf/anyOf alternatives; the pairs of
+schemas on the way down are remembered, so circular schemas end.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+from .diff_rules import BOUND_NAMES, schema_rule
+from .document import escape, walk_pointer
+
+if TYPE_CHECKING:
+    from .document import Spec
+
+Ref = tuple[Any, str]                       # a schema as written (maybe a $ref) and its bundle pointer
+Emit = Callable[[str, str, str, str], None]  # rule id, message, old bundle pointer, new bundle pointer
+
+MAX_DEPTH = 64      # nested schemas followed at most (a safety net under the cycle check)
+_UPPER = ("maxLength", "maximum", "maxItems")
+_ZERO_WHEN_ABSENT = ("minLength", "minItems")
+_WIDER_FORMATS = {("int32", "int64"), ("float", "double")}  # (narrow, wide)
+
+
+def follow(spec: Spec, node: Any, ptr: str) -> Ref:
+    """node with its `$ref` chain followed, and the pointer of what it points at."""
+    for _ in range(64):
+        if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
+            break
+        ptr = node["$ref"][1:]
+        node = walk_pointer(spec.doc, ptr)
+    return node, ptr
+
+
+@dataclass
+class Bound:
+    value: float
+    exclusive: bool = False
+
+    def key(self, upper: bool) -> tuple[float, int]:
+        """Larger keys are looser for an upper bound, tighter for a lower one."""
+        return (self.value, (0 if self.exclusive else 1) if upper else (1 if self.exclusive else 0))
+
+    def __str__(self) -> str:
+        shown = int(self.value) if float(self.value).is_integer() else self.value
+        return f"{shown} (exclusive)" if self.exclusive else str(shown)
+
+
+@dataclass
+class Flat:
+    """A schema with its $refs followed and its allOf merged; each keyword keeps its pointer."""
+
+    pointer: str
+    nodes: tuple[int, ...] = ()               # the schema objects merged: the identity for cycles
+    types: frozenset[str] = frozenset()       # empty: any type
+    format: tuple[str, str] | None = None     # (format, pointer)
+    nullable: bool = False
+    enum: tuple[list, str] | None = None      # (values without null, pointer)
+    bounds: dict[str, tuple[Bound, str]] = field(default_factory=dict)
+    pattern: tuple[str, str] | None = None
+    properties: dict[str, list[Ref]] = field(default_factory=dict)
+    required: set[str] = field(default_factory=set)
+    items: list[Ref] = field(default_factory=list)
+    alternatives: dict[str, tuple[list[Ref], str]] = field(default_factory=dict)  # oneOf/anyOf
+    read_only: bool = False
+    write_only: bool = False
+
+
+def flatten(spec: Spec, refs: list[Ref]) -> Flat:
+    """One Flat from the schemas refs (all of which a value must match)."""
+    resolved = [follow(spec, node, ptr) for node, ptr in refs]
+    flat = Flat(resolved[0][1] if resolved else "")
+    for node, ptr in resolved:
+        _absorb(spec, flat, node, ptr, 0)
+    if not flat.types and flat.properties:  # `properties` without `type: object` describes an object
+        flat.types = frozenset({"object"})
+    elif not flat.types and flat.items:
+        flat.types = frozenset({"array"})
+    return flat
+
+
+def _absorb(spec: Spec, flat: Flat, node: Any, ptr: str, depth: int) -> None:
+    if not isinstance(node, dict) or depth > MAX_DEPTH:
+        return
+    flat.nodes += (id(node),)
+    _absorb_type(flat, node, ptr)
+    _absorb_values(flat, node, ptr)
+    _absorb_bounds(flat, node, ptr)
+    for name, sub in (node.get("properties") or {}).items():
+        flat.properties.setdefault(name, []).append((sub, f"{ptr}/properties/{escape(name)}"))
+    if isinstance(node.get("required"), list):
+        flat.required.update(n for n in node["required"] if isinstance(n, str))
+    if isinstance(node.get("items"), dict):
+        flat.items.append((node["items"], f"{ptr}/items"))
+    for keyword in ("oneOf", "anyOf"):
+        if isinstance(node.get(keyword), list) and keyword not in flat.alternatives:
+            flat.alternatives[keyword] = ([(sub, f"{ptr}/{keyword}/{i}") for i, sub in enumerate(node[keyword])],
+                                          f"{ptr}/{keyword}")
+    flat.read_only = flat.read_only or node.get("readOnly") is True
+    flat.write_only = flat.write_only or node.get("writeOnly") is True
+    for i, part in enumerate(node.get("allOf") or []):
+        part, part_ptr = follow(spec, part, f"{ptr}/allOf/{i}")
+        _absorb(spec, flat, part, part_ptr, depth + 1)
+
+
+def _absorb_type(flat: Flat, node: dict, ptr: str) -> None:
+    declared = node.get("type")
+    types = set(declared) if isinstance(declared, list) else {declared} if isinstance(declared, str) else set()
+    if "null" in types:  # OpenAPI 3.1: type: [string, "null"]
+        flat.nullable = True
+        types.discard("null")
+    if node.get("nullable") is True:
+        flat.nullable = True
+    if types:
+        if not flat.types:
+            flat.types = frozenset(types)
+        else:  # allOf: a value matches every part; integer is the number both allow
+            common = flat.types & types
+            if not common and {"integer", "number"} <= flat.types | types:
+                common = frozenset({"integer"})
+            flat.types = frozenset(common) if common else flat.types
+    if isinstance(node.get("format"), str) and flat.format is None:
+        flat.format = (node["format"], f"{ptr}/format")
+
+
+def _absorb_values(flat: Flat, node: dict, ptr: str) -> None:
+    values = node["enum"] if isinstance(node.get("enum"), list) else [node["const"]] if "const" in node else None
+    if values is not None:
+        if None in values:
+            flat.nullable = True
+        kept = [v for v in values if v is not None]
+        if flat.enum is not None:  # allOf: the values both allow
+            kept = [v for v in flat.enum[0] if _key(v) in {_key(k) for k in kept}]
+        flat.enum = (kept, f"{ptr}/{'enum' if 'enum' in node else 'const'}")
+    if isinstance(node.get("pattern"), str) and flat.pattern is None:
+        flat.pattern = (node["pattern"], f"{ptr}/pattern")
+
+
+def _absorb_bounds(flat: Flat, node: dict, ptr: str) -> None:
+    found: dict[str, tuple[Bound, str]] = {}
+    for keyword in BOUND_NAMES:
+        value = node.get(keyword)
+        if _number(value):
+            exclusive_flag = node.get("exclusiveMaximum" if keyword == "maximum" else "exclusiveMinimum")
+            found[keyword] = (Bound(value, exclusive_flag is True), f"{ptr}/{keyword}")
+    for keyword, bound in (("exclusiveMaximum", "maximum"), ("exclusiveMinimum", "minimum")):
+        value = node.get(keyword)  # OpenAPI 3.1: the exclusive bound is a number of its own
+        if _number(value):
+            candidate = (Bound(value, True), f"{ptr}/{keyword}")
+            if bound not in found or _tighter(candidate[0], found[bound][0], bound in _UPPER):
+                found[bound] = candidate
+    for keyword, candidate in found.items():  # allOf: the tighter bound holds
+        held = flat.bounds.get(keyword)
+        if held is None or _tighter(candidate[0], held[0], keyword in _UPPER):
+            flat.bounds[keyword] = candidate
+
+
+def _number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _tighter(a: Bound, b: Bound, upper: bool) -> bool:
+    return a.key(upper) < b.key(upper) if upper else a.key(upper) > b.key(upper)
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _shown(values: list) -> str:
+    return ", ".join(json.dumps(v, default=str) for v in values)
+
+
+# -- comparing -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Place:
+    """Where in an operation the schema sits: which direction, what it describes, and its name."""
+
+    direction: str   # request | response
+    subject: str     # body | parameter | header (top level) or property (nested)
+    base: str        # "the request body (application/json)", "query parameter 'limit'"
+    path: str = ""   # the property path below base: "owner/name", "tags[]"
+
+    def below(self, step: str) -> Place:
+        return replace(self, subject="property", path=f"{self.path}/{step}" if self.path else step)
+
+    @property
+    def label(self) -> str:
+        return f"property '{self.path}' of {self.base}" if self.path else self.base
+
+
+class SchemaDiff:
+    """Compares schemas of two specs, reporting each change through emit."""
+
+    def __init__(self, old: Spec, new: Spec, emit: Emit):
+        self.old, self.new, self.emit = old, new, emit
+
+    def compare(self, old: Ref, new: Ref, place: Place) -> None:
+        self._compare([old], [new], place, set())
+
+    def _compare(self, old_refs: list[Ref], new_refs: list[Ref], place: Place, on_path: set) -> None:
+        old, new = flatten(self.old, old_refs), flatten(self.new, new_refs)
+        pair = (old.nodes, new.nodes)
+        if pair in on_path or len(on_path) > MAX_DEPTH:  # a circular schema: this pair is being compared
+            return
+        on_path.add(pair)
+        try:
+            self._types(old, new, place)
+            self._nullable(old, new, place)
+            self._enum(old, new, place)
+            self._bounds(old, new, place)
+            self._pattern(old, new, place)
+            self._properties(old, new, place, on_path)
+            if old.items and new.items:
+                self._compare(old.items, new.items, place.below("[]"), on_path)
+            self._alternatives(old, new, place, on_path)
+        finally:
+            on_path.discard(pair)
+
+    def _report(self, place: Place, change: str, message: str, old_ptr: str, new_ptr: str) -> None:
+        self.emit(schema_rule(place.direction, place.subject, change), f"{place.label}: {message}", old_ptr, new_ptr)
+
+    def _types(self, old: Flat, new: Flat, place: Place) -> None:
+        if old.types != new.types:
+            change = ("type-generalized" if _covers(new.types, old.types)
+                      else "type-specialized" if _covers(old.types, new.types) else "type-changed")
+            self._report(place, change, f"type changed from {_type_name(old.types)} to {_type_name(new.types)}",
+                         old.pointer, new.pointer)
+            return
+        old_format, new_format = (old.format or (None, old.pointer)), (new.format or (None, new.pointer))
+        if old_format[0] != new_format[0]:
+            change = ("type-generalized" if new_format[0] is None or (old_format[0], new_format[0]) in _WIDER_FORMATS
+                      else "type-specialized" if old_format[0] is None
+                      or (new_format[0], old_format[0]) in _WIDER_FORMATS else "type-changed")
+            self._report(place, change, f"format changed from {old_format[0] or 'none'} to {new_format[0] or 'none'}",
+                         old_format[1], new_format[1])
+
+    def _nullable(self, old: Flat, new: Flat, place: Place) -> None:
+        if old.nullable != new.nullable:
+            change = "became-nullable" if new.nullable else "became-not-nullable"
+            self._report(place, change, "null is now allowed" if new.nullable else "null is no longer allowed",
+                         old.pointer, new.pointer)
+
+    def _enum(self, old: Flat, new: Flat, place: Place) -> None:
+        if old.enum is None and new.enum is not None:
+            self._report(place, "became-enum", f"restricted to the values {_shown(new.enum[0])}", old.pointer,
+                         new.enum[1])
+        elif new.enum is None and old.enum is not None:
+            self._report(place, "became-not-enum", "no longer restricted to an enum", old.enum[1], new.pointer)
+        elif old.enum is not None and new.enum is not None:
+            old_keys, new_keys = {_key(v) for v in old.enum[0]}, {_key(v) for v in new.enum[0]}
+            removed = [v for v in old.enum[0] if _key(v) not in new_keys]
+            added = [v for v in new.enum[0] if _key(v) not in old_keys]
+            if removed:
+                self._report(place, "enum-value-removed", f"enum value(s) removed: {_shown(removed)}",
+                             old.enum[1], new.enum[1])
+            if added:
+                self._report(place, "enum-value-added", f"enum value(s) added: {_shown(added)}",
+                             old.enum[1], new.enum[1])
+
+    def _bounds(self, old: Flat, new: Flat, place: Place) -> None:
+        for keyword, name in BOUND_NAMES.items():
+            upper = keyword in _UPPER
+            before, after = old.bounds.get(keyword), new.bounds.get(keyword)
+            if keyword in _ZERO_WHEN_ABSENT:  # minLength/minItems absent: 0
+                before = before or (Bound(0), old.pointer)
+                after = after or (Bound(0), new.pointer)
+            if before is None and after is not None:
+                self._report(place, f"{name}-set", f"{keyword} set to {after[0]}", old.pointer, after[1])
+            elif after is None and before is not None:
+                self._report(place, f"{name}-unset", f"{keyword} {before[0]} removed", before[1], new.pointer)
+            elif before is not None and after is not None and before[0].key(upper) != after[0].key(upper):
+                change = f"{name}-increased" if after[0].key(upper) > before[0].key(upper) else f"{name}-decreased"
+                self._report(place, change, f"{keyword} changed from {before[0]} to {after[0]}", before[1], after[1])
+
+    def _pattern(self, old: Flat, new: Flat, place: Place) -> None:
+        before, after = old.pattern, new.pattern
+        if before is None and after is not None:
+            self._report(place, "pattern-added", f"pattern {after[0]!r} added", old.pointer, after[1])
+        elif after is None and before is not None:
+            self._report(place, "pattern-removed", f"pattern {before[0]!r} removed", before[1], new.pointer)
+        elif before is not None and after is not None and before[0] != after[0]:
+            self._report(place, "pattern-changed", f"pattern changed from {before[0]!r} to {after[0]!r}",
+                         before[1], after[1])
+
+    def _properties(self, old: Flat, new: Flat, place: Place, on_path: set) -> None:
+        for name in [*old.properties, *(n for n in new.properties if n not in old.properties)]:
+            child = place.below(name)
+            before, after = old.properties.get(name), new.properties.get(name)
+            if self._hidden(before, after, place.direction):
+                continue
+            if after is None and before is not None:
+                self._property_removed(child, name in old.required, before[0][1], new.pointer)
+            elif before is None and after is not None:
+                self._property_added(child, name in new.required, old.pointer, after[0][1])
+            elif before is not None and after is not None:
+                self._requiredness(child, name in old.required, name in new.required, before[0][1], after[0][1])
+                self._compare(before, after, child, on_path)
+
+    def _hidden(self, before: list[Ref] | None, after: list[Ref] | None, direction: str) -> bool:
+        """readOnly properties are not sent in requests, writeOnly ones not received in responses."""
+        flags = [(flatten(spec, refs).read_only, flatten(spec, refs).write_only)
+                 for spec, refs in ((self.old, before), (self.new, after)) if refs]
+        return all(read_only if direction == "request" else write_only for read_only, write_only in flags)
+
+    def _property_removed(self, place: Place, was_required: bool, old_ptr: str, new_ptr: str) -> None:
+        if place.direction == "request":
+            rule = "request-property-removed"
+        else:
+            rule = "response-required-property-removed" if was_required else "response-optional-property-removed"
+        self.emit(rule, f"{place.label}: removed", old_ptr, new_ptr)
+
+    def _property_added(self, place: Place, required: bool, old_ptr: str, new_ptr: str) -> None:
+        kind = "required" if required else "optional"
+        rule = (f"new-{kind}-request-property" if place.direction == "request"
+                else f"response-{kind}-property-added")
+        self.emit(rule, f"{place.label}: added ({kind})", old_ptr, new_ptr)
+
+    def _requiredness(self, place: Place, before: bool, after: bool, old_ptr: str, new_ptr: str) -> None:
+        if before != after:
+            became = "required" if after else "optional"
+            self.emit(f"{place.direction}-property-became-{became}", f"{place.label}: became {became}",
+                      old_ptr, new_ptr)
+
+    def _alternatives(self, old: Flat, new: Flat, place: Place, on_path: set) -> None:
+        for keyword, name in (("oneOf", "one-of"), ("anyOf", "any-of")):
+            before, after = old.alternatives.get(keyword), new.alternatives.get(keyword)
+            if before is None and after is None:
+                continue
+            old_list, new_list = before[0] if before else [], after[0] if after else []
+            old_ptr, new_ptr = before[1] if before else old.pointer, after[1] if after else new.pointer
+            if len(old_list) == len(new_list):  # compared in order: alternatives are rarely reordered
+                for old_alt, new_alt in zip(old_list, new_list, strict=True):
+                    self._compare([old_alt], [new_alt], place, on_path)
+            elif len(new_list) > len(old_list):
+                self._report(place, f"{name}-added", f"{keyword} has {len(new_list) - len(old_list)} more "
+                                                     f"alternative(s)", old_ptr, new_ptr)
+            else:
+                self._report(place, f"{name}-removed", f"{keyword} has {len(old_list) - len(new_list)} fewer "
+                                                       f"alternative(s)", old_ptr, new_ptr)
+
+
+def _covers(wide: frozenset[str], narrow: frozenset[str]) -> bool:
+    """Every value of type `narrow` is also of type `wide` (empty: any type)."""
+    if not wide:
+        return True
+    if not narrow:
+        return False
+    return all(t in wide or (t == "integer" and "number" in wide) for t in narrow)
+
+
+def _type_name(types: frozenset[str]) -> str:
+    return "/".join(sorted(types)) or "any"
