@@ -11,11 +11,13 @@ from pathlib import Path
 
 from .config.errors import ConfigValueError
 from .config.loader import ConfigError, ConfigErrors, LoadedStub, load_dir
-from .config.model import StubSpec
+from .config.model import ContractEntrySpec, ContractSpec, StubSpec
+from .contracts import Contract, compile_contract, spec_error
 from .faults.kinds import FaultState, compile_fault
 from .faults.rules import FaultRule, FaultRules
 from .match.request import RequestMatcher
 from .match.routes import Route, RouteTable
+from .openapi.document import SpecError
 from .record.recorder import recording_dir
 from .record.replay import load_recording
 from .respond import replay as _replay  # noqa: F401  (importing a source module registers its source)
@@ -62,8 +64,20 @@ def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Se
     rules: list[tuple[FaultRule, LoadedStub]] = []
     errors: list[ConfigError] = []
     ids: dict[str, str] = {}
+    contracts: list[Contract] = []
     for order, loaded in enumerate(stubs):
         item: Route | FaultRule
+        if isinstance(loaded.spec, ContractEntrySpec):
+            try:
+                contract = compile_contract(loaded, order, root)
+            except SpecError as exc:
+                errors.append(spec_error(exc))
+            except ValueError as exc:  # the spec's path escapes the stubs directory
+                errors.append(loaded.error(("contract", "openapi"), str(exc)))
+            else:
+                contracts.append(contract)
+                routes += contract.routes
+            continue
         try:
             if isinstance(loaded.spec, StubSpec):
                 item = compile_route(loaded, order, root, pools, settings, faults)
@@ -86,7 +100,9 @@ def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Se
         if rule.route_name is not None and rule.route_name not in names:
             errors.append(loaded.error(("route",), f"no stub is named {rule.route_name!r}"))
     kept = [rule for rule, _ in rules if rule.route_name is None or rule.route_name in names]
-    return RouteTable(routes, FaultRules(kept, routes, settings.fault_headers)), errors
+    table = RouteTable(routes, FaultRules(kept, routes, settings.fault_headers))
+    table.contracts = contracts
+    return table, errors
 
 
 def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: Collection[str] = (),
@@ -94,6 +110,9 @@ def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: 
     """Read, validate and compile every stub file under root, and the recordings replayed; every
     error found, of all three."""
     stubs, errors = load_dir(root, emptied_means_busy)
+    stubs += [LoadedStub(ContractEntrySpec(contract=ContractSpec(
+        openapi=str(path), validate_=settings.openapi_validate, enforce_security=settings.enforce_security)),
+        f"--openapi {path}", None, (i,)) for i, path in enumerate(settings.openapi)]
     for name in settings.replay:
         try:
             stubs += load_recording(recording_dir(settings.recordings, name), name,
@@ -103,4 +122,9 @@ def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: 
         except (ConfigErrors, ValueError) as exc:
             errors += exc.errors if isinstance(exc, ConfigErrors) else [ConfigError(name, None, "", str(exc))]
     table, compile_errors = compile_table(stubs, root, pools, settings, faults)
+    # the files a contract was read from (its spec, the schemas it refers to) are not stub files
+    read = {path for contract in table.contracts for path in contract.spec.paths}
+    if read:
+        base = root.resolve()
+        errors = [e for e in errors if (base / e.file).resolve() not in read]
     return table, errors + compile_errors

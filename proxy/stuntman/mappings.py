@@ -20,9 +20,12 @@ from .config.loader import (
     validate_fault,
     validate_stubs,
 )
+from .config.model import ContractEntrySpec
+from .contracts import Contract, compile_contract, spec_error
 from .faults.kinds import FaultState
 from .faults.rules import FaultRule, FaultRules
 from .match.routes import RouteTable
+from .openapi.document import SpecError, load_spec
 
 API_SOURCE = "admin-api"
 
@@ -73,6 +76,8 @@ class Mappings:
                             for i, text in enumerate(settings.fault)]
         self.faults.base = list(self.flag_faults)
         self._loaded = False  # the first load checks the --fault flags' routes
+        self.file_contracts: list = []          # from stub files and --openapi (stuntman.contracts.Contract)
+        self.api_contracts: dict[str, Any] = {}  # created through the admin API, by id
 
 
     def load_files(self, emptied_means_busy: Collection[str] = ()) -> None:
@@ -88,10 +93,18 @@ class Mappings:
         self._loaded = True
         self.stubs.base = table.routes
         self.faults.base = self.flag_faults + table.faults.rules
+        self.file_contracts = table.contracts
+
+    def contracts(self) -> list:
+        return self.file_contracts + list(self.api_contracts.values())
 
     def table(self) -> RouteTable:
         routes = self.stubs.items()
-        return RouteTable(routes, FaultRules(self.faults.items(), routes, self.settings.fault_headers))
+        for contract in self.api_contracts.values():
+            routes += contract.routes
+        table = RouteTable(routes, FaultRules(self.faults.items(), routes, self.settings.fault_headers))
+        table.contracts = self.contracts()
+        return table
 
     # -- changes from the admin API (each raises ConfigErrors naming the body's fields) -------
     def add(self, layer: Layer, data: Any):
@@ -132,6 +145,47 @@ class Mappings:
                                  self.settings, self.fault_state)
         except ConfigValueError as exc:
             raise ConfigErrors([LoadedStub(loaded.spec, API_SOURCE, None).error(exc.loc, str(exc))]) from None
+
+    def add_contract(self, data: Any) -> Contract:
+        """A contract from the admin API: `{openapi: FILE}` (a spec under the stubs directory) or
+        `{spec: {...the document...}}`, with the options a stub file's `contract:` takes."""
+        if not isinstance(data, dict):
+            raise ConfigErrors([ConfigError(API_SOURCE, None, "", "expected {openapi: FILE} or {spec: {...}}")])
+        contract_id = data.pop("id", None) or str(uuid.uuid4())
+        if not isinstance(contract_id, str) or contract_id in {c.id for c in self.contracts()}:
+            raise ConfigErrors([ConfigError(API_SOURCE, None, "id", f"a contract with id {contract_id!r} exists"
+                                            if isinstance(contract_id, str) else "an id is a string")])
+        document = data.pop("spec", None)
+        if document is not None and not isinstance(document, dict):
+            raise ConfigErrors([ConfigError(API_SOURCE, None, "spec", "the spec is an OpenAPI document (an object)")])
+        if document is not None:
+            data.setdefault("openapi", "admin-api")
+            data.setdefault("name", str((document.get("info") or {}).get("title") or "admin-api")
+                            if isinstance(document.get("info"), dict) else "admin-api")
+        [loaded] = validate_stubs({"contract": data}, API_SOURCE)
+        assert isinstance(loaded.spec, ContractEntrySpec)
+        root = self.settings.stubs
+        try:
+            spec = None
+            if document is not None:  # relative $refs are read from the stubs directory
+                spec = load_spec(root / "admin-api.yaml", loaded.spec.contract.name or API_SOURCE, document)
+            contract = compile_contract(loaded, self._next_order(), root, "api", contract_id, spec)
+        except SpecError as exc:
+            raise ConfigErrors([spec_error(exc)]) from None
+        except ValueError as exc:
+            raise ConfigErrors([ConfigError(API_SOURCE, None, "openapi", str(exc))]) from None
+        self.api_contracts[contract.id] = contract
+        return contract
+
+    def delete_contract(self, contract_id: str) -> bool | None:
+        """True: deleted; None: no such contract; False: it comes from a file (edit the file)."""
+        if self.api_contracts.pop(contract_id, None) is not None:
+            return True
+        return False if any(c.id == contract_id for c in self.file_contracts) else None
+
+    def _next_order(self) -> int:
+        self._api_order += 1
+        return self._api_order
 
     def _fault(self, data: Any, fault_id: str | None, source: str, origin: str):
         if isinstance(data, dict) and fault_id is not None:

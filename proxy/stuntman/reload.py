@@ -25,10 +25,25 @@ class Reloadable(Protocol):
 
     def reload(self, why: str, settle: bool = False) -> bool | None: ...
 
+    def contract_files(self) -> list[Path]: ...
+
 
 async def watch(server: Reloadable) -> None:
+    """Reload on any change under the stubs directory, or to a contract file outside it (an
+    --openapi spec and the files it refers to: their directories are watched, not recursively)."""
     root = server.settings.stubs.resolve()
-    async for changes in awatch(root, debounce=50, step=20, recursive=True):
+    outside = sorted({path.parent for path in server.contract_files() if not path.is_relative_to(root)})
+    watchers = [_reload_on_changes(server, root, [root], recursive=True)]
+    if outside:
+        files = {str(path) for path in server.contract_files()}
+        watchers.append(_reload_on_changes(server, root, outside, recursive=False,
+                                           only=lambda _, path: path in files))
+    await asyncio.gather(*watchers)
+
+
+async def _reload_on_changes(server: Reloadable, root: Path, paths: list[Path], recursive: bool,
+                             only=None) -> None:
+    async for changes in awatch(*paths, debounce=50, step=20, recursive=recursive, watch_filter=only):
         names = sorted({_relative(Path(path), root) for _, path in changes})
         why = f"changed: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
         for _ in range(SETTLE_TRIES):

@@ -10,6 +10,7 @@ import random
 import re
 import time
 from collections.abc import Collection
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
@@ -88,6 +89,12 @@ class Server:
         self.publish()
         _give_back_memory()
         return len(self.table.routes)
+
+    def contract_files(self) -> list[Path]:
+        """Every file the contracts served were read from, and the --openapi specs (resolved)."""
+        found = {path for contract in self.mappings.contracts() for path in contract.spec.paths}
+        found.update(Path(spec).resolve() for spec in self.settings.openapi)
+        return sorted(found)
 
     def recorder(self, name: str):
         """The Recorder of a recording under --recordings, created on first use."""

@@ -66,3 +66,6 @@ class Settings:
     redact_json: tuple[str, ...] = ()    # JSONPaths of body fields to redact
     no_redact: bool = False              # write secrets as they are (explicitly asked for)
     record_body_inline: int = 64 * 1024  # larger bodies go to side files
+    openapi: tuple[Path, ...] = ()       # OpenAPI specs served as stubs (--openapi)
+    openapi_validate: bool = True        # their requests are checked (400 problem+json)
+    enforce_security: bool = False       # their declared security is enforced (401)

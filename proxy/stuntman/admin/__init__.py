@@ -20,6 +20,7 @@ from ..config.model import STARTED
 from ..exchange import Exchange
 from ..journal import entry_json
 from ..match.nearmiss import described, first_match, nearest, report
+from .contracts import add_contract_routes
 from .faults import add_fault_routes, fault_json, fault_listing, no_such_fault
 from .inputs import MAX_BODY_BYTES, YAML_TYPES, BadBody, bad_input_is_400, read_body, request_matcher
 from .openapi import docs_page, document
@@ -260,6 +261,7 @@ async def start_admin(server) -> Admin:
 
     async def reset_mappings(request: web.Request) -> web.Response:
         mappings.stubs.reset()
+        mappings.api_contracts.clear()
         if not server.reload("POST /__admin/mappings/reset"):
             server.publish()  # the files have errors: the API's changes are gone all the same
         return web.json_response({"stubs": len(server.table.routes),
@@ -415,6 +417,7 @@ async def start_admin(server) -> Admin:
     app.router.add_post("/__admin/near-misses", near_misses)
     add_fault_routes(app, server)  # PATCH and reset
     add_recording_routes(app, server)
+    add_contract_routes(app, server)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/__admin/openapi.json", openapi)
     app.router.add_get("/__admin/docs", docs)

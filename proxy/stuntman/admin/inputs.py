@@ -34,6 +34,7 @@ INPUTS = {
     "/__admin/requests/count": "request matcher",
     "/__admin/near-misses": "request description",
     "/__admin/scenarios": "scenario state",
+    "/__admin/contracts": "contract",
 }
 
 

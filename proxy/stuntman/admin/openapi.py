@@ -87,6 +87,25 @@ CONFLICT = _json({"type": "object", "required": ["error"], "properties": {"error
                  "A stub's own fault: change it through its stub")
 MATCHER_BODY = {"required": True, "content": {"application/json": {"schema": _ref("RequestSpec")}}}
 ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+CONTRACT = {"type": "object", "required": ["id", "name", "kind", "operations"], "properties": {
+    "id": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string", "enum": ["openapi"]},
+    "source": {"type": "string"}, "origin": {"type": "string", "enum": ["file", "api"]},
+    "version": {"type": "string"}, "title": {"type": "string"},
+    "basePaths": {"type": "array", "items": {"type": "string"}},
+    "notes": {"type": "array", "items": {"type": "string"}},
+    "operations": {"type": "array", "items": {"type": "object", "properties": {
+        "method": {"type": "string"}, "path": {"type": "string"}, "operationId": {"type": ["string", "null"]},
+        "servedAt": {"type": "array", "items": {"type": "string"}}, "source": {"type": "string"}}}}}}
+CONTRACTS = {"type": "object", "required": ["contracts", "loadErrors"], "properties": {
+    "contracts": {"type": "array", "items": CONTRACT}, "meta": OBJECT,
+    "loadErrors": {"type": "array", "items": OBJECT}}}
+CONTRACT_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "properties": {
+        "openapi": {"type": "string", "description": "a spec file under the stubs directory"},
+        "spec": {"type": "object", "description": "the OpenAPI document itself"},
+        "id": {"type": "string"}, "name": {"type": "string"}, "basePath": {"type": "string"},
+        "seed": {"type": "integer"}, "validate": {"type": "boolean"}, "enforceSecurity": {"type": "boolean"},
+        "priority": {"type": "integer"}}}}}}
 SESSION = [{"name": "session", "in": "query", "required": False, "schema": {"type": "string"}}]
 
 
@@ -329,6 +348,22 @@ def document() -> dict:
                         requestBody=FAULT_BODY),
             "delete": _op("Delete every standalone fault, files' included (reset brings them back)",
                           {"200": _json(FAULTS)}),
+        },
+        "/__admin/contracts": {
+            "get": _op("Contracts served as stubs (OpenAPI): their operations, where each is served, and the "
+                       "last reload's errors in their files (`loadErrors`; the previous contract keeps serving)",
+                       {"200": _json(CONTRACTS)}),
+            "post": _op("Serve a contract: `{openapi: FILE}` (a spec under the stubs directory) or `{spec: {...}}` "
+                        "(the document itself), with the options of a stub file's `contract:` entry (name, "
+                        "basePath, seed, validate, enforceSecurity, priority)",
+                        {"201": _json(CONTRACT, "Created"), "400": ERROR}, requestBody=CONTRACT_BODY),
+        },
+        "/__admin/contracts/{id}": {
+            "parameters": ID,
+            "get": _op("One contract", {"200": _json(CONTRACT), "404": NOT_FOUND}),
+            "delete": _op("Stop serving a contract created through this API (one from a file changes with its "
+                          "file: 409)", {"200": _json({"type": "object", "required": ["deleted"]}),
+                                         "404": NOT_FOUND, "409": CONFLICT}),
         },
         "/__admin/faults/reset": {"post": _op("Back to the files' and --fault flags' faults; counters, generators "
                                               "and limits start afresh. With `session`, only that session's "

@@ -107,6 +107,14 @@ def _run_flags(run) -> None:
                      help="a fault for matching requests, e.g. 'path=/api/payments,type=error,status=503,"
                           "probability=0.1' (repeatable; keys: method, path, pathPrefix, route, and the fault's "
                           "own fields)")
+    run.add_argument("--openapi", action="append", type=Path, default=[], metavar="SPEC",
+                     help="serve an OpenAPI document (Swagger 2.0, OpenAPI 3.0/3.1; YAML or JSON) as stubs: "
+                          "examples, or data generated from its schemas (repeatable; reloaded when it changes)")
+    env_flag(run, "--no-validate", bool, False,
+             "do not check requests to --openapi contracts against them (default: 400 problem+json)")
+    env_flag(run, "--enforce-security", bool, False,
+             "answer 401 when an --openapi contract's declared security is not met (default: report it "
+             "in an X-Stuntman-Security header)")
     env_flag(run, "--no-uvloop", bool, False, "use asyncio's default event loop instead of uvloop")
     env_flag(run, "--no-watch", bool, False, "do not reload when files under --stubs change")
     env_flag(run, "--recordings", Path, DEFAULTS.recordings, "directory of recordings", "DIR")
@@ -360,7 +368,7 @@ async def _serve(settings: Settings, recording: Path | None = None, replacing: i
         for err in exc.errors:
             print(err, file=sys.stderr)
         where = ("--fault flags" if all(e.file.startswith("--fault") for e in exc.errors)
-                 else f"stub files under {settings.stubs}")
+                 else f"stub files under {settings.stubs}" + (" or contracts" if settings.openapi else ""))
         raise CliError(f"{len(exc.errors)} error(s) in {where}; not started") from None
     _tune_gc()
     try:
@@ -378,7 +386,12 @@ async def _serve(settings: Settings, recording: Path | None = None, replacing: i
     upstream = f", unmatched → {settings.upstream}" if settings.upstream else ""
     upstream += _recording_started(recording, replacing)
     faults = len(server.table.faults.rules)
-    print(f"stuntman {__version__}: {count} stub(s){f', {faults} standalone fault(s)' if faults else ''} "
+    contracts = server.table.contracts
+    served = sum(len(c.spec.operations) for c in contracts)
+    count -= sum(len(c.routes) for c in contracts)
+    extra = f", {len(contracts)} contract(s) with {served} operation(s)" if contracts else ""
+    extra += f", {faults} standalone fault(s)" if faults else ""
+    print(f"stuntman {__version__}: {count} stub(s){extra} "
           f"from {settings.stubs} on "
           f"http://{settings.host}:{server.port}{admin}{upstream} "
           f"({'uvloop' if settings.uvloop else 'asyncio'}; fault seed {server.seed}: --seed {server.seed} repeats "

@@ -16,12 +16,13 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from .model import FAULT_TYPES, FaultFileSpec, FaultSpec, StubSpec
+from .model import FAULT_TYPES, ContractEntrySpec, FaultFileSpec, FaultSpec, StubSpec
 
 STUB_SUFFIXES = (".yaml", ".yml", ".json")
 # libyaml's safe loader when present: several times faster and far less memory than pure Python
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _stub_list = TypeAdapter(list[StubSpec])
+_contract_list = TypeAdapter(list[ContractEntrySpec])
 _fault = TypeAdapter(FaultSpec)
 
 
@@ -226,10 +227,25 @@ def validate_stubs(data: Any, name: str, lines: dict[tuple, int] | None = None) 
     items = [data] if single else data
     if not isinstance(items, list):
         raise ConfigErrors([ConfigError(name, 1, "", "expected a stub (mapping), a list of stubs, or {faults: [...]}")])
-    try:
-        specs = _stub_list.validate_python(items)
-    except ValidationError as exc:
-        raise ConfigErrors(_errors(exc, name, lines, 1 if single else 0)) from None
+    # an entry with a `contract` key names a contract; any other is a stub (each validated as
+    # what it is, so an error names that model's fields, not both models' in a union)
+    contracts = [i for i, item in enumerate(items) if isinstance(item, dict) and "contract" in item]
+    specs: list[Any] = list(items)
+    errors: list[ConfigError] = []
+    for indices, adapter in (([i for i in range(len(items)) if i not in set(contracts)], _stub_list),
+                             (contracts, _contract_list)):
+        if not indices:
+            continue
+        try:
+            valid = adapter.validate_python([items[i] for i in indices])
+        except ValidationError as exc:
+            for error in _errors(exc, name, lines, 1 if single else 0, indices):
+                errors.append(error)
+            continue
+        for i, spec in zip(indices, valid, strict=True):
+            specs[i] = spec
+    if errors:
+        raise ConfigErrors(errors)
     return [
         LoadedStub(spec, name, _line_for(loc, lines), loc, lines)
         for loc, spec in (((() if single else (i,)), spec) for i, spec in enumerate(specs))
@@ -246,13 +262,17 @@ def validate_fault(data: Any, name: str) -> LoadedStub:
         raise ConfigErrors(_errors(exc, name, {}, 0)) from None
 
 
-def _errors(exc: ValidationError, name: str, lines: dict, skip: int) -> list[ConfigError]:
-    """pydantic's errors as ConfigErrors; `skip` leading loc parts are not in the file."""
+def _errors(exc: ValidationError, name: str, lines: dict, skip: int,
+            indices: list[int] | None = None) -> list[ConfigError]:
+    """pydantic's errors as ConfigErrors; `skip` leading loc parts are not in the file; `indices`:
+    the list validated was these items of the file's list (its loc's first part indexes it)."""
     errors = []
     for err in exc.errors():
         # a fault's loc carries its union tag (faults.0.latency.fixed_ms): not a key in the file
         loc = tuple(p for i, p in enumerate(err["loc"])
                     if not (p in FAULT_TYPES and (i == 0 or isinstance(err["loc"][i - 1], int))))
+        if indices is not None and loc and isinstance(loc[0], int):
+            loc = (indices[loc[0]], *loc[1:])
         file_loc = loc[skip:]
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
@@ -314,6 +334,8 @@ def load_dir(root: Path, emptied_means_busy: Collection[str] = ()) -> tuple[list
 
 
 def _body_files(spec: StubSpec) -> list[str]:
+    if isinstance(spec, ContractEntrySpec):  # a spec the stubs directory holds is not a stub file
+        return [spec.contract.openapi]
     if not isinstance(spec, StubSpec):
         return []
     responses = spec.responses or ([spec.response] if spec.response else [])

@@ -171,6 +171,37 @@ class StubSpec(Model):
         return self
 
 
+class ContractSpec(Model):
+    """A contract served as stubs: each of its operations becomes a route, ranked after every
+    hand-written stub (a team starts from the contract and pins the cases it cares about)."""
+
+    openapi: str = Field(description="an OpenAPI document (Swagger 2.0, OpenAPI 3.0/3.1; YAML or JSON): a "
+                                     "path relative to the stubs directory")
+    name: str | None = Field(None, description="how the admin API, the journal and metrics name it "
+                                               "(default: the file name)")
+    base_path: str | None = Field(None, alias="basePath", description="serve the operations under this prefix "
+                                  "(default: the path of each of the spec's `servers`, and the root)")
+    seed: int | None = Field(None, description="of the generated data (default: from the file name)")
+    validate_: bool = Field(True, alias="validate", description="answer a request that breaks the contract "
+                            "with 400 application/problem+json listing what is wrong")
+    enforce_security: bool = Field(False, alias="enforceSecurity", description="answer 401 when the declared "
+                                   "security is not met (default: a header names the unmet requirement)")
+    priority: int = Field(100, description="of its routes (stubs default to 5: lower wins)")
+
+    @field_validator("base_path")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        if value is not None and value not in ("", "/") and (not value.startswith("/") or "?" in value):
+            raise ValueError(f"a base path starts with '/' and has no query: {value!r}")
+        return None if value is None else value.rstrip("/")
+
+
+class ContractEntrySpec(Model):
+    """A stub file's entry naming a contract to serve: `contract: {openapi: specs/payments.yaml}`."""
+
+    contract: ContractSpec
+
+
 STARTED = "Started"  # every scenario's initial state, as in WireMock
 
 
@@ -178,7 +209,8 @@ def stub_file_schema() -> dict[str, Any]:
     """JSON Schema of a stub file: one stub or a list of stubs."""
     from pydantic import TypeAdapter
 
-    schema = TypeAdapter(StubSpec | list[StubSpec] | FaultFileSpec).json_schema(by_alias=True)
+    schema = TypeAdapter(StubSpec | ContractEntrySpec | list[StubSpec | ContractEntrySpec] | FaultFileSpec
+                         ).json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "stuntman stub file"
     return schema

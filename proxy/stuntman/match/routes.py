@@ -150,6 +150,7 @@ class RouteTable:
                 self._affixed.add(*regex_affixes(route.path_text), route)
         # the fault rules built with this table (stuntman.faults.rules.FaultRules), swapped with it
         self.faults: Any = faults if faults is not None else NO_FAULTS
+        self.contracts: list = []  # the contracts (stuntman.contracts.Contract) these routes serve
         self.any_needs_body = any(r.needs_body for r in routes) or self.faults.needs_body
 
     def _add_template(self, route: Route) -> None:

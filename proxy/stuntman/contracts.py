@@ -1,0 +1,127 @@
+"""Contracts served as stubs: a `contract:` entry (a stub file's, `--openapi`'s, the admin API's)
+→ one route per operation, each answered by the operation's response source
+(stuntman.respond.openapi), ranked after every hand-written stub.
+
+Operations are served under each of the spec's base paths (its `servers`, or a `basePath` the
+entry gives) and also at the root, where that is unambiguous (no operation of the contract is
+served at the same method and path under its prefix).
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .config.base import RequestSpec
+from .config.loader import ConfigError, LoadedStub
+from .config.model import ContractSpec
+from .config.paths import resolve_inside
+from .match.routes import Route
+from .openapi.document import Spec, SpecError, load_spec
+from .respond.openapi import OperationResponder, ServedContract
+
+_PARAM = re.compile(r"\{([^{}/]+)\}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@dataclass
+class Contract:
+    """A contract as loaded: what the admin API lists."""
+
+    id: str
+    name: str
+    kind: str          # "openapi"
+    source: str        # the spec file (as named), or "admin-api"
+    origin: str        # "file" (a stub file or --openapi) or "api"
+    spec: Spec
+    options: ContractSpec
+    routes: list[Route] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        spec = self.spec
+        by_op: dict[str, list[str]] = {}
+        for route in self.routes:
+            by_op.setdefault(route.action.op.pointer, []).append(route.path_text)
+        return {
+            "id": self.id, "name": self.name, "kind": self.kind, "source": self.source, "origin": self.origin,
+            "version": spec.version, "title": spec.title, "basePaths": spec.base_paths,
+            "validate": self.options.validate_, "enforceSecurity": self.options.enforce_security,
+            "notes": spec.notes,
+            "operations": [{"method": op.method, "path": op.path, "operationId": op.operation_id,
+                            "servedAt": by_op.get(op.pointer, []), "source": spec.where(op.pointer)}
+                           for op in spec.operations],
+        }
+
+
+def spec_error(error: SpecError) -> ConfigError:
+    line = int(error.where) if error.where.isdigit() else None
+    return ConfigError(error.file, line, "" if line else error.where, error.message)
+
+
+def contract_path(loaded: LoadedStub, root: Path) -> tuple[Path, str]:
+    """Where the entry's spec is, and how messages name it: inside the stubs directory for a
+    stub file's entry; as given for --openapi (its `file` is the flag)."""
+    given = loaded.spec.contract.openapi
+    if loaded.file.startswith("--openapi"):
+        return Path(given), given
+    return resolve_inside(root, given), given
+
+
+def compile_contract(loaded: LoadedStub, order: int, root: Path, origin: str = "file",
+                     contract_id: str | None = None, spec: Spec | None = None) -> Contract:
+    """Load the entry's spec (unless given) and build its routes; SpecError / ValueError for what
+    is wrong (the caller reports them against the entry)."""
+    options: ContractSpec = loaded.spec.contract
+    if spec is None:
+        spec_path, name = contract_path(loaded, root)
+        spec = load_spec(spec_path, name)
+    name = options.name or Path(spec.file).stem
+    seed = options.seed if options.seed is not None else zlib.crc32(name.encode())
+    contract_id = contract_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"stuntman-contract:{loaded.file}:{loaded.loc}"))
+    contract = Contract(contract_id, name, "openapi", spec.file, origin, spec, options)
+    served = ServedContract(spec, name, seed, options.validate_, options.enforce_security)
+    prefixes = [options.base_path] if options.base_path is not None else spec.base_paths
+    prefixes = [p for p in dict.fromkeys(prefixes)]
+    taken = {(op.method, prefix + op.path) for op in spec.operations for prefix in prefixes}
+    for op in spec.operations:
+        template, names = _route_template(op.path)
+        responder = OperationResponder(served, op, names)
+        at = [prefix + template for prefix in prefixes]
+        if "" not in prefixes and (op.method, op.path) not in taken:
+            at.append(template)  # the root too: nothing of this contract is there
+        for i, served_at in enumerate(at):
+            path = served_at or "/"
+            try:
+                request = RequestSpec(method=op.method, path=path)
+            except ValidationError as exc:
+                raise SpecError(spec.file, op.pointer, f"cannot serve path {op.path!r}: "
+                                f"{exc.errors()[0]['msg']}") from None
+            route_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{contract_id}:{op.method}:{path}"))
+            definition = {"contract": name, "operation": op.label, "operationId": op.operation_id,
+                          "request": {"method": op.method, "path": path}}
+            contract.routes.append(Route(
+                request, name=op.operation_id or op.label, id=route_id, file=loaded.file,
+                source=spec.where(op.pointer), definition=json.dumps(definition), priority=options.priority + (i > 0),
+                order=order, scenario=None, required_state=None, new_state=None, action=responder))
+    return contract
+
+
+def _route_template(path: str) -> tuple[str, dict[str, str]]:
+    """The spec's path template with parameter names routes can carry ({pet-id} → {p0}), and the
+    map back to the spec's names."""
+    names: dict[str, str] = {}
+
+    def rename(m: re.Match) -> str:
+        name = m.group(1)
+        if _NAME.match(name):
+            return m.group(0)
+        safe = f"p{len(names)}"
+        names[safe] = name
+        return "{" + safe + "}"
+
+    return _PARAM.sub(rename, path), names
