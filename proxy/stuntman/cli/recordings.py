@@ -26,14 +26,21 @@ from .common import (
 
 def add_recording_commands(sub) -> None:
     """import, export, diff, stubs from-recording, ca: their parsers."""
-    imp = sub.add_parser("import", help="import a HAR file or mitmproxy flows into a recording",
+    imp = sub.add_parser("import", help="import a HAR file or mitmproxy flows into a recording, or an OpenAPI "
+                                        "spec as stub files",
                          description="Import the entries of a HAR 1.2 file (browser or proxy export), or the "
-                                     "HTTP flows of a mitmproxy flow file, into a recording, redacted like a "
-                                     "recording's own.")
-    imp.add_argument("format", choices=("har", "mitmproxy"), help="the file's format")
+                                     "HTTP flows of a mitmproxy flow file, into a recording (--to), redacted like "
+                                     "a recording's own; or an OpenAPI spec as editable stub files (--out), one "
+                                     "per operation, a stub per response and named example.")
+    imp.add_argument("format", choices=("har", "mitmproxy", "openapi"), help="the file's format")
     imp.add_argument("file", type=Path, help="the file to import")
-    imp.add_argument("--to", dest="record_to", required=True, metavar="NAME",
-                     help="the recording (a name under --recordings, or a path)")
+    imp.add_argument("--to", dest="record_to", default=None, metavar="NAME",
+                     help="har, mitmproxy: the recording (a name under --recordings, or a path)")
+    imp.add_argument("--out", dest="out", type=Path, default=None, metavar="DIR",
+                     help="openapi: the directory to write the stub files into (made if missing; a file "
+                          "already there is not overwritten without --overwrite)")
+    imp.add_argument("--seed", type=int, default=None, metavar="N",
+                     help="openapi: seed of generated bodies (default: a served contract's, from the file name)")
     imp.add_argument("--skip-bad", action="store_true", help="import the good entries even if some are bad")
     add_record_mode(imp)
     imp.set_defaults(func=cmd_import)
@@ -103,6 +110,10 @@ def cmd_import(args) -> int:
     or --overwrite (imported aside, then put in their place: a failed import leaves them)."""
     from ..record.recorder import replace_recording
 
+    if args.format == "openapi":
+        return _import_openapi(args)
+    if args.record_to is None:
+        raise CliError(f"import {args.format} needs --to NAME (the recording to write)")
     directory = recording_directory(args.recordings, args.record_to)
     held = exchanges_held(directory, args.record_to, args.append, args.overwrite)
     fresh = None
@@ -118,6 +129,39 @@ def cmd_import(args) -> int:
     was = (f" (replacing it: its {held} exchange(s) removed)" if fresh is not None
            else f" (appended to its {held} exchange(s))" if held else "")
     print(f"imported {count} exchange(s) into {directory}{was}{summary}")
+    return 0
+
+
+def _import_openapi(args) -> int:
+    """An OpenAPI spec → one stub file per operation under --out."""
+    import yaml
+
+    from ..openapi.document import SpecError, load_spec
+    from ..openapi.tostubs import spec_stubs
+    from ..record.har import stderr_progress
+
+    if args.out is None:
+        raise CliError("import openapi needs --out DIR (where to write the stub files)")
+    try:
+        spec = load_spec(args.file)
+    except SpecError as exc:
+        raise CliError(str(exc)) from None
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    total = len(spec.operations)
+    written = stubs = 0
+    for name, items in spec_stubs(spec, args.seed):
+        target = out / f"{name}.yaml"
+        if target.exists() and not args.overwrite:
+            raise CliError(f"{target} exists: pass --overwrite to replace the files of an earlier import")
+        target.write_text(f"# {spec.file}: imported by stuntman {__version__}; edit freely\n"
+                          + yaml.safe_dump(items, sort_keys=False, allow_unicode=True, width=120))
+        written += 1
+        stubs += len(items)
+        stderr_progress(written, total, "operations")
+    notes = "".join(f"\nnote: {note}" for note in spec.notes)
+    print(f"imported {total} operation(s) of {spec.file} ({spec.version}) as {stubs} stub(s) in {written} file(s) "
+          f"under {out}{notes}")
     return 0
 
 

@@ -251,14 +251,14 @@ def export_har(directory: Path) -> dict[str, Any]:
     return {"log": {"version": "1.2", "creator": {"name": "stuntman", "version": __version__}, "entries": entries}}
 
 
-def stderr_progress(done: int, total: int) -> None:
+def stderr_progress(done: int, total: int, what: str = "entries") -> None:
     """A progress bar on a terminal (large HAR files take a while); silent otherwise."""
     if not sys.stderr.isatty() or total < 200:
         return
     if done == total or done % max(total // 100, 1) == 0:
         width = 30
         filled = width * done // total
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} entries")
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {what}")
         if done == total:
             sys.stderr.write("\n")
         sys.stderr.flush()
