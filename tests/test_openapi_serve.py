@@ -307,3 +307,19 @@ def test_import_writes_stub_files_that_answer_as_the_contract_does(stuntman, tmp
     # a second import into the same directory asks before replacing
     again = run_cli("import", "openapi", str(SPECS / "petstore-3.0.yaml"), "--out", str(out))
     assert again.returncode == 2 and "--overwrite" in again.stderr
+
+
+def test_a_spec_in_the_stubs_directory_cannot_read_files_outside_it(stuntman, tmp_path):
+    (tmp_path / "secret.yaml").write_text("Secret: {type: string}\n")
+    spec = textwrap.dedent("""
+        openapi: 3.0.3
+        info: {title: Escape, version: "1"}
+        paths:
+          /x:
+            get:
+              responses:
+                "200": {description: x, content: {application/json: {schema: {$ref: "../secret.yaml#/Secret"}}}}
+        """)
+    with pytest.raises(Exception) as raised:
+        stuntman({"spec.yaml": spec, "c.yaml": "contract: {openapi: spec.yaml}"})
+    assert "reaches outside the stubs directory" in str(raised.value)

@@ -79,7 +79,8 @@ def compile_contract(loaded: LoadedStub, order: int, root: Path, origin: str = "
     options: ContractSpec = loaded.spec.contract
     if spec is None:
         spec_path, name = contract_path(loaded, root)
-        spec = load_spec(spec_path, name)
+        inside = not loaded.file.startswith("--openapi")  # a stub file's spec: its $refs stay in the stubs directory
+        spec = load_spec(spec_path, name, confine=root if inside else None)
     name = options.name or Path(spec.file).stem
     seed = options.seed if options.seed is not None else zlib.crc32(name.encode())
     contract_id = contract_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"stuntman-contract:{loaded.file}:{loaded.loc}"))

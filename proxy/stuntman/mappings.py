@@ -168,7 +168,8 @@ class Mappings:
         try:
             spec = None
             if document is not None:  # relative $refs are read from the stubs directory
-                spec = load_spec(root / "admin-api.yaml", loaded.spec.contract.name or API_SOURCE, document)
+                spec = load_spec(root / "admin-api.yaml", loaded.spec.contract.name or API_SOURCE, document,
+                                 confine=root)
             contract = compile_contract(loaded, self._next_order(), root, "api", contract_id, spec)
         except SpecError as exc:
             raise ConfigErrors([spec_error(exc)]) from None

@@ -166,9 +166,10 @@ class _Bundler:
     """Reads the main file and every local file its `$ref`s reach, rewriting each `$ref` into a
     pointer inside the one tree (remote URLs are refused: a spec loads offline)."""
 
-    def __init__(self, main: Path, name: str):
+    def __init__(self, main: Path, name: str, confine: Path | None = None):
         self.main = main.resolve()
         self.name = name
+        self.confine = confine.resolve() if confine is not None else None  # no $ref reads outside it
         self.trees: dict[Path, Any] = {}
         self.prefixes: dict[Path, str] = {self.main: ""}
         self.names: dict[Path, str] = {self.main: name}
@@ -197,6 +198,8 @@ class _Bundler:
     def _prefix(self, target: Path, ref: str, at: str, file: Path) -> str:
         prefix = self.prefixes.get(target)
         if prefix is None:
+            if self.confine is not None and not target.is_relative_to(self.confine):
+                raise SpecError(self.names[file], at, f"$ref {ref!r} reaches outside the stubs directory")
             if not target.is_file():
                 raise SpecError(self.names[file], at, f"$ref {ref!r}: no such file {target.name!r}")
             if len(self.prefixes) > MAX_FILES:
@@ -282,11 +285,12 @@ def _references(root: Any, at: str) -> Iterator[tuple[dict, str, str]]:
 
 # -- versions ----------------------------------------------------------------------------------
 
-def load_spec(path: Path, name: str | None = None, tree: Any = None) -> Spec:
+def load_spec(path: Path, name: str | None = None, tree: Any = None, confine: Path | None = None) -> Spec:
     """Read, bundle and check the spec at path (or the document `tree`, as if it were the file
-    at path: an admin API body); SpecError if it cannot be served."""
+    at path: an admin API body); SpecError if it cannot be served. With `confine`, no `$ref` may
+    read a file outside that directory (a spec in the stubs directory, or sent to the admin API)."""
     name = name or str(path)
-    bundler = _Bundler(path, name)
+    bundler = _Bundler(path, name, confine)
     doc, files = bundler.load(tree)
     if isinstance(doc.get("swagger"), str):
         if doc["swagger"] != "2.0":
