@@ -200,9 +200,7 @@ class _Differ:
                           f"{new_op[1]}/responses")
                 continue
             new = after[code]
-            self._media_types(old, new, "response-media-type", f"response {code}",
-                              lambda media, code=code: Place("response", "body", f"the {code} response body "
-                                                                                  f"({media})"))
+            self._media_types(old, new, "response-media-type", f"response {code}", _response_body(code))
             self._response_headers(code, old, new)
         for code, new in after.items():
             if code not in before:
@@ -264,6 +262,10 @@ class _Differ:
 
 
 # -- reading an operation's parts ----------------------------------------------------------------
+
+def _response_body(code: str) -> Callable[[str], Place]:
+    return lambda media: Place("response", "body", f"the {code} response body ({media})")
+
 
 def _part(spec: Spec, at: Ref, key: str) -> Ref | None:
     node, ptr = at
@@ -336,7 +338,8 @@ def _responses(spec: Spec, op: Ref) -> dict[str, Ref]:
     responses = node.get("responses") if isinstance(node, dict) else None
     found: dict[str, Ref] = {}
     for code, response in (responses or {}).items() if isinstance(responses, dict) else ():
-        found[str(code).upper()] = follow(spec, response, f"{ptr}/responses/{escape(str(code))}")
+        key = str(code) if str(code) == "default" else str(code).upper()  # 4xx is 4XX
+        found[key] = follow(spec, response, f"{ptr}/responses/{escape(str(code))}")
     return found
 
 

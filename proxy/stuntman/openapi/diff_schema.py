@@ -201,12 +201,20 @@ class SchemaDiff:
 
     def __init__(self, old: Spec, new: Spec, emit: Emit):
         self.old, self.new, self.emit = old, new, emit
+        self._flats: dict[tuple, Flat] = {}  # a schema shared by many operations is flattened once
+
+    def _flatten(self, spec: Spec, refs: list[Ref]) -> Flat:
+        key = (spec is self.new, *((id(node), ptr) for node, ptr in refs))  # the nodes live as long as the specs
+        flat = self._flats.get(key)
+        if flat is None:
+            flat = self._flats[key] = flatten(spec, refs)
+        return flat
 
     def compare(self, old: Ref, new: Ref, place: Place) -> None:
         self._compare([old], [new], place, set())
 
     def _compare(self, old_refs: list[Ref], new_refs: list[Ref], place: Place, on_path: set) -> None:
-        old, new = flatten(self.old, old_refs), flatten(self.new, new_refs)
+        old, new = self._flatten(self.old, old_refs), self._flatten(self.new, new_refs)
         pair = (old.nodes, new.nodes)
         if pair in on_path or len(on_path) > MAX_DEPTH:  # a circular schema: this pair is being compared
             return
@@ -306,9 +314,8 @@ class SchemaDiff:
 
     def _hidden(self, before: list[Ref] | None, after: list[Ref] | None, direction: str) -> bool:
         """readOnly properties are not sent in requests, writeOnly ones not received in responses."""
-        flags = [(flatten(spec, refs).read_only, flatten(spec, refs).write_only)
-                 for spec, refs in ((self.old, before), (self.new, after)) if refs]
-        return all(read_only if direction == "request" else write_only for read_only, write_only in flags)
+        flats = [self._flatten(spec, refs) for spec, refs in ((self.old, before), (self.new, after)) if refs]
+        return all(flat.read_only if direction == "request" else flat.write_only for flat in flats)
 
     def _property_removed(self, place: Place, was_required: bool, old_ptr: str, new_ptr: str) -> None:
         if place.direction == "request":
