@@ -497,3 +497,38 @@ def test_cli_needs_a_contract_subcommand():
 
 def test_render_text_without_findings():
     assert render([], "a.yaml", "b.yaml", "text") == "a.yaml → b.yaml: no changes\n"
+
+
+def test_a_schema_used_twice_in_one_body_is_reported_at_each_place(tmp_path):
+    """Comparisons are cached per pair of schemas: the cache must not hide the second place."""
+    def people(d: dict) -> None:
+        d["components"]["schemas"]["Person"] = {"type": "object", "properties": {"name": {"type": "string"}}}
+        put(new_pet(d)["properties"], owner={"$ref": "#/components/schemas/Person"},
+            vet={"$ref": "#/components/schemas/Person"})
+    def shorter(d: dict) -> None:
+        people(d)
+        put(d["components"]["schemas"]["Person"]["properties"]["name"], maxLength=10)
+    findings = diff_files(*pair(tmp_path, people, shorter))
+    assert sorted(f.message for f in findings) == [
+        "property 'owner/name' of the request body (application/json): maxLength set to 10",
+        "property 'vet/name' of the request body (application/json): maxLength set to 10"]
+
+
+def test_a_4_mb_spec_is_diffed_in_seconds(tmp_path):
+    """500 operations, 1000 schemas in a ring of $refs: without the per-pair cache this takes minutes."""
+    import importlib.util
+    import time
+
+    module_spec = importlib.util.spec_from_file_location("openapi_load", DIFF.parents[2] / "bench" / "openapi_load.py")
+    assert module_spec is not None and module_spec.loader is not None
+    bench = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(bench)
+    old = bench.generate(tmp_path / "old.yaml")
+    doc = yaml.load(old.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    doc["components"]["schemas"]["NewItem7"]["required"].append("status")
+    new = tmp_path / "new.yaml"
+    new.write_text(yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper)))
+    started = time.monotonic()
+    findings = diff_files(old, new)
+    assert time.monotonic() - started < 60
+    assert {(f.id, f.operation) for f in findings} == {("request-property-became-required", "POST /resources7/items")}

@@ -184,24 +184,43 @@ class Place:
     """Where in an operation the schema sits: which direction, what it describes, and its name."""
 
     direction: str   # request | response
-    subject: str     # body | parameter | header (top level) or property (nested)
+    subject: str     # body | parameter | header
     base: str        # "the request body (application/json)", "query parameter 'limit'"
-    path: str = ""   # the property path below base: "owner/name", "tags[]"
 
-    def below(self, step: str) -> Place:
-        return replace(self, subject="property", path=f"{self.path}/{step}" if self.path else step)
 
-    @property
-    def label(self) -> str:
-        return f"property '{self.path}' of {self.base}" if self.path else self.base
+@dataclass(frozen=True)
+class Change:
+    """A change found in a schema, relative to it: the same for every operation the schema is in."""
+
+    rule: str         # a schema change ("max-length-decreased"), or a whole rule id when keyword is False
+    keyword: bool     # named <direction>-<subject>-<rule> when reported
+    path: str         # the property path below the compared schema ("" for itself): "owner/name", "tags/[]"
+    message: str
+    old: str          # bundle pointers
+    new: str
+
+    def below(self, step: str) -> Change:
+        return replace(self, path=f"{step}/{self.path}" if self.path else step)
 
 
 class SchemaDiff:
-    """Compares schemas of two specs, reporting each change through emit."""
+    """Compares schemas of two specs, reporting each change through emit.
+
+    The changes found for a pair of schemas are kept: a schema shared by many operations (or many
+    times in one) is compared once, as oasdiff does. A pair met again below itself (a circular
+    schema) counts as unchanged there: its changes are reported where it was first met."""
 
     def __init__(self, old: Spec, new: Spec, emit: Emit):
         self.old, self.new, self.emit = old, new, emit
-        self._flats: dict[tuple, Flat] = {}  # a schema shared by many operations is flattened once
+        self._flats: dict[tuple, Flat] = {}
+        self._changes: dict[tuple, list[Change]] = {}
+
+    def compare(self, old: Ref, new: Ref, place: Place) -> None:
+        for change in self._compare([old], [new], place.direction, set()):
+            subject = place.subject if not change.path else "property"
+            rule = schema_rule(place.direction, subject, change.rule) if change.keyword else change.rule
+            label = f"property '{change.path}' of {place.base}" if change.path else place.base
+            self.emit(rule, f"{label}: {change.message}", change.old, change.new)
 
     def _flatten(self, spec: Spec, refs: list[Ref]) -> Flat:
         key = (spec is self.new, *((id(node), ptr) for node, ptr in refs))  # the nodes live as long as the specs
@@ -210,133 +229,52 @@ class SchemaDiff:
             flat = self._flats[key] = flatten(spec, refs)
         return flat
 
-    def compare(self, old: Ref, new: Ref, place: Place) -> None:
-        self._compare([old], [new], place, set())
-
-    def _compare(self, old_refs: list[Ref], new_refs: list[Ref], place: Place, on_path: set) -> None:
+    def _compare(self, old_refs: list[Ref], new_refs: list[Ref], direction: str, on_path: set) -> list[Change]:
         old, new = self._flatten(self.old, old_refs), self._flatten(self.new, new_refs)
-        pair = (old.nodes, new.nodes)
+        pair = (old.nodes, new.nodes, direction)
         if pair in on_path or len(on_path) > MAX_DEPTH:  # a circular schema: this pair is being compared
-            return
+            return []
+        known = self._changes.get(pair)
+        if known is not None:
+            return known
         on_path.add(pair)
         try:
-            self._types(old, new, place)
-            self._nullable(old, new, place)
-            self._enum(old, new, place)
-            self._bounds(old, new, place)
-            self._pattern(old, new, place)
-            self._properties(old, new, place, on_path)
+            changes = [*_types(old, new), *_nullable(old, new), *_enum(old, new), *_bounds(old, new),
+                       *_pattern(old, new), *self._properties(old, new, direction, on_path)]
             if old.items and new.items:
-                self._compare(old.items, new.items, place.below("[]"), on_path)
-            self._alternatives(old, new, place, on_path)
+                changes += [c.below("[]") for c in self._compare(old.items, new.items, direction, on_path)]
+            changes += self._alternatives(old, new, direction, on_path)
         finally:
             on_path.discard(pair)
+        self._changes[pair] = changes
+        return changes
 
-    def _report(self, place: Place, change: str, message: str, old_ptr: str, new_ptr: str) -> None:
-        self.emit(schema_rule(place.direction, place.subject, change), f"{place.label}: {message}", old_ptr, new_ptr)
-
-    def _types(self, old: Flat, new: Flat, place: Place) -> None:
-        if old.types != new.types:
-            change = ("type-generalized" if _covers(new.types, old.types)
-                      else "type-specialized" if _covers(old.types, new.types) else "type-changed")
-            self._report(place, change, f"type changed from {_type_name(old.types)} to {_type_name(new.types)}",
-                         old.pointer, new.pointer)
-            return
-        old_format, new_format = (old.format or (None, old.pointer)), (new.format or (None, new.pointer))
-        if old_format[0] != new_format[0]:
-            change = ("type-generalized" if new_format[0] is None or (old_format[0], new_format[0]) in _WIDER_FORMATS
-                      else "type-specialized" if old_format[0] is None
-                      or (new_format[0], old_format[0]) in _WIDER_FORMATS else "type-changed")
-            self._report(place, change, f"format changed from {old_format[0] or 'none'} to {new_format[0] or 'none'}",
-                         old_format[1], new_format[1])
-
-    def _nullable(self, old: Flat, new: Flat, place: Place) -> None:
-        if old.nullable != new.nullable:
-            change = "became-nullable" if new.nullable else "became-not-nullable"
-            self._report(place, change, "null is now allowed" if new.nullable else "null is no longer allowed",
-                         old.pointer, new.pointer)
-
-    def _enum(self, old: Flat, new: Flat, place: Place) -> None:
-        if old.enum is None and new.enum is not None:
-            self._report(place, "became-enum", f"restricted to the values {_shown(new.enum[0])}", old.pointer,
-                         new.enum[1])
-        elif new.enum is None and old.enum is not None:
-            self._report(place, "became-not-enum", "no longer restricted to an enum", old.enum[1], new.pointer)
-        elif old.enum is not None and new.enum is not None:
-            old_keys, new_keys = {_key(v) for v in old.enum[0]}, {_key(v) for v in new.enum[0]}
-            removed = [v for v in old.enum[0] if _key(v) not in new_keys]
-            added = [v for v in new.enum[0] if _key(v) not in old_keys]
-            if removed:
-                self._report(place, "enum-value-removed", f"enum value(s) removed: {_shown(removed)}",
-                             old.enum[1], new.enum[1])
-            if added:
-                self._report(place, "enum-value-added", f"enum value(s) added: {_shown(added)}",
-                             old.enum[1], new.enum[1])
-
-    def _bounds(self, old: Flat, new: Flat, place: Place) -> None:
-        for keyword, name in BOUND_NAMES.items():
-            upper = keyword in _UPPER
-            before, after = old.bounds.get(keyword), new.bounds.get(keyword)
-            if keyword in _ZERO_WHEN_ABSENT:  # minLength/minItems absent: 0
-                before = before or (Bound(0), old.pointer)
-                after = after or (Bound(0), new.pointer)
-            if before is None and after is not None:
-                self._report(place, f"{name}-set", f"{keyword} set to {after[0]}", old.pointer, after[1])
-            elif after is None and before is not None:
-                self._report(place, f"{name}-unset", f"{keyword} {before[0]} removed", before[1], new.pointer)
-            elif before is not None and after is not None and before[0].key(upper) != after[0].key(upper):
-                change = f"{name}-increased" if after[0].key(upper) > before[0].key(upper) else f"{name}-decreased"
-                self._report(place, change, f"{keyword} changed from {before[0]} to {after[0]}", before[1], after[1])
-
-    def _pattern(self, old: Flat, new: Flat, place: Place) -> None:
-        before, after = old.pattern, new.pattern
-        if before is None and after is not None:
-            self._report(place, "pattern-added", f"pattern {after[0]!r} added", old.pointer, after[1])
-        elif after is None and before is not None:
-            self._report(place, "pattern-removed", f"pattern {before[0]!r} removed", before[1], new.pointer)
-        elif before is not None and after is not None and before[0] != after[0]:
-            self._report(place, "pattern-changed", f"pattern changed from {before[0]!r} to {after[0]!r}",
-                         before[1], after[1])
-
-    def _properties(self, old: Flat, new: Flat, place: Place, on_path: set) -> None:
+    def _properties(self, old: Flat, new: Flat, direction: str, on_path: set) -> list[Change]:
+        changes: list[Change] = []
         for name in [*old.properties, *(n for n in new.properties if n not in old.properties)]:
-            child = place.below(name)
             before, after = old.properties.get(name), new.properties.get(name)
-            if self._hidden(before, after, place.direction):
+            if self._hidden(before, after, direction):
                 continue
             if after is None and before is not None:
-                self._property_removed(child, name in old.required, before[0][1], new.pointer)
+                changes.append(_property_removed(direction, name, name in old.required, before[0][1], new.pointer))
             elif before is None and after is not None:
-                self._property_added(child, name in new.required, old.pointer, after[0][1])
+                changes.append(_property_added(direction, name, name in new.required, old.pointer, after[0][1]))
             elif before is not None and after is not None:
-                self._requiredness(child, name in old.required, name in new.required, before[0][1], after[0][1])
-                self._compare(before, after, child, on_path)
+                was, now = name in old.required, name in new.required
+                if was != now:
+                    became = "required" if now else "optional"
+                    changes.append(Change(f"{direction}-property-became-{became}", False, name, f"became {became}",
+                                          before[0][1], after[0][1]))
+                changes += [c.below(name) for c in self._compare(before, after, direction, on_path)]
+        return changes
 
     def _hidden(self, before: list[Ref] | None, after: list[Ref] | None, direction: str) -> bool:
         """readOnly properties are not sent in requests, writeOnly ones not received in responses."""
         flats = [self._flatten(spec, refs) for spec, refs in ((self.old, before), (self.new, after)) if refs]
         return all(flat.read_only if direction == "request" else flat.write_only for flat in flats)
 
-    def _property_removed(self, place: Place, was_required: bool, old_ptr: str, new_ptr: str) -> None:
-        if place.direction == "request":
-            rule = "request-property-removed"
-        else:
-            rule = "response-required-property-removed" if was_required else "response-optional-property-removed"
-        self.emit(rule, f"{place.label}: removed", old_ptr, new_ptr)
-
-    def _property_added(self, place: Place, required: bool, old_ptr: str, new_ptr: str) -> None:
-        kind = "required" if required else "optional"
-        rule = (f"new-{kind}-request-property" if place.direction == "request"
-                else f"response-{kind}-property-added")
-        self.emit(rule, f"{place.label}: added ({kind})", old_ptr, new_ptr)
-
-    def _requiredness(self, place: Place, before: bool, after: bool, old_ptr: str, new_ptr: str) -> None:
-        if before != after:
-            became = "required" if after else "optional"
-            self.emit(f"{place.direction}-property-became-{became}", f"{place.label}: became {became}",
-                      old_ptr, new_ptr)
-
-    def _alternatives(self, old: Flat, new: Flat, place: Place, on_path: set) -> None:
+    def _alternatives(self, old: Flat, new: Flat, direction: str, on_path: set) -> list[Change]:
+        changes: list[Change] = []
         for keyword, name in (("oneOf", "one-of"), ("anyOf", "any-of")):
             before, after = old.alternatives.get(keyword), new.alternatives.get(keyword)
             if before is None and after is None:
@@ -345,13 +283,105 @@ class SchemaDiff:
             old_ptr, new_ptr = before[1] if before else old.pointer, after[1] if after else new.pointer
             if len(old_list) == len(new_list):  # compared in order: alternatives are rarely reordered
                 for old_alt, new_alt in zip(old_list, new_list, strict=True):
-                    self._compare([old_alt], [new_alt], place, on_path)
+                    changes += self._compare([old_alt], [new_alt], direction, on_path)
             elif len(new_list) > len(old_list):
-                self._report(place, f"{name}-added", f"{keyword} has {len(new_list) - len(old_list)} more "
-                                                     f"alternative(s)", old_ptr, new_ptr)
+                changes.append(Change(f"{name}-added", True, "", f"{keyword} has {len(new_list) - len(old_list)} "
+                                                                 "more alternative(s)", old_ptr, new_ptr))
             else:
-                self._report(place, f"{name}-removed", f"{keyword} has {len(old_list) - len(new_list)} fewer "
-                                                       f"alternative(s)", old_ptr, new_ptr)
+                changes.append(Change(f"{name}-removed", True, "", f"{keyword} has {len(old_list) - len(new_list)} "
+                                                                   "fewer alternative(s)", old_ptr, new_ptr))
+        return changes
+
+
+def _property_removed(direction: str, name: str, was_required: bool, old_ptr: str, new_ptr: str) -> Change:
+    if direction == "request":
+        rule = "request-property-removed"
+    else:
+        rule = "response-required-property-removed" if was_required else "response-optional-property-removed"
+    return Change(rule, False, name, "removed", old_ptr, new_ptr)
+
+
+def _property_added(direction: str, name: str, required: bool, old_ptr: str, new_ptr: str) -> Change:
+    kind = "required" if required else "optional"
+    rule = f"new-{kind}-request-property" if direction == "request" else f"response-{kind}-property-added"
+    return Change(rule, False, name, f"added ({kind})", old_ptr, new_ptr)
+
+
+def _types(old: Flat, new: Flat) -> list[Change]:
+    if old.types != new.types:
+        change = ("type-generalized" if _covers(new.types, old.types)
+                  else "type-specialized" if _covers(old.types, new.types) else "type-changed")
+        return [Change(change, True, "", f"type changed from {_type_name(old.types)} to {_type_name(new.types)}",
+                       old.pointer, new.pointer)]
+    old_format, new_format = (old.format or (None, old.pointer)), (new.format or (None, new.pointer))
+    if old_format[0] == new_format[0]:
+        return []
+    change = ("type-generalized" if new_format[0] is None or (old_format[0], new_format[0]) in _WIDER_FORMATS
+              else "type-specialized" if old_format[0] is None or (new_format[0], old_format[0]) in _WIDER_FORMATS
+              else "type-changed")
+    return [Change(change, True, "", f"format changed from {old_format[0] or 'none'} to {new_format[0] or 'none'}",
+                   old_format[1], new_format[1])]
+
+
+def _nullable(old: Flat, new: Flat) -> list[Change]:
+    if old.nullable == new.nullable:
+        return []
+    if new.nullable:
+        return [Change("became-nullable", True, "", "null is now allowed", old.pointer, new.pointer)]
+    return [Change("became-not-nullable", True, "", "null is no longer allowed", old.pointer, new.pointer)]
+
+
+def _enum(old: Flat, new: Flat) -> list[Change]:
+    if old.enum is None and new.enum is not None:
+        return [Change("became-enum", True, "", f"restricted to the values {_shown(new.enum[0])}", old.pointer,
+                       new.enum[1])]
+    if new.enum is None and old.enum is not None:
+        return [Change("became-not-enum", True, "", "no longer restricted to an enum", old.enum[1], new.pointer)]
+    if old.enum is None or new.enum is None:
+        return []
+    old_keys, new_keys = {_key(v) for v in old.enum[0]}, {_key(v) for v in new.enum[0]}
+    removed = [v for v in old.enum[0] if _key(v) not in new_keys]
+    added = [v for v in new.enum[0] if _key(v) not in old_keys]
+    changes = []
+    if removed:
+        changes.append(Change("enum-value-removed", True, "", f"enum value(s) removed: {_shown(removed)}",
+                              old.enum[1], new.enum[1]))
+    if added:
+        changes.append(Change("enum-value-added", True, "", f"enum value(s) added: {_shown(added)}",
+                              old.enum[1], new.enum[1]))
+    return changes
+
+
+def _bounds(old: Flat, new: Flat) -> list[Change]:
+    changes = []
+    for keyword, name in BOUND_NAMES.items():
+        upper = keyword in _UPPER
+        before, after = old.bounds.get(keyword), new.bounds.get(keyword)
+        if keyword in _ZERO_WHEN_ABSENT:  # minLength/minItems absent: 0
+            before = before or (Bound(0), old.pointer)
+            after = after or (Bound(0), new.pointer)
+        if before is None and after is not None:
+            changes.append(Change(f"{name}-set", True, "", f"{keyword} set to {after[0]}", old.pointer, after[1]))
+        elif after is None and before is not None:
+            changes.append(Change(f"{name}-unset", True, "", f"{keyword} {before[0]} removed", before[1],
+                                  new.pointer))
+        elif before is not None and after is not None and before[0].key(upper) != after[0].key(upper):
+            change = f"{name}-increased" if after[0].key(upper) > before[0].key(upper) else f"{name}-decreased"
+            changes.append(Change(change, True, "", f"{keyword} changed from {before[0]} to {after[0]}",
+                                  before[1], after[1]))
+    return changes
+
+
+def _pattern(old: Flat, new: Flat) -> list[Change]:
+    before, after = old.pattern, new.pattern
+    if before is None and after is not None:
+        return [Change("pattern-added", True, "", f"pattern {after[0]!r} added", old.pointer, after[1])]
+    if after is None and before is not None:
+        return [Change("pattern-removed", True, "", f"pattern {before[0]!r} removed", before[1], new.pointer)]
+    if before is not None and after is not None and before[0] != after[0]:
+        return [Change("pattern-changed", True, "", f"pattern changed from {before[0]!r} to {after[0]!r}",
+                       before[1], after[1])]
+    return []
 
 
 def _covers(wide: frozenset[str], narrow: frozenset[str]) -> bool:
