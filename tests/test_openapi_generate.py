@@ -480,3 +480,25 @@ def test_generating_a_twenty_field_object_is_fast(gen30: Generator) -> None:
         best = min(best, (time.perf_counter() - start) / rounds)
     print(f"20-field object: {best * 1e6:.0f} µs")
     assert best < 0.005  # well under 1 ms on a quiet machine; the bound leaves room for a loaded one
+
+
+def test_31_boolean_schemas(gen31: Generator) -> None:
+    assert gen31.value(True, 1) is not None
+    assert isinstance(gen31.value({"type": "array"}, 1), list)  # no items: any items
+    schema = {"type": "object", "properties": {"x": False, "y": {"type": "integer"}}}
+    for seed in range(10):
+        value = gen31.value(schema, seed)
+        assert "x" not in value and not problems(gen31.spec, schema, value)
+    with pytest.raises(GenerateError):
+        gen31.value({"type": "object", "required": ["x"], "properties": {"x": False}}, 1)
+
+
+def test_schemas_made_per_call_do_not_grow_the_caches(gen31: Generator, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stuntman.openapi.generate as generate
+
+    monkeypatch.setattr(generate, "_CACHE_LIMIT", 10)
+    for seed in range(50):
+        schema = {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer", "minimum": seed}}}
+        value = gen31.value(schema, seed)
+        assert value["n"] >= seed and not problems(gen31.spec, schema, value)
+    assert len(gen31._flat) <= 10

@@ -41,6 +41,7 @@ Direction = Literal["response", "request"]
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 _ATTEMPTS = 4          # whole values made again (from another seed) before giving up
+_CACHE_LIMIT = 20_000  # schema objects whose flattening is kept (a spec has fewer)
 _DEPTH_SLACK = 12      # levels past max_depth a required chain may still go before it is cut
 _ANY_TYPES = ("string", "integer", "boolean", "object", "array", "number", "null")
 
@@ -119,8 +120,9 @@ class Generator:
         self.checker = _Checker(spec.doc, spec.dialect)
         self._pointers: dict[int, str] | None = None
         self._flat: dict[int, tuple[Any, list[_Part]]] = {}
-        self._plans: dict[tuple, _ObjectPlan] = {}
-        self._facts: dict[tuple, _Facts] = {}  # keyed by schema ids: _flat keeps those schemas alive
+        # keyed by the ids of the parts' schemas; each entry keeps its parts (so those ids are not reused)
+        self._plans: dict[tuple, tuple[list[_Part], _ObjectPlan]] = {}
+        self._facts: dict[tuple, tuple[list[_Part], _Facts]] = {}
 
     # -- the entry point -------------------------------------------------------------------------
 
@@ -151,6 +153,10 @@ class Generator:
             return cached[1]
         out: list[_Part] = []
         self._flatten_into(schema, at, out, set())
+        if len(self._flat) >= _CACHE_LIMIT:  # schemas made per call by a caller: start again
+            self._flat.clear()  # the other caches are keyed by ids of schemas this one keeps alive
+            self._facts.clear()
+            self._plans.clear()
         self._flat[id(schema)] = (schema, out)
         return out
 
@@ -199,6 +205,7 @@ class Generator:
 
     def _generate(self, parts: list[_Part], call: _Call, depth: int, name: str | None,
                   forced: dict[str, Any] | None = None, self_ref: str | None = None) -> Any:
+        parts = parts or _ANYTHING  # `true`, or an array without `items`: any value
         facts = self._facts_of(parts)
         if depth > self.max_depth + _DEPTH_SLACK:
             raise GenerateError(parts[0].at if parts else "", "recursion does not end: a required property or "
@@ -222,10 +229,10 @@ class Generator:
 
     def _facts_of(self, parts: list[_Part]) -> _Facts:
         key = tuple((id(p.schema), p.done) for p in parts)
-        facts = self._facts.get(key)
-        if facts is None:
-            facts = self._facts[key] = self._read_facts(parts)
-        return facts
+        entry = self._facts.get(key)
+        if entry is None:
+            entry = self._facts[key] = (parts, self._read_facts(parts))
+        return entry[1]
 
     def _read_facts(self, parts: list[_Part]) -> _Facts:
         choice = next(((i, kw) for i, p in enumerate(parts) for kw in ("oneOf", "anyOf")
@@ -413,9 +420,9 @@ class Generator:
     def _plan(self, parts: list[_Part], direction: str) -> _ObjectPlan:
         """What an object of these schemas holds, worked out once per schema list and direction."""
         key = (direction, *(id(p.schema) for p in parts))
-        plan = self._plans.get(key)
-        if plan is not None:
-            return plan
+        entry = self._plans.get(key)
+        if entry is not None:
+            return entry[1]
         declared: dict[str, Any] = {}  # name → its first schema (for its $ref: the discriminator)
         for part in parts:
             for name, sub in _dict(part.schema.get("properties")).items():
@@ -438,7 +445,7 @@ class Generator:
             discriminators=[(prop, p.schema["discriminator"]) for p in parts
                             if (prop := _discriminator_property(p.schema.get("discriminator"))) is not None
                             and not p.schema.get("oneOf") and not p.schema.get("anyOf")])
-        self._plans[key] = plan
+        self._plans[key] = (parts, plan)
         return plan
 
     def _property(self, result: dict, key: str, plan: _ObjectPlan, call: _Call, depth: int,
@@ -506,6 +513,8 @@ class Generator:
             props = _dict(schema.get("properties"))
             matched = False
             if key in props:
+                if props[key] is False:  # 3.1: a property that must not be there
+                    return None
                 out += self._flatten(props[key], f"{part.at}/properties/{escape(key)}")
                 matched = True
             for pat, sub in _dict(schema.get("patternProperties")).items():
@@ -696,6 +705,7 @@ class Generator:
 
 
 _NOTHING: Any = object()  # "no value" (None is a value)
+_ANYTHING = [_Part({}, "")]  # the parts of a schema that admits any value
 
 
 # -- reading schemas ---------------------------------------------------------------------------
