@@ -1,0 +1,258 @@
+"""OpenAPI schemas as JSON Schema 2020-12, converted and compiled once per spec and direction.
+
+A spec's schemas are converted into one tree, `{"$defs": {"s0": ..., "s1": ...}}`: every schema an
+operation uses (a parameter's, a body's, a response header's) and every schema a `$ref` reaches
+gets one entry, and each `$ref` becomes `#/$defs/s<n>`. References stay references, so circular
+schemas work, and the whole tree is compiled by jsonschema-rs in one call (`validator_map_for`),
+from which each operation picks its validators by entry. Each entry remembers the bundle pointer
+it came from, so an error's schema path maps back to `file#pointer` in the spec.
+
+What differs from JSON Schema, and how it is converted:
+- OpenAPI 3.0 (and Swagger 2.0): `nullable: true` allows null (added to `type`, to `enum`, and
+  around `allOf`/`anyOf`/`oneOf`/`not`/`$ref` by an `if null / else` wrapper); boolean
+  `exclusiveMinimum`/`exclusiveMaximum` take the number of `minimum`/`maximum`; a `$ref`'s
+  siblings are ignored (as 3.0 says). OpenAPI 3.1 schemas are JSON Schema 2020-12 already:
+  `$ref` siblings apply.
+- Both: `readOnly` properties are not required in requests, `writeOnly` ones not in responses (the
+  two directions get a tree each); `discriminator`, `xml`, `example`, `externalDocs` and `x-`
+  extensions are left out; formats are checked (`int32`/`int64` as bounds, `byte` as base64).
+"""
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import jsonschema_rs
+
+from .document import escape, walk_pointer
+
+if TYPE_CHECKING:
+    from .document import Spec
+
+REQUEST, RESPONSE = "request", "response"
+
+# keywords whose value is one schema / a list of schemas / a map of name → schema
+_ONE = frozenset(("items", "additionalProperties", "not", "contains", "if", "then", "else", "propertyNames",
+                  "unevaluatedItems", "unevaluatedProperties", "additionalItems", "contentSchema"))
+_LIST = frozenset(("allOf", "anyOf", "oneOf", "prefixItems"))
+_MAP = frozenset(("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"))
+# what validation never looks at (and `$id`/`$schema`: every $ref is already a pointer into the bundle)
+_DROPPED = frozenset(("discriminator", "xml", "example", "examples", "externalDocs", "description", "title",
+                      "deprecated", "nullable", "x-nullable", "$id", "$schema", "$comment"))
+_COMPOSITES = ("allOf", "anyOf", "oneOf", "not")
+_INT_BOUNDS = {"int32": (-(2 ** 31), 2 ** 31 - 1), "int64": (-(2 ** 63), 2 ** 63 - 1)}
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+_HIDDEN = {REQUEST: "readOnly", RESPONSE: "writeOnly"}  # a property not required in that direction
+
+
+def _is_base64(value: str) -> bool:
+    return _BASE64.fullmatch(value) is not None
+
+
+FORMATS = {"byte": _is_base64}
+
+
+class Compiled:
+    """The converted tree of one direction of a spec and its compiled validators."""
+
+    def __init__(self, spec: Spec, direction: str, roots: list[str]):
+        self.spec = spec
+        self.oas30 = spec.dialect == "oas30"
+        self.hidden = _HIDDEN[direction]
+        self.defs: dict[str, Any] = {}
+        self.ids: dict[str, str] = {}      # bundle pointer → entry name
+        self.origin: dict[str, str] = {}   # entry name → bundle pointer
+        # converted keyword pointers (in the tree) that are not in the spec: a wrapper to skip when
+        # mapping back, a keyword made from another (int32 bounds come from `format`)
+        self.wrappers: set[str] = set()
+        self.renamed: dict[str, str] = {}
+        self._pending: list[str] = []
+        for root in roots:
+            self.entry(root)
+        while self._pending:
+            ptr = self._pending.pop()
+            name = self.ids[ptr]
+            self.defs[name] = self._convert(walk_pointer(spec.doc, ptr), ptr, f"/$defs/{name}")
+        self.validators = self._compile()
+
+    # -- building ------------------------------------------------------------------------------
+
+    def entry(self, ptr: str) -> str:
+        """The entry name of the schema at bundle pointer ptr (queued for conversion if new)."""
+        name = self.ids.get(ptr)
+        if name is None:
+            name = self.ids[ptr] = f"s{len(self.ids)}"
+            self.origin[name] = ptr
+            self._pending.append(ptr)
+        return name
+
+    def _ref(self, ref: Any) -> str:
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            return "#"  # the bundler made every $ref internal; anything else is not a reference
+        return f"#/$defs/{self.entry(_canonical(ref[1:]))}"
+
+    def _convert(self, node: Any, at: str, cat: str) -> Any:
+        """The schema node at bundle pointer `at`, converted to sit at `cat` in the tree."""
+        if isinstance(node, bool):
+            return node
+        if not isinstance(node, dict):
+            return {}  # not a schema: nothing to check (the spec linter's job, not the hot path's)
+        if self.oas30 and "$ref" in node:
+            return self._nullable_wrap({"$ref": self._ref(node["$ref"])}, node, cat)
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _DROPPED or key.startswith("x-"):
+                continue
+            sub = f"{at}/{escape(key)}"
+            csub = f"{cat}/{escape(key)}"
+            if key == "$ref":
+                out[key] = self._ref(value)
+            elif key in _ONE and isinstance(value, (dict, bool)):
+                out[key] = self._convert(value, sub, csub)
+            elif key in _LIST and isinstance(value, list):
+                out[key] = [self._convert(v, f"{sub}/{i}", f"{csub}/{i}") for i, v in enumerate(value)]
+            elif key in _MAP and isinstance(value, dict):
+                out[key] = {k: self._convert(v, f"{sub}/{escape(str(k))}", f"{csub}/{escape(str(k))}")
+                            for k, v in value.items()}
+            else:
+                out[key] = value
+        if self.oas30:
+            _exclusive_bounds(out)
+        self._int_bounds(out, at, cat)
+        self._not_required(out, node)
+        return self._nullable_wrap(out, node, cat) if self.oas30 else out
+
+    def _nullable_wrap(self, out: dict[str, Any], node: dict, cat: str) -> dict[str, Any]:
+        """3.0 `nullable: true`: null is valid too (type and enum only name what they list; the
+        composites and a $ref would reject null, so they move under `else` of an `if: null`)."""
+        if node.get("nullable") is not True:
+            return out
+        kind = out.get("type")
+        if isinstance(kind, str):
+            out["type"] = [kind, "null"]
+        if isinstance(out.get("enum"), list) and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
+        moved = {key: out.pop(key) for key in (*_COMPOSITES, "$ref") if key in out}
+        if moved:
+            out["if"] = {"type": "null"}
+            out["else"] = moved
+            self.wrappers.add(f"{cat}/else")
+        return out
+
+    def _int_bounds(self, out: dict[str, Any], at: str, cat: str) -> None:
+        """int32/int64 as minimum/maximum (jsonschema-rs checks formats of strings only)."""
+        bounds = _INT_BOUNDS.get(out.get("format"))  # type: ignore[arg-type]
+        if bounds is None:
+            return
+        for key, limit, tighter in (("minimum", bounds[0], max), ("maximum", bounds[1], min)):
+            current = out.get(key)
+            if isinstance(current, (int, float)) and not isinstance(current, bool):
+                out[key] = tighter(current, limit)
+                if out[key] == limit:
+                    self.renamed[f"{cat}/{key}"] = f"{at}/format"
+            else:
+                out[key] = limit
+                self.renamed[f"{cat}/{key}"] = f"{at}/format"
+
+    def _not_required(self, out: dict[str, Any], node: dict) -> None:
+        """readOnly properties are not required in a request, writeOnly ones not in a response."""
+        required, properties = out.get("required"), node.get("properties")
+        if not isinstance(required, list) or not isinstance(properties, dict):
+            return
+        kept = [name for name in required if not self._hidden(properties.get(name))]
+        if len(kept) != len(required):
+            out["required"] = kept
+
+    def _hidden(self, schema: Any) -> bool:
+        """The property schema (or what its $ref chain reaches) is readOnly/writeOnly."""
+        for _ in range(64):
+            if not isinstance(schema, dict):
+                return False
+            if schema.get(self.hidden) is True:
+                return True
+            ref = schema.get("$ref")
+            if not isinstance(ref, str) or not ref.startswith("#"):
+                return False
+            try:
+                schema = walk_pointer(self.spec.doc, ref[1:])
+            except KeyError:
+                return False
+        return False
+
+    # -- compiling -----------------------------------------------------------------------------
+
+    def _compile(self) -> Any:
+        """One validator map for the whole tree; a schema jsonschema-rs refuses (`type: obj`) is
+        replaced by one that accepts anything, and named in the spec's notes."""
+        try:
+            return self._validator_map()
+        except ValueError:
+            pass
+        for name, schema in self.defs.items():
+            if not jsonschema_rs.meta.is_valid({"$defs": {name: schema}}):
+                where = self.spec.where(self.origin[name])
+                self.spec.notes.append(f"{where}: not a valid schema, not validated")
+                self.defs[name] = True
+        return self._validator_map()
+
+    def _validator_map(self) -> Any:
+        return jsonschema_rs.validator_map_for({"$defs": self.defs}, validate_formats=True, formats=FORMATS)
+
+    # -- using ---------------------------------------------------------------------------------
+
+    def validator(self, ptr: str) -> tuple[Any, str]:
+        """The compiled validator of the schema at bundle pointer ptr, and its entry name."""
+        name = self.ids[_canonical(ptr)]
+        return self.validators[f"#/$defs/{name}"], name
+
+    def location(self, entry: str, schema_path: list[str | int]) -> str:
+        """The bundle pointer of the keyword at schema_path, as jsonschema-rs reports it: relative
+        to the validated entry, or absolute (`$defs/s7/...`) once a $ref was followed."""
+        if len(schema_path) >= 2 and schema_path[0] == "$defs" and str(schema_path[1]) in self.origin:
+            entry, schema_path = str(schema_path[1]), schema_path[2:]
+        converted = f"/$defs/{entry}"
+        original = self.origin.get(entry, "")
+        for token in schema_path:
+            part = "/" + escape(str(token))
+            converted += part
+            if converted not in self.wrappers:
+                original += part
+        return self.renamed.get(converted, original)
+
+
+def _canonical(ptr: str) -> str:
+    """A pointer as the bundle's keys spell it (a $ref may percent-encode: ~1pets~1%7Bid%7D)."""
+    if "%" not in ptr:
+        return ptr
+    from urllib.parse import unquote
+
+    return unquote(ptr)
+
+
+def _exclusive_bounds(out: dict[str, Any]) -> None:
+    """3.0's boolean exclusiveMinimum/Maximum → 2020-12's numeric ones."""
+    for flag, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        value = out.get(flag)
+        if isinstance(value, bool):
+            del out[flag]
+            if value and bound in out:
+                out[flag] = out.pop(bound)
+
+
+# -- one per spec and direction ----------------------------------------------------------------
+
+# weak: the compiled schemas live as long as a validator uses them (each holds them, and they hold
+# the spec, so an id in a key cannot be reused while its entry is alive)
+_compiled: weakref.WeakValueDictionary[tuple[int, str], Compiled] = weakref.WeakValueDictionary()
+
+
+def compiled(spec: Spec, direction: str, roots: Callable[[], list[str]]) -> Compiled:
+    """The spec's compiled schemas for direction (REQUEST or RESPONSE), built on first use from
+    roots() (the bundle pointer of every schema that direction validates)."""
+    key = (id(spec), direction)
+    found = _compiled.get(key)
+    if found is None or found.spec is not spec:
+        found = _compiled[key] = Compiled(spec, direction, roots())
+    return found
