@@ -18,12 +18,23 @@ run: $(STAMP)  ## serve stubs/ on 127.0.0.1:8080 (admin API on 127.0.0.1:8081)
 test: $(STAMP) peers  ## the whole suite
 	$(BIN)/python -m pytest -q
 
-# what the suite needs beyond pip: nginx, the reference HTTP/1 server some tests compare against
+# what the suite needs beyond pip: nginx, the reference HTTP/1 server some tests compare against;
+# Prism (npm, into .peers/, pinned: the tests assert its answers), the reference OpenAPI mock
+PEERS         := .peers
+PRISM_VERSION := 5.14.2
 peers:
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
 	  if [ "$$(id -u)" = 0 ]; then echo "# installing nginx-light (a reference for the tests)"; \
 	    apt-get install -y -qq nginx-light >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }; \
 	  else echo "make test needs nginx: sudo apt-get install nginx-light" >&2; exit 1; fi; }
+	@test -f $(PEERS)/.prism-$(PRISM_VERSION) || { \
+	  command -v npm >/dev/null || { \
+	    if [ "$$(id -u)" = 0 ]; then echo "# installing nodejs and npm (to run Prism)"; \
+	      apt-get install -y -qq nodejs npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }; \
+	    else echo "make test needs npm: sudo apt-get install nodejs npm" >&2; exit 1; fi; }; \
+	  echo "# installing Prism $(PRISM_VERSION) into $(PEERS)/ (the reference OpenAPI mock tests/test_openapi_prism.py compares against)"; \
+	  npm install --prefix $(PEERS) --no-audit --no-fund --loglevel=error @stoplight/prism-cli@$(PRISM_VERSION) >/dev/null \
+	    && touch $(PEERS)/.prism-$(PRISM_VERSION); }
 
 bench: $(STAMP)  ## wrk: stuntman vs nginx vs direct, CPU µs/request and ratios (installs wrk/nginx if missing)
 	bench/run.sh
