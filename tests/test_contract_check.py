@@ -42,10 +42,9 @@ async def _other(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-ROUTES = (("GET", "/v1/pets", _list), ("GET", "/v1/pets/mine", _list), ("GET", "/v1/pets/{id}", _show),
-          ("GET", "/pets/{id}", _show), ("GET", "/orgs/{org}/pets/{id}", _show), ("POST", "/v1/pets", _create),
-          ("POST", "/login", _login),
-          ("*", "/{tail:.*}", _other))
+ROUTES = (("GET", "/v1/pets", _list), ("HEAD", "/v1/pets", _list), ("GET", "/v1/pets/mine", _list),
+          ("GET", "/v1/pets/{id}", _show), ("GET", "/pets/{id}", _show), ("GET", "/orgs/{org}/pets/{id}", _show),
+          ("POST", "/v1/pets", _create), ("POST", "/login", _login), ("*", "/{tail:.*}", _other))
 
 
 def record(stuntman, tmp_path: Path, requests: list[tuple], name: str = "pets") -> Path:
@@ -129,15 +128,18 @@ def test_violations_as_json(stuntman, tmp_path):
 
 def test_a_clean_recording_keeps_the_contract(stuntman, tmp_path):
     # under the server's base path (/v1) and at the root (/pets/3); a literal path (/pets/mine)
-    # before the template that also matches it (/pets/{petId}: "mine" is no integer)
-    record(stuntman, tmp_path, [("GET", "/v1/pets?limit=100"), ("GET", "/pets/3"), ("GET", "/v1/pets/mine")])
+    # before the template that also matches it (/pets/{petId}: "mine" is no integer); HEAD is
+    # checked as GET, without the body its response cannot have
+    record(stuntman, tmp_path, [("GET", "/v1/pets?limit=100"), ("GET", "/pets/3"), ("GET", "/v1/pets/mine"),
+                                ("HEAD", "/v1/pets")])
     result = check(tmp_path, "pets", "--openapi", spec(tmp_path), "--format", "json")
     assert (result.returncode, result.stderr) == (0, "")
-    assert [(x[4], x[6]) for x in findings(result)] == [("GET /pets", []), ("GET /pets/{petId}", []),
-                                                        ("GET /pets/mine", [])]
+    assert [(x[1], x[4], x[6]) for x in findings(result)] == [
+        ("GET", "GET /pets", []), ("GET", "GET /pets/{petId}", []), ("GET", "GET /pets/mine", []),
+        ("HEAD", "GET /pets", [])]
     text = check(tmp_path, "pets", "--openapi", "pets.yaml")
     assert (text.returncode, text.stdout) == (0, "contract check: pets against pets.yaml\n\n"
-                                                 "3 exchanges, 3 checked, 0 violations, 0 undocumented\n")
+                                                 "4 exchanges, 4 checked, 0 violations, 0 undocumented\n")
 
 
 def test_a_query_parameter_and_a_missing_response_header(stuntman, tmp_path):
@@ -290,3 +292,17 @@ def test_a_missing_recording_is_a_usage_error(tmp_path):
     result = check(tmp_path, "empty", "--openapi", SPECS / "pets.yaml", "--base-path", "v1")
     assert result.returncode == 2
     assert result.stderr == "stuntman: error: --base-path 'v1': expected a path starting with '/'\n"
+
+
+def test_an_exchange_stuntman_injected_a_fault_into_says_so(stuntman, tmp_path):
+    # the breaking exchange went through a latency fault: the report names it next to the findings
+    with serving(*ROUTES) as url:
+        proxy = stuntman({"f.yaml": "faults:\n  - {name: slow-pets, type: latency, fixed_ms: 1, "
+                                    "request: {path: /v1/pets/7}}\n"},
+                         upstream=url, recordings=tmp_path, record_to="pets")
+        call(proxy.port, "GET", "/v1/pets/7")
+    result = check(tmp_path, "pets", "--openapi", spec(tmp_path))
+    assert result.returncode == 1, result.stderr
+    assert "  (stuntman injected faults into this exchange: slow-pets)\n" in result.stdout
+    assert json.loads(check(tmp_path, "pets", "--openapi", "pets.yaml", "--format", "json").stdout
+                      )["exchanges"][0]["faults"] == ["slow-pets"]

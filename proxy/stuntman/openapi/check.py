@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .document import walk_pointer
+from .document import SpecError, walk_pointer
 from .validate import RequestValidator, ResponseValidator, Violation
 
 if TYPE_CHECKING:
@@ -178,6 +178,7 @@ class _Candidate:
     regex: re.Pattern
     groups: dict[str, str]
     rank: tuple[int, int, int]      # lower first: at the root alias, template segments, -literal length
+    segments: int                   # its '/'s
 
 
 class Router:
@@ -188,7 +189,7 @@ class Router:
             [(_prefix(base_path), {})] if base_path is not None else server_prefixes(spec)
         self.prefixes = [p for p, _ in prefixes]
         taken = {(op.method, prefix + op.path) for op in spec.operations for prefix in self.prefixes}
-        self.candidates: list[_Candidate] = []
+        candidates: list[_Candidate] = []
         for op in spec.operations:
             literal = len(_PARAM.sub("", op.path))
             params = len(_PARAM.findall(op.path))
@@ -196,16 +197,23 @@ class Router:
             if "" not in self.prefixes and (op.method, op.path) not in taken:
                 at.append(("", {}, 1))  # the root too, as a served contract does
             for prefix, enums, alias in at:
-                groups: dict[str, str] = {}
-                text = _segment_regex(prefix, groups, enums) + _segment_regex(op.path, groups)
-                self.candidates.append(_Candidate(op, re.compile(text), groups, (alias, params, -literal)))
-        self.candidates.sort(key=lambda c: c.rank)
+                # the root operation of a base path is found with and without its trailing slash
+                for path in (op.path, "") if op.path == "/" and prefix else (op.path,):
+                    groups: dict[str, str] = {}
+                    text = _segment_regex(prefix, groups, enums) + _segment_regex(path, groups)
+                    candidates.append(_Candidate(op, re.compile(text), groups, (alias, params, -literal),
+                                                 (prefix + path).count("/")))
+        candidates.sort(key=lambda c: c.rank)
+        # a {name} never spans a '/': a path can only match the templates with as many segments
+        self.by_segments: dict[int, list[_Candidate]] = {}
+        for candidate in candidates:
+            self.by_segments.setdefault(candidate.segments, []).append(candidate)
 
     def find(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | str:
         """(operation, path parameters, percent-decoded), or why there is none."""
         path = path or "/"
         matched: dict[str, tuple[Operation, dict[str, str]]] = {}
-        for candidate in self.candidates:
+        for candidate in self.by_segments.get(path.count("/"), ()):
             m = candidate.regex.fullmatch(path)
             if m is None or candidate.op.method in matched:
                 continue
@@ -324,14 +332,23 @@ class Checker:
     def _request(self, op: Operation) -> RequestValidator:
         validator = self._requests.get(op.pointer)
         if validator is None:
-            validator = self._requests[op.pointer] = RequestValidator(self.spec, op)
+            validator = self._requests[op.pointer] = self._build(RequestValidator, op)
         return validator
 
     def _response(self, op: Operation) -> ResponseValidator:
         validator = self._responses.get(op.pointer)
         if validator is None:
-            validator = self._responses[op.pointer] = ResponseValidator(self.spec, op)
+            validator = self._responses[op.pointer] = self._build(ResponseValidator, op)
         return validator
+
+    def _build(self, kind: Any, op: Operation) -> Any:
+        """A validator; a SpecError naming the operation if its schemas cannot be compiled."""
+        try:
+            return kind(self.spec, op)
+        except (KeyError, ValueError, TypeError) as exc:
+            file, _, ptr = self.spec.where(op.pointer).partition("#")
+            raise SpecError(file, ptr, f"{op.label}: its schemas cannot be compiled for validation "
+                                       f"({type(exc).__name__}: {exc})") from None
 
 
 def check_exchanges(spec: Spec, exchanges: Iterable[Recorded], recording: str,
