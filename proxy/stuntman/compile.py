@@ -113,6 +113,10 @@ def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: 
     stubs += [LoadedStub(ContractEntrySpec(contract=ContractSpec(
         openapi=str(path), validate_=settings.openapi_validate, enforce_security=settings.enforce_security)),
         f"--openapi {path}", None, (i,)) for i, path in enumerate(settings.openapi)]
+    stubs += [LoadedStub(ContractEntrySpec(contract=ContractSpec(
+        openapi=str(path), monitor=True, enforce=settings.contract_enforce,
+        violation_header=settings.contract_header)),
+        f"--openapi-monitor {path}", None, (i,)) for i, path in enumerate(settings.openapi_monitor)]
     for name in settings.replay:
         try:
             stubs += load_recording(recording_dir(settings.recordings, name), name,

@@ -1,6 +1,8 @@
 """Contracts served as stubs: a `contract:` entry (a stub file's, `--openapi`'s, the admin API's)
 → one route per operation, each answered by the operation's response source
-(stuntman.respond.openapi), ranked after every hand-written stub.
+(stuntman.respond.openapi), ranked after every hand-written stub. A monitored contract
+(`monitor: true`, `--openapi-monitor`) serves nothing: its operations are watched instead
+(stuntman.monitor), checking the traffic other sources answer.
 
 Operations are served under each of the spec's base paths (its `servers`, or a `basePath` the
 entry gives) and also at the root, where that is unambiguous (no operation of the contract is
@@ -22,6 +24,7 @@ from .config.loader import ConfigError, LoadedStub
 from .config.model import ContractSpec
 from .config.paths import resolve_inside
 from .match.routes import Route
+from .monitor import OperationWatch
 from .openapi.document import Spec, SpecError, load_spec
 from .respond.openapi import OperationResponder, ServedContract
 
@@ -40,20 +43,25 @@ class Contract:
     origin: str        # "file" (a stub file or --openapi) or "api"
     spec: Spec
     options: ContractSpec
-    routes: list[Route] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)    # served (stub mode)
+    watches: list[Route] = field(default_factory=list)   # monitored: each route's action an OperationWatch
 
     def as_json(self) -> dict:
         spec = self.spec
         by_op: dict[str, list[str]] = {}
-        for route in self.routes:
+        for route in self.routes or self.watches:
             by_op.setdefault(route.action.op.pointer, []).append(route.path_text)
+        options = self.options
+        at = "monitoredAt" if options.monitor else "servedAt"
         return {
             "id": self.id, "name": self.name, "kind": self.kind, "source": self.source, "origin": self.origin,
+            "mode": "monitor" if options.monitor else "stub",
             "version": spec.version, "title": spec.title, "basePaths": spec.base_paths,
-            "validate": self.options.validate_, "enforceSecurity": self.options.enforce_security,
+            "validate": options.validate_, "enforceSecurity": options.enforce_security,
+            "enforce": options.enforce, "violationHeader": options.violation_header,
             "notes": spec.notes,
             "operations": [{"method": op.method, "path": op.path, "operationId": op.operation_id,
-                            "servedAt": by_op.get(op.pointer, []), "source": spec.where(op.pointer)}
+                            at: by_op.get(op.pointer, []), "source": spec.where(op.pointer)}
                            for op in spec.operations],
         }
 
@@ -86,12 +94,14 @@ def compile_contract(loaded: LoadedStub, order: int, root: Path, origin: str = "
     contract_id = contract_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"stuntman-contract:{loaded.file}:{loaded.loc}"))
     contract = Contract(contract_id, name, "openapi", spec.file, origin, spec, options)
     served = ServedContract(spec, name, seed, options.validate_, options.enforce_security)
+    into = contract.watches if options.monitor else contract.routes
     prefixes = [options.base_path] if options.base_path is not None else spec.base_paths
     prefixes = [p for p in dict.fromkeys(prefixes)]
     taken = {(op.method, prefix + op.path) for op in spec.operations for prefix in prefixes}
     for op in spec.operations:
         template, names = _route_template(op.path)
-        responder = OperationResponder(served, op, names)
+        action = OperationWatch(name, spec, op, names, options.enforce, options.violation_header) \
+            if options.monitor else OperationResponder(served, op, names)
         at = [prefix + template for prefix in prefixes]
         if "" not in prefixes and (op.method, op.path) not in taken:
             at.append(template)  # the root too: nothing of this contract is there
@@ -105,10 +115,10 @@ def compile_contract(loaded: LoadedStub, order: int, root: Path, origin: str = "
             route_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{contract_id}:{op.method}:{path}"))
             definition = {"contract": name, "operation": op.label, "operationId": op.operation_id,
                           "request": {"method": op.method, "path": path}}
-            contract.routes.append(Route(
+            into.append(Route(
                 request, name=op.operation_id or op.label, id=route_id, file=loaded.file,
                 source=spec.where(op.pointer), definition=json.dumps(definition), priority=options.priority + (i > 0),
-                order=order, scenario=None, required_state=None, new_state=None, action=responder))
+                order=order, scenario=None, required_state=None, new_state=None, action=action))
     return contract
 
 

@@ -33,7 +33,7 @@ class Exchange:
         "keep_alive", "has_body", "body", "body_size", "complete", "too_large",
         "route", "params", "action", "status", "started", "phase", "call", "expect_continue",
         "candidates", "error", "ended", "raw", "raw_index", "reparse", "plan", "pending", "response", "down",
-        "responder", "leave", "_received_at", "_headers", "_query", "_body_view",
+        "responder", "leave", "watch", "_received_at", "_headers", "_query", "_body_view",
     )
 
     def __init__(self) -> None:
@@ -58,6 +58,7 @@ class Exchange:
         self.call: Any = None        # what streams the response (an upstream call): pause/resume/cancel
         self.responder: Any = None   # the response source chosen for it
         self.leave: Any = None       # what it holds until it ends (a limit's place): see on_leave
+        self.watch: Any = None       # its check against a monitored contract (stuntman.monitor.Watch)
         # the protocol's way back to the client: set by the protocol before the pipeline sees ex
         self.down: Downstream = None  # type: ignore[assignment]
         self.expect_continue = False

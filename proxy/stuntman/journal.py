@@ -65,7 +65,7 @@ def entry_json(entry_id: int, ex: Exchange) -> dict:
         body, encoding = base64.b64encode(raw).decode(), "base64"
     route = ex.route
     at = ex.ended + (time() - monotonic())  # monotonic → wall clock
-    return {
+    entry = {
         "id": entry_id,
         "loggedDate": datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds"),
         "request": {
@@ -84,3 +84,6 @@ def entry_json(entry_id: int, ex: Exchange) -> dict:
         "error": ex.error,
         "faults": ex.plan.describe() if ex.plan is not None else [],
     }
+    if ex.watch is not None:  # checked against a monitored contract (stuntman.monitor)
+        entry["contract"] = ex.watch.as_json()
+    return entry

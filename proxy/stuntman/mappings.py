@@ -25,6 +25,7 @@ from .contracts import Contract, compile_contract, spec_error
 from .faults.kinds import FaultState
 from .faults.rules import FaultRule, FaultRules
 from .match.routes import RouteTable
+from .monitor import Monitor
 from .openapi.document import SpecError, load_spec
 
 API_SOURCE = "admin-api"
@@ -103,7 +104,9 @@ class Mappings:
         for contract in self.api_contracts.values():
             routes += contract.routes
         table = RouteTable(routes, FaultRules(self.faults.items(), routes, self.settings.fault_headers))
-        table.contracts = self.contracts()
+        table.contracts = contracts = self.contracts()
+        watches = [route for contract in contracts for route in contract.watches]
+        table.monitor = Monitor(watches) if watches else None
         return table
 
     # -- changes from the admin API (each raises ConfigErrors naming the body's fields) -------

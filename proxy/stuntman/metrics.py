@@ -27,6 +27,7 @@ class Metrics:
         self.cells: dict[tuple, list] = {}
         self.upstream_errors: dict[str, int] = {}  # cause → count
         self.faults: dict[tuple[str, str], int] = {}  # (route, fault type) → injections
+        self.violations: dict[tuple[str, str, str], int] = {}  # (contract, operation, direction) → count
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -44,6 +45,13 @@ class Metrics:
             for fault in ex.plan.fired:
                 slot = (key[0], fault.type)
                 self.faults[slot] = self.faults.get(slot, 0) + 1
+        watch = ex.watch
+        if watch is not None and watch.violations:
+            rules = watch.rules
+            for direction, found in (("request", watch.request), ("response", watch.response)):
+                if found:
+                    slot3 = (rules.contract, rules.label, direction)
+                    self.violations[slot3] = self.violations.get(slot3, 0) + len(found)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -89,6 +97,13 @@ class Metrics:
         for labels, count in sorted(self.faults.items()):
             injected.add_metric(labels, count)
         yield injected
+        violations = CounterMetricFamily(
+            "stuntman_contract_violations", "Violations of a monitored contract, by contract, operation "
+            "(METHOD /path as the spec writes it) and direction (request, response).",
+            labels=("contract", "operation", "direction"))
+        for labels, count in sorted(self.violations.items()):
+            violations.add_metric(labels, count)
+        yield violations
         reloads = CounterMetricFamily("stuntman_config_reloads", "Reloads of the stub files, by outcome.",
                                       labels=("outcome",))
         for outcome, count in sorted(self.server.reloads.items()):

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .server import Server
 
 log = logging.getLogger("stuntman")
+_ANSWERS = frozenset(("stub", "proxy"))  # the responses a monitored contract judges (not stuntman's own)
 
 
 def needs_body(ex: Exchange) -> bool:
@@ -59,6 +60,12 @@ class Pipeline:
         """ex's head is in and it is next to be answered: match it, then respond."""
         table = self.server.table
         ex.candidates = table.candidates(ex.path)
+        if table.monitor is not None:  # a monitored contract: check ex against its operation
+            ex.watch = watch = table.monitor.watch(ex)
+            if watch is not None and watch.holds_request and not ex.complete and not ex.too_large \
+                    and not self._declared_too_large(ex):
+                ex.phase = "route"  # enforcing: the request is checked whole before it goes anywhere
+                return
         if table.any_needs_body and needs_body(ex):
             if ex.too_large or self._declared_too_large(ex):  # (not waiting for bytes it won't keep)
                 return self.too_large(ex)
@@ -80,6 +87,8 @@ class Pipeline:
         call = ex.call
         if call is not None:  # streaming upstream: keep only what the journal shows
             call.feed(data)
+            if ex.watch is not None:  # (and what a monitored contract checks)
+                ex.watch.feed(data, self.settings.max_body_bytes)
             kept = self.server.journal_body_bytes - ex.body_size
             if kept > 0 and ex.body is not None:
                 ex.body.append(data[:kept])
@@ -126,6 +135,12 @@ class Pipeline:
     def route(self, ex: Exchange) -> None:
         if ex.too_large and needs_body(ex):
             return self.too_large(ex)
+        watch = ex.watch
+        if watch is not None and watch.holds_request:
+            refused = watch.refuse(ex)
+            if refused is not None:  # it breaks the contract: it goes nowhere
+                ex.action, ex.error = "error", "contract-violation"
+                return self.respond_now(ex, refused)
         state = self.state
         route = match(ex, state, ex.candidates)
         ex.route = route
@@ -232,6 +247,8 @@ class Pipeline:
     # -- carrying it out --------------------------------------------------------------------
     def respond_now(self, ex: Exchange, response: Response) -> None:
         """A response, no faults: out, and done."""
+        if ex.watch is not None and ex.action in _ANSWERS:  # a monitored contract's verdict on it
+            response = ex.watch.whole(ex, response)
         ex.status = response.status
         if response.body is None:
             return self._stream(ex, response)
@@ -244,6 +261,8 @@ class Pipeline:
         plan = ex.plan
         if plan is None:
             return self.respond_now(ex, response)
+        if ex.watch is not None and ex.action in _ANSWERS:  # a monitored contract's verdict on it
+            response = ex.watch.whole(ex, response)
         ex.status = response.status
         down = ex.down
         if response.body is None:  # a stream: the plan's fields, but not a body it has not got
@@ -320,6 +339,8 @@ class Pipeline:
         if not self.finishing or ex.ended:
             return
         ex.ended = monotonic()
+        if ex.watch is not None:
+            ex.watch.finish(ex)
         if self.journal is not None:
             self.journal.record(ex)
         if self.metrics is not None:

@@ -93,7 +93,7 @@ class Server:
     def contract_files(self) -> list[Path]:
         """Every file the contracts served were read from, and the --openapi specs (resolved)."""
         found = {path for contract in self.mappings.contracts() for path in contract.spec.paths}
-        found.update(Path(spec).resolve() for spec in self.settings.openapi)
+        found.update(Path(spec).resolve() for spec in (*self.settings.openapi, *self.settings.openapi_monitor))
         return sorted(found)
 
     def recorder(self, name: str):

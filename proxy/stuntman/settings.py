@@ -69,3 +69,6 @@ class Settings:
     openapi: tuple[Path, ...] = ()       # OpenAPI specs served as stubs (--openapi)
     openapi_validate: bool = True        # their requests are checked (400 problem+json)
     enforce_security: bool = False       # their declared security is enforced (401)
+    openapi_monitor: tuple[Path, ...] = ()  # OpenAPI specs the traffic is checked against (--openapi-monitor)
+    contract_enforce: bool = False       # ...blocking what breaks them (400 / 502)
+    contract_header: bool = False        # ...saying the verdict in X-Stuntman-Contract

@@ -115,6 +115,15 @@ def _run_flags(run) -> None:
     env_flag(run, "--enforce-security", bool, False,
              "answer 401 when an --openapi contract's declared security is not met (default: report it "
              "in an X-Stuntman-Security header)")
+    run.add_argument("--openapi-monitor", action="append", type=Path, default=[], metavar="SPEC",
+                     help="check the traffic (proxied, recorded, replayed, stubbed) against an OpenAPI document "
+                          "and report what breaks it in the journal and the stuntman_contract_violations_total "
+                          "metric; nothing is blocked unless --contract-enforce (repeatable)")
+    env_flag(run, "--contract-enforce", bool, False,
+             "block what breaks an --openapi-monitor contract: a request with 400, a response replaced by 502")
+    env_flag(run, "--contract-header", bool, False,
+             "say an --openapi-monitor contract's verdict in an X-Stuntman-Contract response header (this holds "
+             "each proxied response whole before it goes out)")
     env_flag(run, "--no-uvloop", bool, False, "use asyncio's default event loop instead of uvloop")
     env_flag(run, "--no-watch", bool, False, "do not reload when files under --stubs change")
     env_flag(run, "--recordings", Path, DEFAULTS.recordings, "directory of recordings", "DIR")
@@ -367,8 +376,9 @@ async def _serve(settings: Settings, recording: Path | None = None, replacing: i
     except ConfigErrors as exc:
         for err in exc.errors:
             print(err, file=sys.stderr)
+        also = " or contracts" if settings.openapi or settings.openapi_monitor else ""
         where = ("--fault flags" if all(e.file.startswith("--fault") for e in exc.errors)
-                 else f"stub files under {settings.stubs}" + (" or contracts" if settings.openapi else ""))
+                 else f"stub files under {settings.stubs}{also}")
         raise CliError(f"{len(exc.errors)} error(s) in {where}; not started") from None
     _tune_gc()
     try:
@@ -387,9 +397,11 @@ async def _serve(settings: Settings, recording: Path | None = None, replacing: i
     upstream += _recording_started(recording, replacing)
     faults = len(server.table.faults.rules)
     contracts = server.table.contracts
-    served = sum(len(c.spec.operations) for c in contracts)
+    served = sum(len(c.spec.operations) for c in contracts if not c.options.monitor)
+    monitored = sum(len(c.spec.operations) for c in contracts if c.options.monitor)
     count -= sum(len(c.routes) for c in contracts)
-    extra = f", {len(contracts)} contract(s) with {served} operation(s)" if contracts else ""
+    extra = f", {len(contracts)} contract(s) with {served} operation(s)" if served else ""
+    extra += f", {monitored} operation(s) monitored" if monitored else ""
     extra += f", {faults} standalone fault(s)" if faults else ""
     print(f"stuntman {__version__}: {count} stub(s){extra} "
           f"from {settings.stubs} on "

@@ -187,6 +187,20 @@ class ContractSpec(Model):
     enforce_security: bool = Field(False, alias="enforceSecurity", description="answer 401 when the declared "
                                    "security is not met (default: a header names the unmet requirement)")
     priority: int = Field(100, description="of its routes (stubs default to 5: lower wins)")
+    monitor: bool = Field(False, description="serve nothing: check the traffic other sources answer (the "
+                          "upstream, a recording, a stub) against the contract, and report what breaks it in "
+                          "the journal and the stuntman_contract_violations_total metric")
+    enforce: bool = Field(False, description="a monitored contract blocks what breaks it: a request with 400, "
+                          "a response replaced by 502 (both application/problem+json)")
+    violation_header: bool = Field(False, alias="violationHeader", description="a monitored contract says "
+                                   "its verdict in an X-Stuntman-Contract response header (ok, or the violations)")
+
+    @model_validator(mode="after")
+    def _monitor_options(self) -> ContractSpec:
+        if (self.enforce or self.violation_header) and not self.monitor:
+            raise ValueError("enforce and violationHeader apply to a monitored contract (monitor: true); "
+                             "a contract served as stubs checks requests already (validate)")
+        return self
 
     @field_validator("base_path")
     @classmethod

@@ -151,6 +151,7 @@ class RouteTable:
         # the fault rules built with this table (stuntman.faults.rules.FaultRules), swapped with it
         self.faults: Any = faults if faults is not None else NO_FAULTS
         self.contracts: list = []  # the contracts (stuntman.contracts.Contract) these routes serve
+        self.monitor: Any = None   # the monitored contracts' operations (stuntman.monitor.Monitor), if any
         self.any_needs_body = any(r.needs_body for r in routes) or self.faults.needs_body
 
     def _add_template(self, route: Route) -> None:

@@ -158,18 +158,26 @@ class ProxyCall:
             ex.response = Captured(response.status, (response.reason or b"").decode("latin-1"),
                                    recorded_fields(response))
         plan = self.plan
-        if self.tee is not None or (plan is not None and plan.reshapes_body and self.body_allowed):
+        watch = ex.watch
+        if self.tee is not None or (plan is not None and plan.reshapes_body and self.body_allowed) \
+                or (watch is not None and watch.holds_response):
             if self.tee is not None:
                 self.tee.response_head()
             if plan is not None and plan.delay_response:
                 self.release_at = self.down.loop.time() + plan.delay_response
             self.buffered = []
-        elif plan is not None:
+            return self._head_done(upstream_keep_alive)
+        if watch is not None:  # a monitored contract checks it at its end
+            watch.stream_head(response)
+        if plan is not None:
             self.sink = Shaper(self.down, plan, self.pause, self.resume)
             self.sink.send_head(ex, response)
         else:
             self.down.send_head(ex, response)
-        if not self.body_allowed and ex.method == "HEAD":
+        self._head_done(upstream_keep_alive)
+
+    def _head_done(self, upstream_keep_alive: bool) -> None:
+        if not self.body_allowed and self.ex.method == "HEAD":
             # llhttp cannot be told the response was to HEAD: finish here, fresh parser next time
             assert self.conn is not None
             self.conn.reset_parser()
@@ -188,9 +196,12 @@ class ProxyCall:
             if self.buffered_size > limit:
                 self.upstream_failed(UpstreamError(
                     502, "response-too-large",
-                    "recording, or a dribble, truncate or corrupt fault, holds the whole response, and it is over "
+                    "recording, a dribble, truncate or corrupt fault, or a monitored contract's header or enforcement "
+                    "holds the whole response, and it is over "
                     f"{limit} bytes (--max-body-bytes)"))
             return
+        if self.ex.watch is not None:
+            self.ex.watch.capture(data, self.flow.settings.max_body_bytes)
         self.sink.send_body(data)
 
     def flush(self) -> None:
@@ -225,10 +236,13 @@ class ProxyCall:
                 self.saving = asyncio.ensure_future(self._record_then_deliver(response))
             else:
                 self._deliver(response)
-        elif self.sink is not self.down:
-            self.sink.end(ex, lambda: self.flow.complete(ex))
         else:
-            self.flow.complete(ex)
+            if ex.watch is not None:
+                ex.watch.streamed()
+            if self.sink is not self.down:
+                self.sink.end(ex, lambda: self.flow.complete(ex))
+            else:
+                self.flow.complete(ex)
 
     async def _record_then_deliver(self, response: Response) -> None:
         """The exchange is on disk before the client has its response (crash-safe recording)."""
