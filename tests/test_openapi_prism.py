@@ -243,8 +243,6 @@ def test_a_named_example_that_does_not_exist_is_404_problem_json(petstore):
         assert "nope" in prism.json["detail"] and "nope" in stuntman.json["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="stuntman answers 500 'declares no response 418'; Prism (whose "
-                   "convention stuntman follows) answers 404 NOT_FOUND 'Requested status code 418 is not defined'")
 def test_prefer_code_the_operation_does_not_declare_is_404_problem_json(petstore):
     # GET /pets/{petId} declares 200 and 404, no default
     prism, stuntman = petstore.both("GET", "/pets/1", headers={"Prefer": "code=418"})
@@ -396,8 +394,6 @@ def test_deviation_the_401_body(rich):
     assert stuntman.headers["www-authenticate"] == "Bearer"
 
 
-@pytest.mark.xfail(strict=True, reason="stuntman --enforce-security validates the request first: an "
-                   "unauthenticated request that is also invalid gets 400, where Prism answers 401")
 def test_enforced_security_is_checked_before_the_request_is_validated(petstore, rich):
     for peers, method, path, headers in ((petstore, "DELETE", "/pets/abc", {}),  # petId must be an integer
                                          (rich, "GET", "/pets", {})):  # X-Request-ID is required

@@ -1,8 +1,9 @@
 """The response source of an OpenAPI operation: answers what the contract says it would.
 
-Per request: validate it against the operation (400/415/422 `application/problem+json` listing
-every violation, unless the contract is served with `validate: false`); check the declared
-security (reported in a header, or 401 with `enforceSecurity`); pick the response (Prefer,
+Per request: check the declared security (reported in a header, or 401 with `enforceSecurity`,
+before anything else, as Prism and real servers do); validate it against the operation
+(400/415/422 `application/problem+json` listing every violation, unless the contract is served
+with `validate: false`); pick the response (Prefer,
 example pairing, first success: stuntman.openapi.select) and its media type; answer the example,
 or data generated from the schema, deterministic per contract seed, method and path (so the same
 `GET /users/42` gives the same user twice; `dynamic` asks for fresh data). A path parameter is
@@ -80,19 +81,19 @@ class OperationResponder(WholeResponse):
         contract, op = self.contract, self.op
         query = ex.query
         params = {self.names.get(k, k): v for k, v in ex.params.items()} if ex.params else {}
-        if self.validator is not None:
-            problem = self._invalid(ex, params, query)
-            if problem is not None:
-                return problem
         headers = ex.headers
         extra: list[tuple[bytes, bytes]] = []
-        if op.security:
+        if op.security:  # enforced, it comes first, as a real server authenticates before it validates
             unmet = unmet_security(contract.spec, op, headers, query, cookies_of(headers.get("cookie")))
             if unmet is not None:
                 if contract.enforce_security:
                     return _problem(401, "Unauthorized", f"{op.label} needs {' and '.join(unmet)}",
                                     [(b"www-authenticate", _challenge(contract.spec, unmet))])
                 extra.append((SECURITY_HEADER, f"unmet: {', '.join(unmet)}".encode("latin-1", "replace")))
+        if self.validator is not None:
+            problem = self._invalid(ex, params, query)
+            if problem is not None:
+                return problem
         prefs = preferences(headers.get("prefer"), query) if "prefer" in headers or "__" in ex.query_string \
             else Preferences()
         example = prefs.example
@@ -103,7 +104,8 @@ class OperationResponder(WholeResponse):
         if prefs.code is not None:
             key = response_for(op, prefs.code)
             if key is None:
-                return _problem(500, "No response defined", f"{op.label} declares no response {prefs.code} "
+                # (Prism's answer: 404, the requested status is not in the document)
+                return _problem(404, "No response defined", f"{op.label} declares no response {prefs.code} "
                                 f"(declared: {', '.join(op.responses) or 'none'})")
         else:
             key = first_success(op)
