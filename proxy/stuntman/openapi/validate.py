@@ -444,6 +444,8 @@ class _Parameter:
 
     def _query_decoder(self) -> Callable[[Any], Any]:
         kind, style = self.shape.kind, self.style
+        if style == "deepObject" or (kind == "object" and self.explode and style == "form"):
+            return lambda values: self.shape.object(values[0])  # query_value gathered the pairs
         if kind == "array":
             if self.explode:
                 return self.shape.array
