@@ -473,12 +473,12 @@ class _Parameter:
 
     def query_value(self, query: dict[str, list[str]]) -> Any:
         """The value of a query parameter as check() takes it; _MISSING if absent."""
-        if self.style == "deepObject":
+        if self.style == "deepObject" and not self.json_content:
             prefix = self.name + "["
             pairs = [(k[len(prefix):-1], v[0]) for k, v in query.items() if k.startswith(prefix) and k.endswith("]")
                      and v]
             return [pairs] if pairs else _MISSING
-        if self.shape.kind == "object" and self.explode and self.style == "form":
+        if self.shape.kind == "object" and self.explode and self.style == "form" and not self.json_content:
             pairs = [(k, query[k][0]) for k in self.shape.properties if query.get(k)]
             return [pairs] if pairs else _MISSING
         return query.get(self.name, _MISSING)
