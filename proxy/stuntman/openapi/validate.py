@@ -447,8 +447,8 @@ class _Parameter:
         if style == "deepObject" or (kind == "object" and self.explode and style == "form"):
             return lambda values: self.shape.object(values[0])  # query_value gathered the pairs
         if kind == "array":
-            if self.explode:
-                return self.shape.array
+            if self.explode:  # ?tags= alone is the empty list, as when not exploded
+                return lambda values: self.shape.array(values if values != [""] else [])
             sep = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(style, ",")
             return lambda values: self.shape.array(_split(values[0], sep))
         if kind == "object" and not self.explode:
