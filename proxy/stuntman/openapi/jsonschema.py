@@ -3,9 +3,12 @@
 A spec's schemas are converted into one tree, `{"$defs": {"s0": ..., "s1": ...}}`: every schema an
 operation uses (a parameter's, a body's, a response header's) and every schema a `$ref` reaches
 gets one entry, and each `$ref` becomes `#/$defs/s<n>`. References stay references, so circular
-schemas work, and the whole tree is compiled by jsonschema-rs in one call (`validator_map_for`),
-from which each operation picks its validators by entry. Each entry remembers the bundle pointer
-it came from, so an error's schema path maps back to `file#pointer` in the spec.
+schemas work, and the whole tree is compiled by jsonschema-rs in one call, as one validator whose
+`properties` name every entry (`{"s3": value}` checks value against entry s3): an operation's
+validators are views of it by entry. (jsonschema-rs's `validator_map_for` compiles every subschema
+as a validator of its own, which grows much faster than the spec: minutes for a 2 MB spec.) Each
+entry remembers the bundle pointer it came from, so an error's schema path maps back to
+`file#pointer` in the spec.
 
 What differs from JSON Schema, and how it is converted:
 - OpenAPI 3.0 (and Swagger 2.0): `nullable: true` allows null (added to `type`, to `enum`, and
@@ -75,7 +78,7 @@ class Compiled:
             ptr = self._pending.pop()
             name = self.ids[ptr]
             self.defs[name] = self._convert(walk_pointer(spec.doc, ptr), ptr, f"/$defs/{name}")
-        self.validators = self._compile()
+        self.everything = self._compile()
 
     # -- building ------------------------------------------------------------------------------
 
@@ -184,10 +187,10 @@ class Compiled:
     # -- compiling -----------------------------------------------------------------------------
 
     def _compile(self) -> Any:
-        """One validator map for the whole tree; a schema jsonschema-rs refuses (`type: obj`) is
+        """One validator for the whole tree; a schema jsonschema-rs refuses (`type: obj`) is
         replaced by one that accepts anything, and named in the spec's notes."""
         try:
-            return self._validator_map()
+            return self._validator()
         except ValueError:
             pass
         for name, schema in self.defs.items():
@@ -195,17 +198,18 @@ class Compiled:
                 where = self.spec.where(self.origin[name])
                 self.spec.notes.append(f"{where}: not a valid schema, not validated")
                 self.defs[name] = True
-        return self._validator_map()
+        return self._validator()
 
-    def _validator_map(self) -> Any:
-        return jsonschema_rs.validator_map_for({"$defs": self.defs}, validate_formats=True, formats=FORMATS)
+    def _validator(self) -> Any:
+        everything = {"$defs": self.defs, "properties": {name: {"$ref": f"#/$defs/{name}"} for name in self.defs}}
+        return jsonschema_rs.validator_for(everything, validate_formats=True, formats=FORMATS)
 
     # -- using ---------------------------------------------------------------------------------
 
-    def validator(self, ptr: str) -> tuple[Any, str]:
-        """The compiled validator of the schema at bundle pointer ptr, and its entry name."""
+    def validator(self, ptr: str) -> tuple[Entry, str]:
+        """The validator of the schema at bundle pointer ptr, and its entry name."""
         name = self.ids[_canonical(ptr)]
-        return self.validators[f"#/$defs/{name}"], name
+        return Entry(self.everything, name), name
 
     def location(self, entry: str, schema_path: list[str | int]) -> str:
         """The bundle pointer of the keyword at schema_path, as jsonschema-rs reports it: relative
@@ -220,6 +224,22 @@ class Compiled:
             if converted not in self.wrappers:
                 original += part
         return self.renamed.get(converted, original)
+
+
+class Entry:
+    """The compiled tree seen as the validator of one entry: a value is checked as `{entry: value}`
+    (each error's instance_path then starts with the entry's name; its schema_path, through the
+    `$ref` to the entry, is absolute: `$defs/<entry>/...`)."""
+
+    __slots__ = ("name", "everything", "is_valid")
+
+    def __init__(self, everything: Any, name: str):
+        self.name, self.everything = name, everything
+        check = everything.is_valid
+        self.is_valid: Callable[[Any], bool] = lambda value: check({name: value})
+
+    def iter_errors(self, value: Any) -> Any:
+        return self.everything.iter_errors({self.name: value})
 
 
 def _canonical(ptr: str) -> str:

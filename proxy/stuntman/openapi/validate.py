@@ -182,7 +182,7 @@ class _Schema:
             if n == MAX_ERRORS:
                 out.append(Violation(location, "", f"more than {MAX_ERRORS} errors, the rest not listed", ""))
                 return
-            pointer = "".join("/" + escape(str(t)) for t in error.instance_path)
+            pointer = "".join("/" + escape(str(t)) for t in error.instance_path[1:])  # [0]: the entry
             where = self.spec.where(self.compiled.location(self.entry, error.schema_path))
             out.append(Violation(location, pointer, describe(error), where))
 
