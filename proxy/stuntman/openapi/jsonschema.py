@@ -10,6 +10,11 @@ as a validator of its own, which grows much faster than the spec: minutes for a 
 entry remembers the bundle pointer it came from, so an error's schema path maps back to
 `file#pointer` in the spec.
 
+A schema that is not valid JSON Schema (`type: strin`, `minimum: "x"`, `required: true` on a 3.0
+property, a `pattern` that is not a regular expression) does not stop the validators: the entry
+holding it accepts anything, the spec's notes say so, and `Compiled.problems` lists it as a
+SpecError naming its file and pointer (validate.check_schemas raises the first, for loading).
+
 What differs from JSON Schema, and how it is converted:
 - OpenAPI 3.0 (and Swagger 2.0): `nullable: true` allows null (added to `type`, to `enum`, and
   around `allOf`/`anyOf`/`oneOf`/`not`/`$ref` by an `if null / else` wrapper); boolean
@@ -24,12 +29,12 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
 
-from .document import escape, walk_pointer
+from .document import SpecError, escape, walk_pointer
 
 if TYPE_CHECKING:
     from .document import Spec
@@ -71,6 +76,7 @@ class Compiled:
         # mapping back, a keyword made from another (int32 bounds come from `format`)
         self.wrappers: set[str] = set()
         self.renamed: dict[str, str] = {}
+        self.problems: list[SpecError] = []  # schemas that are not schemas (each entry accepts anything)
         self._pending: list[str] = []
         for root in roots:
             self.entry(root)
@@ -101,7 +107,8 @@ class Compiled:
         if isinstance(node, bool):
             return node
         if not isinstance(node, dict):
-            return {}  # not a schema: nothing to check (the spec linter's job, not the hot path's)
+            self._problem(at, f"a schema is an object, got {_kind(node)}")
+            return {}  # not a schema: nothing to check
         if self.oas30 and "$ref" in node:
             return self._nullable_wrap({"$ref": self._ref(node["$ref"])}, node, cat)
         out: dict[str, Any] = {}
@@ -155,7 +162,7 @@ class Compiled:
                 out[key] = tighter(current, limit)
                 if out[key] == limit:
                     self.renamed[f"{cat}/{key}"] = f"{at}/format"
-            else:
+            elif key not in out:  # (a bound that is not a number stays, to be found invalid)
                 out[key] = limit
                 self.renamed[f"{cat}/{key}"] = f"{at}/format"
 
@@ -186,17 +193,30 @@ class Compiled:
 
     # -- compiling -----------------------------------------------------------------------------
 
+    def _problem(self, ptr: str, message: str) -> None:
+        file, _, where = self.spec.where(ptr).partition("#")
+        self.problems.append(SpecError(file, where, f"not a valid schema: {message}"))
+        note = f"{file}#{where}: not a valid schema ({message}), not validated"
+        if note not in self.spec.notes:  # (each direction, and each compile of it, finds it again)
+            self.spec.notes.append(note)
+
     def _compile(self) -> Any:
-        """One validator for the whole tree; a schema jsonschema-rs refuses (`type: obj`) is
-        replaced by one that accepts anything, and named in the spec's notes."""
-        try:
-            return self._validator()
-        except ValueError:
-            pass
+        """One validator for the whole tree. jsonschema-rs refuses a tree with a schema that breaks
+        its meta-schema or has a bad regex, naming the first (by its path in the tree): that
+        entry is replaced by one that accepts anything, the problem recorded, and the rest compiled
+        again; with the path not understood, every entry the meta-schema refuses is replaced."""
+        for _ in range(len(self.defs) + 1):
+            try:
+                return self._validator()
+            except ValueError as exc:
+                path = [str(t) for t in getattr(exc, "instance_path", ())]
+                if len(path) < 2 or path[0] != "$defs" or path[1] not in self.origin or self.defs[path[1]] is True:
+                    break
+                self._problem(self.location(path[1], path[2:]), _explained(exc, path))
+                self.defs[path[1]] = True
         for name, schema in self.defs.items():
-            if not jsonschema_rs.meta.is_valid({"$defs": {name: schema}}):
-                where = self.spec.where(self.origin[name])
-                self.spec.notes.append(f"{where}: not a valid schema, not validated")
+            if not jsonschema_rs.meta.is_valid(schema):
+                self._problem(self.origin[name], "refused by the JSON Schema meta-schema")
                 self.defs[name] = True
         return self._validator()
 
@@ -211,7 +231,7 @@ class Compiled:
         name = self.ids[_canonical(ptr)]
         return Entry(self.everything, name), name
 
-    def location(self, entry: str, schema_path: list[str | int]) -> str:
+    def location(self, entry: str, schema_path: Sequence[str | int]) -> str:
         """The bundle pointer of the keyword at schema_path, as jsonschema-rs reports it: relative
         to the validated entry, or absolute (`$defs/s7/...`) once a $ref was followed."""
         if len(schema_path) >= 2 and schema_path[0] == "$defs" and str(schema_path[1]) in self.origin:
@@ -240,6 +260,23 @@ class Entry:
 
     def iter_errors(self, value: Any) -> Any:
         return self.everything.iter_errors({self.name: value})
+
+
+def _kind(node: Any) -> str:
+    return "null" if node is None else f"{type(node).__name__} {node!r}"[:60]
+
+
+def _explained(error: Any, path: list[str]) -> str:
+    """Why jsonschema-rs refused a schema, as one clause: `type: "strin" is not a type ...`."""
+    keyword = path[-1] if len(path) > 2 else "schema"
+    value = getattr(error, "instance", None)
+    shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    message = str(getattr(error, "message", error)).split("\n", 1)[0]
+    if message.endswith('is not a "regex"'):
+        return f"{keyword} {shown} is not a regular expression"
+    if keyword == "type":
+        return f"type {shown} is not a type (string, number, integer, boolean, array, object, null)"
+    return f"{keyword}: {message}"
 
 
 def _canonical(ptr: str) -> str:

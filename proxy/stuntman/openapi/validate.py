@@ -165,6 +165,19 @@ def _compiled_for(spec: Spec, op: Operation, direction: str) -> Compiled:
     return schemas
 
 
+def check_schemas(spec: Spec) -> None:
+    """Raise SpecError for the first schema of spec that is not a valid JSON Schema (`type: strin`,
+    `minimum: "x"`, `required: true` on a 3.0 property, a `pattern` that is not a regular
+    expression, a schema that is not an object), naming its file, the pointer of the offending
+    keyword there, and why; request schemas first, then response ones. Both are compiled as the
+    validators compile them. The validators themselves do not raise: such a schema accepts
+    anything, and the spec's notes say so."""
+    for direction, of in ((REQUEST, _request_roots), (RESPONSE, _response_roots)):
+        problems = compiled(spec, direction, _all_roots(spec, of)).problems
+        if problems:
+            raise problems[0]
+
+
 # -- schema errors as violations ---------------------------------------------------------------
 
 class _Schema:
