@@ -245,9 +245,14 @@ def describe(error: Any) -> str:
             else f"must have {bound} {detail.get('limit')} {unit}, got {size(value)}"
     if kind == "required":
         return f"missing required property {_shown(detail.get('property'))}"
-    if kind == "additionalProperties":
+    if kind in ("additionalProperties", "unevaluatedProperties"):
         unexpected = detail.get("unexpected") or []
         return f"has unexpected propert{'y' if len(unexpected) == 1 else 'ies'} {_listed(unexpected)}"
+    if kind == "unevaluatedItems":
+        extra = len(detail.get("unexpected") or [])
+        return f"has {extra} unexpected item{'' if extra == 1 else 's'} (after those the schema describes)"
+    if kind == "contains":
+        return "must contain an item matching the schema under `contains` (or enough of them)"
     if kind == "enum":
         return f"must be one of {_listed(detail.get('options') or [])}, got {_shown(value)}"
     if kind == "const":
