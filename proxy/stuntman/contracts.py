@@ -25,7 +25,7 @@ from .config.model import ContractSpec
 from .config.paths import resolve_inside
 from .match.routes import Route
 from .monitor import OperationWatch
-from .openapi.document import Spec, SpecError, load_spec
+from .openapi.document import Spec, SpecError, gc_paused, load_spec
 from .respond.openapi import OperationResponder, ServedContract
 
 _PARAM = re.compile(r"\{([^{}/]+)\}")
@@ -84,6 +84,12 @@ def compile_contract(loaded: LoadedStub, order: int, root: Path, origin: str = "
                      contract_id: str | None = None, spec: Spec | None = None) -> Contract:
     """Load the entry's spec (unless given) and build its routes; SpecError / ValueError for what
     is wrong (the caller reports them against the entry)."""
+    with gc_paused():  # (a big spec's validators are many objects too: see gc_paused)
+        return _compile_contract(loaded, order, root, origin, contract_id, spec)
+
+
+def _compile_contract(loaded: LoadedStub, order: int, root: Path, origin: str, contract_id: str | None,
+                      spec: Spec | None) -> Contract:
     options: ContractSpec = loaded.spec.contract
     if spec is None:
         spec_path, name = contract_path(loaded, root)

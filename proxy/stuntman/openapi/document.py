@@ -11,8 +11,10 @@ paths object) is a `SpecError` naming the file, the JSON pointer (or line) and t
 """
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -285,11 +287,30 @@ def _references(root: Any, at: str) -> Iterator[tuple[dict, str, str]]:
 
 # -- versions ----------------------------------------------------------------------------------
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a big tree is built. Building a 4 MB spec makes a
+    million objects, and every few thousand of them the collector walks all those made so far:
+    paused, load_spec takes 0.65 s instead of 1.7 s (bench/openapi_load.py), and the one
+    collection afterwards finds next to nothing (a tree holds no garbage cycles)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def load_spec(path: Path, name: str | None = None, tree: Any = None, confine: Path | None = None) -> Spec:
     """Read, bundle and check the spec at path (or the document `tree`, as if it were the file
     at path: an admin API body); SpecError if it cannot be served. With `confine`, no `$ref` may
     read a file outside that directory (a spec in the stubs directory, or sent to the admin API)."""
-    name = name or str(path)
+    with gc_paused():
+        return _load_spec(path, name or str(path), tree, confine)
+
+
+def _load_spec(path: Path, name: str, tree: Any, confine: Path | None) -> Spec:
     bundler = _Bundler(path, name, confine)
     doc, files = bundler.load(tree)
     if isinstance(doc.get("swagger"), str):
