@@ -659,7 +659,7 @@ def _form_object(shape: _Shape, fields: dict[str, list[str]]) -> dict[str, Any]:
 
 
 _BOUNDARY = re.compile(r'boundary="?([^";]{1,200})"?', re.IGNORECASE)
-_NAME = re.compile(rb'name="([^"]*)"', re.IGNORECASE)
+_NAME = re.compile(rb'(?:^|[;\s])name="([^"]*)"', re.IGNORECASE)  # not the tail of filename="..."
 
 
 def _multipart_fields(body: bytes, content_type: str) -> dict[str, list[str]] | None:
