@@ -371,6 +371,13 @@ def test_multipart_body_parts_are_checked():
                                                            "Content-Type names")
 
 
+def test_a_multipart_part_named_after_its_file_name():
+    """name= is found whatever the order of the Content-Disposition parameters (not inside filename=)."""
+    body = (b'--XX\r\nContent-Disposition: form-data; filename="a.bin"; name="file"\r\n\r\nDATA\r\n'
+            b'--XX\r\ncontent-disposition: form-data;name="meta"\r\n\r\nm\r\n--XX--\r\n')
+    assert req("shop30.yaml", "POST /orders", body=body, content_type="multipart/form-data; boundary=XX") == []
+
+
 def test_a_media_type_without_a_schema_or_reader_is_not_read():
     assert req("shop30.yaml", "POST /orders", body=b"anything at all", content_type="text/plain") == []
 
