@@ -97,10 +97,13 @@ class Compiled:
             self._pending.append(ptr)
         return name
 
-    def _ref(self, ref: Any) -> str:
+    def _ref(self, ref: Any, at: str) -> dict[str, str]:
+        """{"$ref": the entry}; {} (and a problem) for a $ref that is not a reference (the bundler
+        made every string $ref internal: `#/...`)."""
         if not isinstance(ref, str) or not ref.startswith("#"):
-            return "#"  # the bundler made every $ref internal; anything else is not a reference
-        return f"#/$defs/{self.entry(_canonical(ref[1:]))}"
+            self._problem(at, f"a $ref is a reference (a string), got {_kind(ref)}")
+            return {}
+        return {"$ref": f"#/$defs/{self.entry(_canonical(ref[1:]))}"}
 
     def _convert(self, node: Any, at: str, cat: str) -> Any:
         """The schema node at bundle pointer `at`, converted to sit at `cat` in the tree."""
@@ -110,7 +113,7 @@ class Compiled:
             self._problem(at, f"a schema is an object, got {_kind(node)}")
             return {}  # not a schema: nothing to check
         if self.oas30 and "$ref" in node:
-            return self._nullable_wrap({"$ref": self._ref(node["$ref"])}, node, cat)
+            return self._nullable_wrap(self._ref(node["$ref"], f"{at}/$ref"), node, cat)
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key in _DROPPED or key.startswith("x-"):
@@ -118,7 +121,7 @@ class Compiled:
             sub = f"{at}/{escape(key)}"
             csub = f"{cat}/{escape(key)}"
             if key == "$ref":
-                out[key] = self._ref(value)
+                out.update(self._ref(value, sub))
             elif key in _ONE and isinstance(value, (dict, bool)):
                 out[key] = self._convert(value, sub, csub)
             elif key in _LIST and isinstance(value, list):
