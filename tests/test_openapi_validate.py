@@ -791,6 +791,9 @@ def test_verdicts_and_pointers_agree_with_openapi_schema_validator(body):
      "/paths/~1pets/get/responses/200/content/application~1json/schema/allOf/0/properties/tags/maxItems",
      'maxItems: "many" is not of type "integer"'),
     ("bad-other-file.yaml", "schemas/pet.yaml", "/Tag/pattern", "pattern '[a-z' is not a regular expression"),
+    ("bad-ref.yaml", "bad-ref.yaml",
+     "/paths/~1pets/post/requestBody/content/application~1json/schema/properties/owner/$ref",
+     "a $ref is a reference (a string), got int 5"),
     ("not-a-schema.yaml", "not-a-schema.yaml",
      "/paths/~1pets/get/responses/200/content/application~1json/schema/properties/name",
      "a schema is an object, got str 'string'"),
@@ -836,6 +839,16 @@ def test_validators_of_a_spec_with_an_invalid_schema_still_work():
     validator = RequestValidator(minimum, minimum.operations[0])
     assert validator.check({}, {"limit": ["-5"]}, {}, b"", None) == []
     assert triples(validator.check({}, {"limit": ["x"]}, {}, b"", None)) == []  # the whole schema is off
+
+
+def test_a_ref_that_is_not_a_reference_accepts_anything():
+    """(It once became a reference to the root of the compiled tree, which checks an object's
+    members named like its entries: {"s0": 1} against entry s0.)"""
+    broken = load_spec(SPECS / "broken" / "bad-ref.yaml", "bad-ref.yaml")
+    validator = RequestValidator(broken, broken.operations[0])
+    assert validator.check({}, {}, {}, b'{"owner": {"s0": 1, "s1": 1}}', JSON) == []
+    assert triples(validator.check({}, {}, {}, b"[]", JSON)) == [
+        ("body", "", "bad-ref.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema/type")]
 
 
 def test_a_valid_schema_next_to_an_invalid_one_is_still_checked():
