@@ -35,6 +35,7 @@ MAX_ERRORS = 100             # violations reported per value (a huge invalid arr
 _IGNORED_HEADERS = frozenset(("accept", "content-type", "authorization"))
 _INTEGER = re.compile(r"[-+]?[0-9]+")
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_TOO_LONG = "a number has more digits than can be read"
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null",
                list: "array", dict: "object"}
 
@@ -312,15 +313,23 @@ def _scalar(types: tuple[str, ...]) -> Callable[[str], Any]:
     def coerce(text: str) -> Any:
         for kind in wanted:
             if kind == "integer" and _INTEGER.fullmatch(text):
-                return int(text)
+                return _int(text)
             if kind == "number" and _NUMBER.fullmatch(text):
-                return int(text) if _INTEGER.fullmatch(text) else float(text)
+                return _int(text) if _INTEGER.fullmatch(text) else float(text)
             if kind == "boolean" and text in ("true", "false"):
                 return text == "true"
             if kind == "null" and text in ("", "null"):
                 return None
         return text
     return coerce
+
+
+def _int(text: str) -> int | str:
+    """int(text); the text itself if it has more digits than int() reads (then not an integer)."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _same(text: str) -> str:
@@ -508,6 +517,10 @@ def _json_value(raw: Any) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{exc.msg} at column {exc.colno}") from None
+    except ValueError:  # an integer longer than int() reads (sys.get_int_max_str_digits)
+        raise ValueError(_TOO_LONG) from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def _strip(raw: str, prefix: str) -> str:
@@ -631,6 +644,9 @@ def _read(media: _Media, body: bytes, content_type: str, location: str, out: lis
             return _MISSING
         except RecursionError:
             out.append(Violation(location, "", "is not valid JSON: nested too deeply", ""))
+            return _MISSING
+        except ValueError:  # an integer longer than int() reads (sys.get_int_max_str_digits)
+            out.append(Violation(location, "", f"is not valid JSON: {_TOO_LONG}", ""))
             return _MISSING
     if media.reader == "form":
         from urllib.parse import parse_qs
