@@ -323,6 +323,25 @@ def test_a_body_that_is_not_json():
         "is not valid JSON: not UTF-8"
 
 
+def test_numbers_too_long_to_read_and_json_nested_too_deeply_are_violations():
+    """Python's int() refuses more than 4300 digits (and json.loads raises a plain ValueError);
+    the C JSON scanner raises RecursionError: each is a violation, not an exception."""
+    digits = "1" * 5000
+    found = one(req("shop30.yaml", "POST /orders", body=f'{{"items": [{{"qty": {digits}}}]}}'.encode(),
+                    content_type=JSON))
+    assert (found.location, found.message) == ("body", "is not valid JSON: a number has more digits than can be read")
+    found = one(req("shop30.yaml", "GET /search", query={"meta": [f'{{"size": {digits}}}']}))
+    assert (found.location, found.message) == ("query.meta",
+                                               "is not valid JSON: a number has more digits than can be read")
+    found = one(req("shop30.yaml", "GET /search", query={"meta": ["[" * 100_000]}))
+    assert (found.location, found.message) == ("query.meta", "is not valid JSON: nested too deeply")
+    found = one(req("shop30.yaml", "POST /orders", body=b"[" * 100_000, content_type=JSON))
+    assert (found.location, found.message) == ("body", "is not valid JSON: nested too deeply")
+    found = req("shop30.yaml", "GET /pets/{petId}", {"petId": digits}, {"limit": ["1"]}, GOOD_PET_HEADERS)
+    assert triples(found) == [("path.petId", "", "shop30.yaml#/components/parameters/PetId/schema/type")]
+    assert found[0].message.startswith('must be integer, got string "1111')
+
+
 FORM = "shop30.yaml#/paths/~1orders/post/requestBody/content/application~1x-www-form-urlencoded/schema"
 MULTIPART = "shop30.yaml#/paths/~1orders/post/requestBody/content/multipart~1form-data/schema"
 
