@@ -169,14 +169,32 @@ def _compiled_for(spec: Spec, op: Operation, direction: str) -> Compiled:
 def check_schemas(spec: Spec) -> None:
     """Raise SpecError for the first schema of spec that is not a valid JSON Schema (`type: strin`,
     `minimum: "x"`, `required: true` on a 3.0 property, a `pattern` that is not a regular
-    expression, a schema that is not an object), naming its file, the pointer of the offending
-    keyword there, and why; request schemas first, then response ones. Both are compiled as the
-    validators compile them. The validators themselves do not raise: such a schema accepts
-    anything, and the spec's notes say so."""
+    expression, a schema that is not an object, a `$ref` that is not a string), naming its file,
+    the pointer of the offending keyword there, and why. Request schemas first, then response
+    ones, compiled as the validators compile them; then the schemas under components.schemas
+    (2.0: definitions) that no operation uses. The validators themselves do not raise: such a
+    schema accepts anything, and the spec's notes say so."""
+    used: set[str] = set()
     for direction, of in ((REQUEST, _request_roots), (RESPONSE, _response_roots)):
-        problems = compiled(spec, direction, _all_roots(spec, of)).problems
+        schemas = compiled(spec, direction, _all_roots(spec, of))
+        if schemas.problems:
+            raise schemas.problems[0]
+        used.update(schemas.ids)
+    unused = [ptr for ptr in _named_schemas(spec) if ptr not in used]
+    if unused:
+        problems = Compiled(spec, REQUEST, unused).problems
         if problems:
             raise problems[0]
+
+
+def _named_schemas(spec: Spec) -> list[str]:
+    """The bundle pointers of the schemas under components.schemas (2.0: definitions)."""
+    at = "/definitions" if spec.version == "2.0" else "/components/schemas"
+    try:
+        named = walk_pointer(spec.doc, at)
+    except KeyError:
+        return []
+    return [f"{at}/{escape(str(name))}" for name in named] if isinstance(named, dict) else []
 
 
 # -- schema errors as violations ---------------------------------------------------------------
