@@ -813,6 +813,11 @@ def test_verdicts_and_pointers_agree_with_openapi_schema_validator(body):
     ("bad-ref.yaml", "bad-ref.yaml",
      "/paths/~1pets/post/requestBody/content/application~1json/schema/properties/owner/$ref",
      "a $ref is a reference (a string), got int 5"),
+    # schemas no operation uses are checked too
+    ("unused-schema.yaml", "unused-schema.yaml", "/components/schemas/Legacy/properties/code/maxLength",
+     "maxLength: -1 is less than the minimum of 0"),
+    ("unused-definition.yaml", "unused-definition.yaml", "/definitions/Legacy/properties/code/pattern",
+     "pattern '[unclosed' is not a regular expression"),
     ("not-a-schema.yaml", "not-a-schema.yaml",
      "/paths/~1pets/get/responses/200/content/application~1json/schema/properties/name",
      "a schema is an object, got str 'string'"),
