@@ -77,6 +77,7 @@ class Compiled:
         self.wrappers: set[str] = set()
         self.renamed: dict[str, str] = {}
         self.problems: list[SpecError] = []  # schemas that are not schemas (each entry accepts anything)
+        self._hidden_cache: dict[int, frozenset[str]] = {}  # id(schema node in spec.doc) → _hidden_names
         self._pending: list[str] = []
         for root in roots:
             self.entry(root)
@@ -170,13 +171,48 @@ class Compiled:
                 self.renamed[f"{cat}/{key}"] = f"{at}/format"
 
     def _not_required(self, out: dict[str, Any], node: dict) -> None:
-        """readOnly properties are not required in a request, writeOnly ones not in a response."""
-        required, properties = out.get("required"), node.get("properties")
-        if not isinstance(required, list) or not isinstance(properties, dict):
+        """readOnly properties are not required in a request, writeOnly ones not in a response:
+        those the schema declares and those its allOf members declare (one member's `required`
+        often names what another member declares), taken out of its own `required` and out of
+        those of its inline allOf members."""
+        hidden = self._hidden_names(node)
+        if not hidden:
             return
-        kept = [name for name in required if not self._hidden(properties.get(name))]
-        if len(kept) != len(required):
-            out["required"] = kept
+        holders = [out]
+        members, written = out.get("allOf"), node.get("allOf")
+        if isinstance(members, list) and isinstance(written, list):
+            holders += [member for member, raw in zip(members, written, strict=False)
+                        if isinstance(member, dict) and isinstance(raw, dict) and "$ref" not in raw]
+        for holder in holders:
+            required = holder.get("required")
+            if isinstance(required, list):
+                kept = [name for name in required if name not in hidden]
+                if len(kept) != len(required):
+                    holder["required"] = kept
+
+    def _hidden_names(self, node: Any, depth: int = 0) -> frozenset[str]:
+        """The names of the properties node declares readOnly (requests) / writeOnly (responses),
+        itself, through its $ref and through its allOf members."""
+        if not isinstance(node, dict) or depth > 16:
+            return frozenset()
+        found = self._hidden_cache.get(id(node))
+        if found is not None:
+            return found
+        names: set[str] = set()
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            names.update(str(name) for name, schema in properties.items() if self._hidden(schema))
+        members = node.get("allOf")
+        for member in members if isinstance(members, list) else ():
+            names.update(self._hidden_names(member, depth + 1))
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#"):
+            try:
+                names.update(self._hidden_names(walk_pointer(self.spec.doc, ref[1:]), depth + 1))
+            except KeyError:
+                pass
+        found = self._hidden_cache[id(node)] = frozenset(names)
+        return found
 
     def _hidden(self, schema: Any) -> bool:
         """The property schema (or what its $ref chain reaches) is readOnly/writeOnly."""
