@@ -520,6 +520,26 @@ def test_read_only_is_not_required_in_requests_and_write_only_not_in_responses(n
     assert (found.pointer, found.message, found.schema) == ("", 'missing required property "id"', account)
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_read_only_and_write_only_declared_in_another_all_of_member(method):
+    """`required` in one allOf member (or around the allOf) naming properties another member
+    declares readOnly/writeOnly: not required in that direction either."""
+    schemas = "cases30.yaml#/components/schemas"
+    sent = "RequiredInMember/allOf/1/required" if method == "POST" else "RequiredAround/required"
+    answered = "RequiredAround/required" if method == "POST" else "RequiredInMember/allOf/1/required"
+    assert req("cases30.yaml", f"{method} /things", body={"name": "n", "secret": "s"}) == []
+    found = req("cases30.yaml", f"{method} /things", body={"id": 1})
+    assert [(v.pointer, v.message, v.schema) for v in found] == [
+        ("", 'missing required property "name"', f"{schemas}/{sent}"),
+        ("", 'missing required property "secret"', f"{schemas}/{sent}"),
+    ]
+    check = response("cases30.yaml", f"{method} /things").check
+    assert check(200 if method == "PUT" else 201, {}, b'{"id": 1, "name": "n"}', JSON) == []
+    found = check(200 if method == "PUT" else 201, {}, b'{"secret": "s"}', JSON)
+    assert [(v.message, v.schema) for v in found] == [('missing required property "id"', f"{schemas}/{answered}"),
+                                                      ('missing required property "name"', f"{schemas}/{answered}")]
+
+
 def test_read_only_sent_in_a_request_is_accepted_and_still_checked():
     assert req("shop30.yaml", "POST /orders", body={**ORDER, "id": UUID}) == []
     found = one(req("shop30.yaml", "POST /orders", body={**ORDER, "id": "x"}))
