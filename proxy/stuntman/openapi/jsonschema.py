@@ -11,7 +11,8 @@ entry remembers the bundle pointer it came from, so an error's schema path maps 
 `file#pointer` in the spec.
 
 A schema that is not valid JSON Schema (`type: strin`, `minimum: "x"`, `required: true` on a 3.0
-property, a `pattern` that is not a regular expression) does not stop the validators: the entry
+property, a `pattern` that is not a regular expression, a string where a schema goes, a `$ref`
+that is not a string) does not stop the validators: the entry
 holding it accepts anything, the spec's notes say so, and `Compiled.problems` lists it as a
 SpecError naming its file and pointer (validate.check_schemas raises the first, for loading).
 
@@ -22,8 +23,10 @@ What differs from JSON Schema, and how it is converted:
   siblings are ignored (as 3.0 says). OpenAPI 3.1 schemas are JSON Schema 2020-12 already:
   `$ref` siblings apply.
 - Both: `readOnly` properties are not required in requests, `writeOnly` ones not in responses (the
-  two directions get a tree each); `discriminator`, `xml`, `example`, `externalDocs` and `x-`
-  extensions are left out; formats are checked (`int32`/`int64` as bounds, `byte` as base64).
+  two directions get a tree each), also when the `required` list is in another allOf member than
+  the property; `discriminator`, `xml`, `example`, `externalDocs` and `x-` extensions are left
+  out (a oneOf with a discriminator is checked as a oneOf); formats are checked (`int32`/`int64`
+  as bounds, `byte` as base64, unknown formats such as `binary` are not checked).
 """
 from __future__ import annotations
 

@@ -14,7 +14,14 @@ Decisions: unknown query parameters, headers and cookies are fine; a body sent t
 that declares none is not checked; a readOnly property sent in a request is accepted (3.x says it
 SHOULD NOT be sent, not that the request is invalid); header parameters named Accept,
 Content-Type or Authorization are ignored (as OpenAPI says); a query parameter sent empty is a
-violation unless it allows empty values (`allowEmptyValue`), or it is an array (an empty list).
+violation unless it allows empty values (`allowEmptyValue`), or it is an array (an empty list);
+a response body is checked only when the response declares content; a media type with no
+schema, or one that is neither JSON, form nor multipart, is not read; a writeOnly property in a
+response is checked against its schema, not refused. At most MAX_ERRORS violations per value.
+
+`check_schemas(spec)` is for loading: the first schema of the spec that is not a valid schema, as
+a SpecError naming its file and pointer (the validators do not raise; such a schema accepts
+anything, and spec.notes says so).
 """
 from __future__ import annotations
 
