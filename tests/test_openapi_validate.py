@@ -666,6 +666,25 @@ def test_swagger_20_form_data():
                                                        ("/title", "must be at most 5 characters long, got 6")]
 
 
+def test_swagger_20_path_header_and_urlencoded_form_data():
+    form = "application/x-www-form-urlencoded"
+    login = "POST /login/{tenant}"
+    body = b"user=u&remember=true&scopes=read&scopes=write"
+    assert req("swagger2.yaml", login, {"tenant": "1"}, headers={"x-attempt": "2"}, body=body, content_type=form) == []
+    found = req("swagger2.yaml", login, {"tenant": "0"}, headers={"x-attempt": "4"},
+                body=b"remember=yes&scopes=read&scopes=admin", content_type=form)
+    assert [(v.location, v.pointer, v.message) for v in found] == [
+        ("path.tenant", "", "must be >= 1, got 0"),
+        ("header.X-Attempt", "", "must be <= 3, got 4"),
+        ("body", "", 'missing required property "user"'),
+        ("body", "/remember", 'must be boolean, got string "yes"'),
+        ("body", "/scopes/1", 'must be one of "read", "write", got "admin"'),
+    ]
+    found = one(req("swagger2.yaml", login, {"tenant": "1"}, body=b"{}", content_type=JSON))
+    assert (found.location, found.message) == ("content-type", "'application/json' is not accepted; the body must "
+                                                               "be application/x-www-form-urlencoded")
+
+
 def test_swagger_20_response_schema():
     found = response("swagger2.yaml", "GET /items").check(200, {}, b'[{"name": 1}, {}]', JSON)
     assert triples(found) == [("body", "/0/name", "swagger2.yaml#/definitions/Item/properties/name/type"),
