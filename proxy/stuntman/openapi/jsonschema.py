@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -79,16 +80,19 @@ class Compiled:
         # mapping back, a keyword made from another (int32 bounds come from `format`)
         self.wrappers: set[str] = set()
         self.renamed: dict[str, str] = {}
-        self.problems: list[SpecError] = []  # schemas that are not schemas (each entry accepts anything)
+        # schemas that are not schemas (each entry accepts anything), first the one reached first
+        self.problems: list[SpecError] = []
+        self._ranked: list[tuple[int, int, SpecError]] = []  # (entry number, when found, problem)
         self._hidden_cache: dict[int, frozenset[str]] = {}  # id(schema node in spec.doc) → _hidden_names
-        self._pending: list[str] = []
+        self._pending: deque[str] = deque()  # converted in the order reached (entry numbers in order)
         for root in roots:
             self.entry(root)
         while self._pending:
-            ptr = self._pending.pop()
+            ptr = self._pending.popleft()
             name = self.ids[ptr]
             self.defs[name] = self._convert(walk_pointer(spec.doc, ptr), ptr, f"/$defs/{name}")
         self.everything = self._compile()
+        self.problems = [problem for _, _, problem in sorted(self._ranked, key=lambda ranked: ranked[:2])]
 
     # -- building ------------------------------------------------------------------------------
 
@@ -101,11 +105,11 @@ class Compiled:
             self._pending.append(ptr)
         return name
 
-    def _ref(self, ref: Any, at: str) -> dict[str, str]:
+    def _ref(self, ref: Any, at: str, cat: str) -> dict[str, str]:
         """{"$ref": the entry}; {} (and a problem) for a $ref that is not a reference (the bundler
         made every string $ref internal: `#/...`)."""
         if not isinstance(ref, str) or not ref.startswith("#"):
-            self._problem(at, f"a $ref is a reference (a string), got {_kind(ref)}")
+            self._problem(_entry_of(cat), at, f"a $ref is a reference (a string), got {_kind(ref)}")
             return {}
         return {"$ref": f"#/$defs/{self.entry(_canonical(ref[1:]))}"}
 
@@ -114,10 +118,10 @@ class Compiled:
         if isinstance(node, bool):
             return node
         if not isinstance(node, dict):
-            self._problem(at, f"a schema is an object, got {_kind(node)}")
+            self._problem(_entry_of(cat), at, f"a schema is an object, got {_kind(node)}")
             return {}  # not a schema: nothing to check
         if self.oas30 and "$ref" in node:
-            return self._nullable_wrap(self._ref(node["$ref"], f"{at}/$ref"), node, cat)
+            return self._nullable_wrap(self._ref(node["$ref"], f"{at}/$ref", cat), node, cat)
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key in _DROPPED or key.startswith("x-"):
@@ -125,7 +129,7 @@ class Compiled:
             sub = f"{at}/{escape(key)}"
             csub = f"{cat}/{escape(key)}"
             if key == "$ref":
-                out.update(self._ref(value, sub))
+                out.update(self._ref(value, sub, cat))
             elif key in _ONE and isinstance(value, (dict, bool)):
                 out[key] = self._convert(value, sub, csub)
             elif key in _LIST and isinstance(value, list):
@@ -235,32 +239,50 @@ class Compiled:
 
     # -- compiling -----------------------------------------------------------------------------
 
-    def _problem(self, ptr: str, message: str) -> None:
+    def _problem(self, entry: str, ptr: str, message: str) -> None:
         file, _, where = self.spec.where(ptr).partition("#")
-        self.problems.append(SpecError(file, where, f"not a valid schema: {message}"))
+        problem = SpecError(file, where, f"not a valid schema: {message}")
+        self._ranked.append((int(entry[1:]), len(self._ranked), problem))
         note = f"{file}#{where}: not a valid schema ({message}), not validated"
         if note not in self.spec.notes:  # (each direction, and each compile of it, finds it again)
             self.spec.notes.append(note)
 
     def _compile(self) -> Any:
         """One validator for the whole tree. jsonschema-rs refuses a tree with a schema that breaks
-        its meta-schema or has a bad regex, naming the first (by its path in the tree): that
-        entry is replaced by one that accepts anything, the problem recorded, and the rest compiled
-        again; with the path not understood, every entry the meta-schema refuses is replaced."""
-        for _ in range(len(self.defs) + 1):
+        its meta-schema or has a bad regex, naming only the first: then every entry is compiled
+        alone (its $refs left out), each one refused is replaced by one that accepts anything and
+        its problem recorded, and the tree compiled again. (One error at a time would compile the
+        whole tree once per invalid schema.) What still fails is taken one error at a time, by
+        its path in the tree; with the path not understood, every entry the meta-schema refuses is
+        replaced."""
+        for attempt in range(len(self.defs) + 2):
             try:
                 return self._validator()
             except ValueError as exc:
+                if attempt == 0:
+                    self._each_alone()
+                    continue
                 path = [str(t) for t in getattr(exc, "instance_path", ())]
                 if len(path) < 2 or path[0] != "$defs" or path[1] not in self.origin or self.defs[path[1]] is True:
                     break
-                self._problem(self.location(path[1], path[2:]), _explained(exc, path))
+                self._problem(path[1], self.location(path[1], path[2:]), _explained(exc, path))
                 self.defs[path[1]] = True
         for name, schema in self.defs.items():
             if not jsonschema_rs.meta.is_valid(schema):
-                self._problem(self.origin[name], "refused by the JSON Schema meta-schema")
+                self._problem(name, self.origin[name], "refused by the JSON Schema meta-schema")
                 self.defs[name] = True
         return self._validator()
+
+    def _each_alone(self) -> None:
+        for name, schema in self.defs.items():
+            if isinstance(schema, bool):
+                continue
+            try:
+                jsonschema_rs.validator_for(_without_refs(schema), validate_formats=True, formats=FORMATS)
+            except ValueError as exc:
+                path = ["$defs", name, *(str(t) for t in getattr(exc, "instance_path", ()))]
+                self._problem(name, self.location(name, path[2:]), _explained(exc, path))
+                self.defs[name] = True
 
     def _validator(self) -> Any:
         everything = {"$defs": self.defs, "properties": {name: {"$ref": f"#/$defs/{name}"} for name in self.defs}}
@@ -302,6 +324,21 @@ class Entry:
 
     def iter_errors(self, value: Any) -> Any:
         return self.everything.iter_errors({self.name: value})
+
+
+def _entry_of(cat: str) -> str:
+    """The entry a pointer in the converted tree is in: /$defs/s3/properties/a → s3."""
+    return cat.split("/", 3)[2]
+
+
+def _without_refs(node: Any) -> Any:
+    """A converted schema with its `$ref`s left out, to compile it alone (the references are
+    entries of their own, compiled alone too)."""
+    if isinstance(node, list):
+        return [_without_refs(item) for item in node]
+    if isinstance(node, dict):
+        return {key: _without_refs(value) for key, value in node.items() if key != "$ref"}
+    return node
 
 
 def _kind(node: Any) -> str:
