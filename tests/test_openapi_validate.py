@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 import yaml
 from openapi_schema_validator import OAS30WriteValidator, oas30_format_checker
@@ -852,6 +853,9 @@ def test_verdicts_and_pointers_agree_with_openapi_schema_validator(body):
     ("bad-ref.yaml", "bad-ref.yaml",
      "/paths/~1pets/post/requestBody/content/application~1json/schema/properties/owner/$ref",
      "a $ref is a reference (a string), got int 5"),
+    # of two, the one the first operation reaches
+    ("two-bad.yaml", "two-bad.yaml", "/components/schemas/First/properties/a/minLength",
+     "minLength: -1 is less than the minimum of 0"),
     # schemas no operation uses are checked too
     ("unused-schema.yaml", "unused-schema.yaml", "/components/schemas/Legacy/properties/code/maxLength",
      "maxLength: -1 is less than the minimum of 0"),
@@ -947,3 +951,38 @@ def test_a_spec_with_a_long_cycle_of_schemas_compiles_quickly(tmp_path):
     assert elapsed < 10, f"{elapsed:.1f} s"
     found = one(validators[5].check({}, {}, {}, b'{"id": 1, "next": {"id": 1, "next": {"id": "x"}}}', JSON))
     assert (found.pointer, found.schema) == ("/next/next/id", "cycle.json#/components/schemas/S7/properties/id/type")
+
+
+def test_many_invalid_schemas_are_found_in_one_pass_and_the_first_reached_is_raised(tmp_path, monkeypatch):
+    """Each operation's schema refers to the next; every other one has a bad pattern, the rest a
+    bad minimum. The first operation's schema is the one named, and finding them all does not
+    compile the whole tree once per invalid schema."""
+    compile_one = jsonschema_rs.validator_for
+    trees: list[int] = []
+
+    def counted(schema: Any, **options: Any) -> Any:
+        if isinstance(schema, dict) and "$defs" in schema:
+            trees.append(len(schema["$defs"]))
+        return compile_one(schema, **options)
+
+    monkeypatch.setattr(jsonschema_rs, "validator_for", counted)
+    count = 400
+    schemas = {f"S{i}": {"type": "object", "properties": {
+        "code": {"type": "string", "pattern": "([" if i % 2 else "^a"},
+        "size": {"type": "integer", "minimum": 0 if i % 2 else "x"},
+        "next": {"$ref": f"#/components/schemas/S{(i + 1) % count}"}}} for i in range(count)}
+    paths = {f"/s{i}": {"post": {"requestBody": {"content": {JSON: {"schema": {"$ref": f"#/components/schemas/S{i}"}}}},
+                                 "responses": {"204": {"description": "ok"}}}} for i in range(count)}
+    doc = {"openapi": "3.0.3", "info": {"title": "bad", "version": "1"}, "paths": paths,
+           "components": {"schemas": schemas}}
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    loaded = load_spec(tmp_path / "bad.json", "bad.json")
+    start = time.perf_counter()
+    with pytest.raises(SpecError) as caught:
+        check_schemas(loaded)
+    elapsed = time.perf_counter() - start
+    assert str(caught.value) == ('bad.json#/components/schemas/S0/properties/size/minimum: not a valid schema: '
+                                 'minimum: "x" is not of type "number"')
+    assert len(loaded.notes) == count
+    assert len(trees) <= 4, trees  # request: refused, then compiled; response: compiled
+    assert elapsed < 5, f"{elapsed:.1f} s"
