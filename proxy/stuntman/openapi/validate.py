@@ -139,11 +139,17 @@ def _request_roots(spec: Spec, op: Operation) -> list[str]:
     return roots
 
 
+def _headers_of(response: dict) -> dict:
+    """A response's headers object ({} if it is not an object: nothing to check)."""
+    headers = response.get("headers")
+    return headers if isinstance(headers, dict) else {}
+
+
 def _response_roots(spec: Spec, op: Operation) -> list[str]:
     roots = []
     for code, response in op.responses.items():
         at = _locate(spec, f"{op.pointer}/responses/{escape(code)}")
-        for name, header in (response.get("headers") or {}).items():
+        for name, header in _headers_of(response).items():
             header_at = _locate(spec, f"{at}/headers/{escape(name)}")
             header = spec.resolve(header)
             if isinstance(header, dict) and "schema" in header:
@@ -798,7 +804,7 @@ class _Response:
     def __init__(self, spec: Spec, key: str, response: dict, at: str, schemas: Compiled):
         self.key = key
         self.headers: list[_Parameter] = []
-        for name, header in (response.get("headers") or {}).items():
+        for name, header in _headers_of(response).items():
             header_at = _locate(spec, f"{at}/headers/{escape(name)}")
             header = spec.resolve(header)
             if not isinstance(header, dict) or name.lower() == "content-type":
