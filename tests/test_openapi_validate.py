@@ -770,6 +770,14 @@ def test_response_bodies():
     assert response("shop30.yaml", "GET /orders/{id}").check(404, {}, b"not found", "text/plain") == []
 
 
+def test_a_headers_entry_that_is_not_an_object_is_not_a_crash(tmp_path):
+    (tmp_path / "h.yaml").write_text('openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths:\n  /a:\n    get:\n'
+                                     '      responses:\n        "200": {description: ok, headers: [X-Bad]}\n')
+    loaded = load_spec(tmp_path / "h.yaml", "h.yaml")
+    check_schemas(loaded)
+    assert ResponseValidator(loaded, loaded.operations[0]).check(200, {}, b"", None) == []
+
+
 def test_a_wildcard_response_media_type():
     check = response("cases30.yaml", "PUT /nodes").check
     assert check(200, {}, b'{"name": "x"}', "application/json") == []
