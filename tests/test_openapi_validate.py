@@ -7,7 +7,6 @@ broken/ for schemas that are not schemas)."""
 from __future__ import annotations
 
 import json
-import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -874,7 +873,7 @@ def test_verdicts_and_pointers_agree_with_openapi_schema_validator(body):
      "a schema is an object, got str 'string'"),
 ])
 def test_an_invalid_schema_is_a_spec_error_naming_file_and_pointer(name, file, where, message):
-    broken = load_spec(SPECS / "broken" / name, name)
+    broken = load_spec(SPECS / "broken" / name, name, strict=False)
     with pytest.raises(SpecError) as caught:
         check_schemas(broken)
     error = caught.value
@@ -883,7 +882,7 @@ def test_an_invalid_schema_is_a_spec_error_naming_file_and_pointer(name, file, w
 
 
 def test_the_corpus_invalid_schema_is_found():
-    broken = load_spec(CORPUS / "broken" / "invalid-schema.yaml", "invalid-schema.yaml")
+    broken = load_spec(CORPUS / "broken" / "invalid-schema.yaml", "invalid-schema.yaml", strict=False)
     with pytest.raises(SpecError) as caught:
         check_schemas(broken)
     assert caught.value.file == "invalid-schema.yaml"
@@ -903,14 +902,14 @@ def test_valid_specs_pass_check_schemas(path):
 def test_validators_of_a_spec_with_an_invalid_schema_still_work():
     """Built without check_schemas, the invalid schema accepts anything (and the notes say so,
     once); the spec's other schemas are still checked."""
-    broken = load_spec(SPECS / "broken" / "bad-other-file.yaml", "bad-other-file.yaml")
+    broken = load_spec(SPECS / "broken" / "bad-other-file.yaml", "bad-other-file.yaml", strict=False)
     with pytest.raises(SpecError):
         check_schemas(broken)  # compiles, and drops what it compiled
     validator = RequestValidator(broken, broken.operations[0])  # compiles again
     assert validator.check({}, {}, {}, b'{"name": "x", "tag": "(((("}', JSON) == []
     assert broken.notes == ["schemas/pet.yaml#/Tag/pattern: not a valid schema (pattern '[a-z' is not a regular "
                             "expression), not validated"]
-    minimum = load_spec(SPECS / "broken" / "bad-minimum.yaml", "bad-minimum.yaml")
+    minimum = load_spec(SPECS / "broken" / "bad-minimum.yaml", "bad-minimum.yaml", strict=False)
     validator = RequestValidator(minimum, minimum.operations[0])
     assert validator.check({}, {"limit": ["-5"]}, {}, b"", None) == []
     assert triples(validator.check({}, {"limit": ["x"]}, {}, b"", None)) == []  # the whole schema is off
@@ -919,7 +918,7 @@ def test_validators_of_a_spec_with_an_invalid_schema_still_work():
 def test_a_ref_that_is_not_a_reference_accepts_anything():
     """(It once became a reference to the root of the compiled tree, which checks an object's
     members named like its entries: {"s0": 1} against entry s0.)"""
-    broken = load_spec(SPECS / "broken" / "bad-ref.yaml", "bad-ref.yaml")
+    broken = load_spec(SPECS / "broken" / "bad-ref.yaml", "bad-ref.yaml", strict=False)
     validator = RequestValidator(broken, broken.operations[0])
     assert validator.check({}, {}, {}, b'{"owner": {"s0": 1, "s1": 1}}', JSON) == []
     assert triples(validator.check({}, {}, {}, b"[]", JSON)) == [
@@ -927,7 +926,7 @@ def test_a_ref_that_is_not_a_reference_accepts_anything():
 
 
 def test_a_valid_schema_next_to_an_invalid_one_is_still_checked():
-    broken = load_spec(SPECS / "broken" / "bad-other-file.yaml", "bad-other-file.yaml")
+    broken = load_spec(SPECS / "broken" / "bad-other-file.yaml", "bad-other-file.yaml", strict=False)
     validator = RequestValidator(broken, broken.operations[0])
     found = one(validator.check({}, {}, {}, b'{"name": 1}', JSON))
     assert (found.pointer, found.schema) == ("/name", "schemas/pet.yaml#/Pet/properties/name/type")
@@ -935,9 +934,20 @@ def test_a_valid_schema_next_to_an_invalid_one_is_still_checked():
 
 # == cost =======================================================================================
 
-def test_a_spec_with_a_long_cycle_of_schemas_compiles_quickly(tmp_path):
+def test_a_spec_with_a_long_cycle_of_schemas_compiles_once_per_direction(tmp_path, monkeypatch):
     """Every schema refers to the next and the last to the first: the whole cycle is reachable
-    from every operation (validator_map_for took minutes for specs of this shape)."""
+    from every operation (validator_map_for, compiling each subschema apart, took minutes for
+    specs of this shape). The spec's schemas are one tree per direction, compiled once, however
+    many operations use them."""
+    compile_one = jsonschema_rs.validator_for
+    trees: list[int] = []
+
+    def counted(schema: Any, **options: Any) -> Any:
+        if isinstance(schema, dict) and "$defs" in schema:
+            trees.append(len(schema["$defs"]))
+        return compile_one(schema, **options)
+
+    monkeypatch.setattr(jsonschema_rs, "validator_for", counted)
     count = 300
     schemas = {f"S{i}": {"type": "object", "required": ["id"], "properties": {
         "id": {"type": "integer", "format": "int32"}, "name": {"type": "string", "nullable": True},
@@ -951,12 +961,11 @@ def test_a_spec_with_a_long_cycle_of_schemas_compiles_quickly(tmp_path):
     doc = {"openapi": "3.0.3", "info": {"title": "cycle", "version": "1"}, "paths": paths,
            "components": {"schemas": schemas}}
     (tmp_path / "cycle.json").write_text(json.dumps(doc))
-    loaded = load_spec(tmp_path / "cycle.json", "cycle.json")
-    start = time.perf_counter()
+    loaded = load_spec(tmp_path / "cycle.json", "cycle.json")  # (its schemas checked: both directions)
     validators = [RequestValidator(loaded, op) for op in loaded.operations]
+    ResponseValidator(loaded, loaded.operations[0])
     check_schemas(loaded)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 10, f"{elapsed:.1f} s"
+    assert len(trees) == 2, trees
     found = one(validators[5].check({}, {}, {}, b'{"id": 1, "next": {"id": 1, "next": {"id": "x"}}}', JSON))
     assert (found.pointer, found.schema) == ("/next/next/id", "cycle.json#/components/schemas/S7/properties/id/type")
 
@@ -984,13 +993,10 @@ def test_many_invalid_schemas_are_found_in_one_pass_and_the_first_reached_is_rai
     doc = {"openapi": "3.0.3", "info": {"title": "bad", "version": "1"}, "paths": paths,
            "components": {"schemas": schemas}}
     (tmp_path / "bad.json").write_text(json.dumps(doc))
-    loaded = load_spec(tmp_path / "bad.json", "bad.json")
-    start = time.perf_counter()
+    loaded = load_spec(tmp_path / "bad.json", "bad.json", strict=False)
     with pytest.raises(SpecError) as caught:
         check_schemas(loaded)
-    elapsed = time.perf_counter() - start
     assert str(caught.value) == ('bad.json#/components/schemas/S0/properties/size/minimum: not a valid schema: '
                                  'minimum: "x" is not of type "number"')
     assert len(loaded.notes) == count
     assert len(trees) <= 4, trees  # request: refused, then compiled; response: compiled
-    assert elapsed < 5, f"{elapsed:.1f} s"

@@ -7,7 +7,8 @@ under `#/x-stuntman-files/<n>`. Serving, validating, generating and diffing then
 of reference, and `Spec.where(pointer)` names the file and pointer a message should show.
 
 Every error (unreadable file, bad YAML, a `$ref` to nothing, an unknown version, a malformed
-paths object) is a `SpecError` naming the file, the JSON pointer (or line) and the cause.
+paths object, a schema that is not a valid schema) is a `SpecError` naming the file, the JSON
+pointer (or line) and the cause.
 """
 from __future__ import annotations
 
@@ -138,6 +139,9 @@ class Spec:
     base_paths: list[str] = field(default_factory=list)  # from servers / basePath ("" for none)
     notes: list[str] = field(default_factory=list)       # what is loaded but not served, and why
     paths: list[Path] = field(default_factory=list)      # every file read (resolved): what to watch
+    # its schemas compiled for validation, per direction (stuntman.openapi.jsonschema.compiled):
+    # checked once at load, then used by every validator of the spec
+    compiled: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def title(self) -> str:
@@ -302,12 +306,19 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def load_spec(path: Path, name: str | None = None, tree: Any = None, confine: Path | None = None) -> Spec:
+def load_spec(path: Path, name: str | None = None, tree: Any = None, confine: Path | None = None,
+              strict: bool = True) -> Spec:
     """Read, bundle and check the spec at path (or the document `tree`, as if it were the file
     at path: an admin API body); SpecError if it cannot be served. With `confine`, no `$ref` may
-    read a file outside that directory (a spec in the stubs directory, or sent to the admin API)."""
+    read a file outside that directory (a spec in the stubs directory, or sent to the admin API).
+    `strict=False` skips compiling its schemas (tests of how validators cope with invalid ones)."""
     with gc_paused():
-        return _load_spec(path, name or str(path), tree, confine)
+        spec = _load_spec(path, name or str(path), tree, confine)
+        if strict:
+            from .validate import check_schemas  # (validate builds on this module)
+
+            check_schemas(spec)  # a schema that is no schema (`type: strin`) is a load error, like a dangling $ref
+        return spec
 
 
 def _load_spec(path: Path, name: str, tree: Any, confine: Path | None) -> Spec:

@@ -31,7 +31,6 @@ What differs from JSON Schema, and how it is converted:
 from __future__ import annotations
 
 import re
-import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -379,16 +378,11 @@ def _exclusive_bounds(out: dict[str, Any]) -> None:
 
 # -- one per spec and direction ----------------------------------------------------------------
 
-# weak: the compiled schemas live as long as a validator uses them (each holds them, and they hold
-# the spec, so an id in a key cannot be reused while its entry is alive)
-_compiled: weakref.WeakValueDictionary[tuple[int, str], Compiled] = weakref.WeakValueDictionary()
-
-
 def compiled(spec: Spec, direction: str, roots: Callable[[], list[str]]) -> Compiled:
     """The spec's compiled schemas for direction (REQUEST or RESPONSE), built on first use from
-    roots() (the bundle pointer of every schema that direction validates)."""
-    key = (id(spec), direction)
-    found = _compiled.get(key)
-    if found is None or found.spec is not spec:
-        found = _compiled[key] = Compiled(spec, direction, roots())
+    roots() (the bundle pointer of every schema that direction validates) and kept with the spec:
+    the check at load compiles them, every validator then uses them."""
+    found = spec.compiled.get(direction)
+    if found is None:
+        found = spec.compiled[direction] = Compiled(spec, direction, roots())
     return found
