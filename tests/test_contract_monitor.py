@@ -6,9 +6,12 @@ blocking it, unless enforcing (400 for a request, 502 for a response). Proxied, 
 replayed and stubbed answers are all judged; stuntman's own answers (faults, errors) are not."""
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import socket
 import textwrap
+import time
 
 import pytest
 from aiohttp import web
@@ -93,10 +96,15 @@ async def _add(request: web.Request) -> web.Response:
     return web.json_response({"id": 9, **body}, status=201)
 
 
+async def _slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(0.3)
+    return web.Response(text="slow")
+
+
 @pytest.fixture
 def shop_upstream():
     SEEN.clear()
-    with serving(("GET", "/api/items/{n}", _item), ("POST", "/api/items", _add)) as url:
+    with serving(("GET", "/api/items/{n}", _item), ("POST", "/api/items", _add), ("GET", "/api/slow", _slow)) as url:
         yield url
 
 
@@ -196,6 +204,25 @@ def test_a_streamed_request_body_is_checked_whole_not_just_what_the_journal_keep
     assert pointers(entry["contract"]["request"]) == [("body", "/qty")]
     # the upstream echoed the bad qty: the response breaks the contract too
     assert pointers(entry["contract"]["response"]) == [("body", "/qty")]
+
+
+def test_a_pipelined_body_that_began_before_its_turn_is_checked_whole(monitored):
+    """The second request's body starts arriving while the first is answered (so it is held),
+    and ends once its own call streams: the check sees both parts, not only the streamed tail."""
+    st = monitored(journal_body_bytes=8)
+    item = json.dumps({"sku": "ABC-1", "qty": 3, "note": "y" * 300}).encode()
+    head = (b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(item))
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.sendall(b"GET /api/slow HTTP/1.1\r\nHost: x\r\n\r\n" + head + item[:100])
+        time.sleep(0.6)  # the first is answered, the second has begun streaming what it has
+        sock.sendall(item[100:])
+        received = b""
+        while received.count(b"HTTP/1.1 ") < 2 or not received.endswith(b"}"):
+            received += sock.recv(65536)
+    assert b"HTTP/1.1 201" in received and [item.decode()] == SEEN
+    report = last_entry(st)["contract"]
+    assert report["request"] == [] and report["valid"] is True
 
 
 def test_wrong_content_type_and_missing_body_are_request_violations(monitored):

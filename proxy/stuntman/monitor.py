@@ -102,16 +102,17 @@ class Watch:
         return self.rules.holds_response
 
     # -- the request ------------------------------------------------------------------------
-    def feed(self, data: bytes, limit: int) -> None:
-        """A piece of a request body streaming upstream."""
+    def feed(self, ex: Exchange, data: bytes, limit: int) -> None:
+        """A piece of a request body streaming upstream (the journal keeps only its start)."""
         if self.overflow:
             return
+        if self.body is None:  # the first piece streamed: what arrived before the call began is whole in ex.body
+            self.body = list(ex.body or ())
+            self.size = sum(map(len, self.body))
         self.size += len(data)
         if self.size > limit:
             self.overflow, self.body = True, None
             self.notes.append(f"request body over {limit} bytes: not checked")
-        elif self.body is None:
-            self.body = [data]
         else:
             self.body.append(data)
 

@@ -88,7 +88,7 @@ class Pipeline:
         if call is not None:  # streaming upstream: keep only what the journal shows
             call.feed(data)
             if ex.watch is not None:  # (and what a monitored contract checks)
-                ex.watch.feed(data, self.settings.max_body_bytes)
+                ex.watch.feed(ex, data, self.settings.max_body_bytes)
             kept = self.server.journal_body_bytes - ex.body_size
             if kept > 0 and ex.body is not None:
                 ex.body.append(data[:kept])
