@@ -344,3 +344,20 @@ def test_enforce_without_monitor_is_a_clear_error(stuntman):
             """})
     [error] = [e for e in caught.value.errors if e.file == "contracts.yaml"]
     assert error.field == "[0].contract" and "monitor: true" in error.message
+
+
+def test_a_monitor_created_through_the_admin_api_watches_until_deleted(stuntman, shop_upstream):
+    import yaml
+
+    st = stuntman({}, upstream=shop_upstream, admin_port=0)
+    call(st.port, "GET", "/api/items/2")
+    assert "contract" not in last_entry(st)
+    status, created = api(st, "POST", "/__admin/contracts", {"spec": yaml.safe_load(SPEC), "name": "shop-api",
+                                                             "monitor": True})
+    assert status == 201 and created["mode"] == "monitor" and created["origin"] == "api"
+    call(st.port, "GET", "/api/items/2")
+    report = last_entry(st)["contract"]
+    assert report["contract"] == "shop-api" and pointers(report["response"]) == [("body", ""), ("body", "/qty")]
+    assert api(st, "DELETE", f"/__admin/contracts/{created['id']}")[0] == 200
+    call(st.port, "GET", "/api/items/2")
+    assert "contract" not in last_entry(st)

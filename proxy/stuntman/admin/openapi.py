@@ -90,12 +90,17 @@ ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"
 CONTRACT = {"type": "object", "required": ["id", "name", "kind", "operations"], "properties": {
     "id": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string", "enum": ["openapi"]},
     "source": {"type": "string"}, "origin": {"type": "string", "enum": ["file", "api"]},
+    "mode": {"type": "string", "enum": ["stub", "monitor"], "description": "served as stubs, or checking the "
+             "traffic other sources answer"},
+    "validate": {"type": "boolean"}, "enforceSecurity": {"type": "boolean"}, "enforce": {"type": "boolean"},
+    "violationHeader": {"type": "boolean"},
     "version": {"type": "string"}, "title": {"type": "string"},
     "basePaths": {"type": "array", "items": {"type": "string"}},
     "notes": {"type": "array", "items": {"type": "string"}},
     "operations": {"type": "array", "items": {"type": "object", "properties": {
         "method": {"type": "string"}, "path": {"type": "string"}, "operationId": {"type": ["string", "null"]},
-        "servedAt": {"type": "array", "items": {"type": "string"}}, "source": {"type": "string"}}}}}}
+        "servedAt": {"type": "array", "items": {"type": "string"}},
+        "monitoredAt": {"type": "array", "items": {"type": "string"}}, "source": {"type": "string"}}}}}}
 CONTRACTS = {"type": "object", "required": ["contracts", "loadErrors"], "properties": {
     "contracts": {"type": "array", "items": CONTRACT}, "meta": OBJECT,
     "loadErrors": {"type": "array", "items": OBJECT}}}
@@ -105,7 +110,8 @@ CONTRACT_BODY = {"required": True, "content": {"application/json": {"schema": {
         "spec": {"type": "object", "description": "the OpenAPI document itself"},
         "id": {"type": "string"}, "name": {"type": "string"}, "basePath": {"type": "string"},
         "seed": {"type": "integer"}, "validate": {"type": "boolean"}, "enforceSecurity": {"type": "boolean"},
-        "priority": {"type": "integer"}}}}}}
+        "priority": {"type": "integer"}, "monitor": {"type": "boolean"}, "enforce": {"type": "boolean"},
+        "violationHeader": {"type": "boolean"}}}}}}
 SESSION = [{"name": "session", "in": "query", "required": False, "schema": {"type": "string"}}]
 
 
@@ -350,12 +356,13 @@ def document() -> dict:
                           {"200": _json(FAULTS)}),
         },
         "/__admin/contracts": {
-            "get": _op("Contracts served as stubs (OpenAPI): their operations, where each is served, and the "
-                       "last reload's errors in their files (`loadErrors`; the previous contract keeps serving)",
+            "get": _op("Contracts (OpenAPI) served as stubs or monitoring traffic: their operations, where each "
+                       "is served or watched, and the last reload's errors in their files (`loadErrors`; the "
+                       "previous contract keeps serving)",
                        {"200": _json(CONTRACTS)}),
             "post": _op("Serve a contract: `{openapi: FILE}` (a spec under the stubs directory) or `{spec: {...}}` "
                         "(the document itself), with the options of a stub file's `contract:` entry (name, "
-                        "basePath, seed, validate, enforceSecurity, priority)",
+                        "basePath, seed, validate, enforceSecurity, priority, monitor, enforce, violationHeader)",
                         {"201": _json(CONTRACT, "Created"), "400": ERROR}, requestBody=CONTRACT_BODY),
         },
         "/__admin/contracts/{id}": {
