@@ -11,6 +11,8 @@ Configurations (fixtures in bench/stubs/openapi/; stuntman on CPU 1, wrk -t1 and
 
   1. stub vs contract, GET /api/v1/users/42:
      stub                 the hand-written stub of the comparison (bench/stubs/stub: bodyFile user.json)
+     stub-template        the same stub with the path as a template, /api/v1/users/{id} (what the
+                          template match costs, apart from the contract)
      contract             --openapi contract.yaml: operation GET /users/{id} (servers: /api/v1) whose
                           example is that same JSON; requests validated (the default)
      contract-novalidate  the same with --no-validate (what the path parameter check costs)
@@ -103,6 +105,7 @@ GOAL_CONTRACT, GOAL_VALIDATE, GOAL_BIG = 1.05, 1.20, 1.05
 # name -> (group, what, stuntman arguments after `run` ({empty}, {big}, {upstream} filled in), method)
 CONFIGS: dict[str, tuple[str, str, str, str]] = {
     "stub": ("1", "hand-written stub (bodyFile user.json)", f"--stubs {HERE}/stubs/stub", "GET"),
+    "stub-template": ("1", "the same stub, path template /api/v1/users/{id}", "--stubs {stubtpl}", "GET"),
     "contract": ("1", "--openapi contract.yaml, example", f"--stubs {{empty}} --openapi {CONTRACT}", "GET"),
     "contract-novalidate": ("1", "--openapi contract.yaml --no-validate",
                             f"--stubs {{empty}} --openapi {CONTRACT} --no-validate", "GET"),
@@ -124,7 +127,9 @@ DEFAULT_INSTR = [c for c in CONFIGS if c != "contract-big"]
 # (numerator, denominator, label, goal or None)
 RATIOS = [
     ("contract", "stub", "contract route (example) / hand-written stub", GOAL_CONTRACT),
+    ("stub-template", "stub", "stub, template path / exact path", None),
     ("contract-novalidate", "stub", "contract route, --no-validate / stub", None),
+    ("contract-novalidate", "stub-template", "contract route, --no-validate / template stub", None),
     ("generated", "stub", "generated (no example) / stub", GOAL_CONTRACT),
     ("contract", "contract-novalidate", "GET validation on / off (path parameter)", None),
     ("post-validate", "post-novalidate", "POST validation on / off", GOAL_VALIDATE),
@@ -152,6 +157,20 @@ def big_spec(path: Path, resources: int) -> Path:
     doc["components"]["schemas"].update(small["components"]["schemas"])
     path.write_text(yaml.dump(doc, Dumper=dumper, sort_keys=False, width=120))
     return path
+
+
+def scratch_dirs(work: Path) -> dict[str, str]:
+    """The directories the configurations' arguments name: an empty --stubs for the contracts, and
+    for stub-template the hand-written stub with its path as a template (what a template route's
+    matching costs, apart from the contract)."""
+    (work / "empty").mkdir()
+    tpl = work / "stub-template"
+    (tpl / "__files").mkdir(parents=True)
+    shutil.copy(FIXTURE, tpl / "__files" / "user.json")
+    (tpl / "users.yaml").write_text(
+        "- name: user\n  request: {method: GET, path: \"/api/v1/users/{id}\"}\n"
+        "  response: {status: 200, headers: {Content-Type: application/json}, bodyFile: __files/user.json}\n")
+    return {"empty": str(work / "empty"), "stubtpl": str(tpl), "upstream": "", "big": ""}
 
 
 def post_lua(work: Path) -> str:
@@ -303,8 +322,7 @@ def upstream_nginx(work: Path) -> tuple[subprocess.Popen, int]:
 
 def cmd_wallclock(args, configs: list[str], work: Path) -> int:
     user = json.loads(Path(FIXTURE).read_bytes())
-    fill = {"empty": str(work / "empty"), "upstream": "", "big": ""}
-    (work / "empty").mkdir()
+    fill = scratch_dirs(work)
     scripts = {"GET": WRK_COUNT, "POST": post_lua(work)}
     nginx = None
     big_info = {}
@@ -480,8 +498,7 @@ def cmd_instructions(args, configs: list[str], work: Path) -> int:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
     low, high = (int(n) for n in args.requests.split(","))
-    fill = {"empty": str(work / "empty"), "upstream": "", "big": ""}
-    (work / "empty").mkdir()
+    fill = scratch_dirs(work)
     if "contract-big" in configs:
         fill["big"] = str(big_spec(work / "big.yaml", args.resources))
     nginx = None
@@ -534,8 +551,7 @@ def cmd_profile(args, configs: list[str], work: Path) -> int:
     the top functions by self time, in µs per request, with file:line."""
     import pstats
 
-    fill = {"empty": str(work / "empty"), "upstream": "", "big": ""}
-    (work / "empty").mkdir()
+    fill = scratch_dirs(work)
     scripts = {"GET": WRK_COUNT, "POST": post_lua(work)}
     if "contract-big" in configs:
         fill["big"] = str(big_spec(work / "big.yaml", args.resources))
