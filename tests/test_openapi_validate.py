@@ -777,6 +777,20 @@ def test_a_headers_entry_that_is_not_an_object_is_not_a_crash(tmp_path):
     assert ResponseValidator(loaded, loaded.operations[0]).check(200, {}, b"", None) == []
 
 
+def test_a_response_header_described_by_content_is_compiled_and_checked(tmp_path):
+    # (vtex.local's specs in APIs.guru: a header with `content` instead of `schema` was a KeyError)
+    (tmp_path / "h.yaml").write_text(
+        'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths:\n  /a:\n    get:\n      responses:\n'
+        '        "200":\n          description: ok\n          headers:\n            X-Count:\n'
+        '              content: {text/plain: {schema: {type: integer, minimum: 1}}}\n')
+    loaded = load_spec(tmp_path / "h.yaml", "h.yaml")
+    check = ResponseValidator(loaded, loaded.operations[0]).check
+    assert check(200, {"x-count": "3"}, b"", None) == []
+    found = one(check(200, {"x-count": "0"}, b"", None))
+    assert found.location == "header.X-Count"
+    assert found.schema == "h.yaml#/paths/~1a/get/responses/200/headers/X-Count/content/text~1plain/schema/minimum"
+
+
 def test_a_wildcard_response_media_type():
     check = response("cases30.yaml", "PUT /nodes").check
     assert check(200, {}, b'{"name": "x"}', "application/json") == []

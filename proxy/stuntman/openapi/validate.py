@@ -154,6 +154,9 @@ def _response_roots(spec: Spec, op: Operation) -> list[str]:
             header = spec.resolve(header)
             if isinstance(header, dict) and "schema" in header:
                 roots.append(_locate(spec, f"{header_at}/schema", final=False))
+            elif isinstance(header, dict):  # a header described by `content` instead, as a parameter may be
+                roots += [_locate(spec, p, final=False) for _, p in _schemas_of(header.get("content"),
+                                                                                f"{header_at}/content")]
         roots += [_locate(spec, p, final=False) for _, p in _schemas_of(response.get("content"), f"{at}/content")]
     return roots
 
