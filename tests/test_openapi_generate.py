@@ -502,3 +502,43 @@ def test_schemas_made_per_call_do_not_grow_the_caches(gen31: Generator, monkeypa
         value = gen31.value(schema, seed)
         assert value["n"] >= seed and not problems(gen31.spec, schema, value)
     assert len(gen31._flat) <= 10
+
+
+# -- found over APIs.guru's corpus (bench/openapi_corpus.py): what the validators refused ---------
+
+def _served(tmp_path: Path, schemas: dict, body: dict, version: str = "3.0.3") -> tuple[Spec, Any]:
+    """A one-operation spec whose 200 answers `body` (a schema), and that operation's ResponseValidator."""
+    from stuntman.openapi.validate import ResponseValidator
+
+    doc = {"openapi": version, "info": {"title": "t", "version": "1"}, "components": {"schemas": schemas},
+           "paths": {"/a": {"get": {"responses": {"200": {"description": "ok", "content": {
+               "application/json": {"schema": body}}}}}}}}
+    (tmp_path / "s.json").write_text(json.dumps(doc))
+    loaded = load_spec(tmp_path / "s.json", "s.json")
+    return loaded, ResponseValidator(loaded, loaded.operations[0])
+
+
+def test_every_format_the_validator_checks_is_generated_valid(tmp_path: Path) -> None:
+    # (azure.com's `format: duration`, gsmtasks' and telnyx's json-pointer were made as plain words)
+    formats = ("duration", "json-pointer", "relative-json-pointer", "uri-template", "regex", "uri",
+               "uri-reference", "iri", "iri-reference", "date-time", "date", "time", "email", "hostname",
+               "idn-hostname", "ipv4", "ipv6", "uuid", "byte")
+    body = {"type": "object", "required": list(formats),
+            "properties": {f: {"type": "string", "format": f} for f in formats}}
+    loaded, validator = _served(tmp_path, {}, body)
+    gen = Generator(loaded)
+    for seed in range(20):
+        value = gen.value(body, seed, use_examples=False)
+        assert validator.check(200, {}, json.dumps(value).encode(), "application/json") == [], value
+
+
+def test_an_example_the_format_refuses_is_not_answered(tmp_path: Path) -> None:
+    # (codat.io: `format: uri-reference, example: /companies/{id}/data`; `{` is not allowed in a URI)
+    body = {"type": "object", "required": ["href", "link"], "properties": {
+        "href": {"type": "string", "format": "uri-reference", "example": "/companies/{id}/data"},
+        "link": {"type": "string", "format": "uri", "example": "https://x.example/a?ref={PNR}"}}}
+    loaded, validator = _served(tmp_path, {}, body)
+    value = Generator(loaded).value(body, 1)
+    assert "{" not in value["href"] and "{" not in value["link"]
+    assert validator.check(200, {}, json.dumps(value).encode(), "application/json") == []
+
