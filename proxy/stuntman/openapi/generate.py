@@ -1313,8 +1313,8 @@ class _Checker:
             return False
 
     def one_of(self, value: Any, schema: dict, direction: str) -> bool:
-        """The value matches exactly one branch of schema's oneOf (or, with a discriminator, the
-        branch the discriminator names)."""
+        """The value matches exactly one branch of schema's oneOf (3.0, with a discriminator: the
+        branch the discriminator names; 3.1: that one, and only that one)."""
         try:
             return self._one_of(value, schema, direction, 0)
         except (KeyError, RecursionError, TypeError, ValueError):
@@ -1467,13 +1467,21 @@ class _Checker:
     def _any_of(self, v: Any, s: dict, d: str, depth: int) -> bool:
         chosen = self._discriminated(v, s, "anyOf")
         if chosen is not _NOTHING:
-            return chosen is not None and self._ok(v, chosen, d, depth + 1)
+            if chosen is None or not self._ok(v, chosen, d, depth + 1):
+                return False
+            if not self.oas31:
+                return True
         return any(self._ok(v, b, d, depth + 1) for b in _list(s["anyOf"]))
 
     def _one_of(self, v: Any, s: dict, d: str, depth: int) -> bool:
+        """3.0: with a discriminator, the branch it names validates the value (other branches may
+        too); 3.1, where the discriminator is an annotation, also exactly one branch matches."""
         chosen = self._discriminated(v, s, "oneOf")
         if chosen is not _NOTHING:
-            return chosen is not None and self._ok(v, chosen, d, depth + 1)
+            if chosen is None or not self._ok(v, chosen, d, depth + 1):
+                return False
+            if not self.oas31:
+                return True
         return sum(1 for b in _list(s["oneOf"]) if self._ok(v, b, d, depth + 1)) == 1
 
     def _discriminated(self, v: Any, s: dict, keyword: str) -> Any:

@@ -22,10 +22,15 @@ What differs from JSON Schema, and how it is converted:
   `exclusiveMinimum`/`exclusiveMaximum` take the number of `minimum`/`maximum`; a `$ref`'s
   siblings are ignored (as 3.0 says). OpenAPI 3.1 schemas are JSON Schema 2020-12 already:
   `$ref` siblings apply.
+- OpenAPI 3.0 (and Swagger 2.0): a `oneOf`/`anyOf` with a `discriminator` is checked as 3.0 says
+  (and openapi-schema-validator does): the value is an object with the discriminator property,
+  and the branch its value names (through `mapping`, else the schema of that name) validates it,
+  whether or not other branches would too (`Cat` and a catch-all `Lizard` both accepting a cat).
+  In 3.1 the discriminator is an annotation: the oneOf is JSON Schema's.
 - Both: `readOnly` properties are not required in requests, `writeOnly` ones not in responses (the
   two directions get a tree each), also when the `required` list is in another allOf member than
-  the property; `discriminator`, `xml`, `example`, `externalDocs` and `x-` extensions are left
-  out (a oneOf with a discriminator is checked as a oneOf); formats are checked (`int32`/`int64`
+  the property; `discriminator` (but for the above), `xml`, `example`, `externalDocs` and `x-`
+  extensions are left out; formats are checked (`int32`/`int64`
   as bounds, `byte` as base64, unknown formats such as `binary` are not checked).
 """
 from __future__ import annotations
@@ -37,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
 
-from .document import SpecError, escape, walk_pointer
+from .document import SpecError, escape, unescape, walk_pointer
 
 if TYPE_CHECKING:
     from .document import Spec
@@ -140,9 +145,49 @@ class Compiled:
                 out[key] = value
         if self.oas30:
             _exclusive_bounds(out)
+            self._discriminated(out, node, at, cat)
         self._int_bounds(out, at, cat)
         self._not_required(out, node)
         return self._nullable_wrap(out, node, cat) if self.oas30 else out
+
+    def _discriminated(self, out: dict[str, Any], node: dict, at: str, cat: str) -> None:
+        """3.0's oneOf/anyOf with a discriminator → an allOf member: an object, with the property,
+        of a known value, and for each value (`mapping`'s, then each `$ref` branch's schema name)
+        `if` the property is that value `then` that schema."""
+        disc = node.get("discriminator")
+        keyword = next((k for k in ("oneOf", "anyOf") if isinstance(node.get(k), list)), None)
+        if keyword is None or not isinstance(disc, dict) or not isinstance(disc.get("propertyName"), str):
+            return
+        prop = disc["propertyName"]
+        named: dict[str, str] = {}  # discriminator value → the bundle $ref of its schema
+        mapping = disc.get("mapping")
+        for value, target in (mapping.items() if isinstance(mapping, dict) else ()):
+            if isinstance(target, str):
+                named[str(value)] = target if target.startswith("#") else f"#/components/schemas/{escape(target)}"
+        for branch in node[keyword]:
+            ref = branch.get("$ref") if isinstance(branch, dict) else None
+            if isinstance(ref, str) and ref.startswith("#"):
+                named.setdefault(unescape(ref.rsplit("/", 1)[-1]), ref)
+        thens = []
+        for value, ref in named.items():
+            try:
+                walk_pointer(self.spec.doc, _canonical(ref[1:]))
+            except (KeyError, IndexError, ValueError):
+                continue  # (a mapping to nothing: no value selects it)
+            thens.append({"if": {"type": "object", "properties": {prop: {"const": value}}, "required": [prop]},
+                          "then": {"$ref": f"#/$defs/{self.entry(_canonical(ref[1:]))}"}})
+        if not thens:
+            return
+        del out[keyword]
+        members = out.setdefault("allOf", [])
+        member = f"{cat}/allOf/{len(members)}"
+        members.append({"type": "object", "required": [prop],
+                        "properties": {prop: {"enum": [t["if"]["properties"][prop]["const"] for t in thens]}},
+                        "allOf": thens})
+        self.renamed[f"{member}/type"] = f"{at}/discriminator"
+        self.renamed[f"{member}/required"] = f"{at}/discriminator/propertyName"
+        self.renamed[f"{member}/properties/{escape(prop)}/enum"] = f"{at}/discriminator/mapping" \
+            if isinstance(mapping, dict) else f"{at}/discriminator"
 
     def _nullable_wrap(self, out: dict[str, Any], node: dict, cat: str) -> dict[str, Any]:
         """3.0 `nullable: true`: null is valid too (type and enum only name what they list; the
