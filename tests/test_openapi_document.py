@@ -323,6 +323,22 @@ def test_a_broken_spec_gets_one_error_naming_the_file_the_place_and_the_cause(na
     assert str(error).startswith(file)
 
 
+def test_an_extension_in_paths_is_not_a_path(tmp_path):
+    # (apicurio.local's registry in APIs.guru: `x-codegen-contextRoot` next to the paths was refused as
+    # a path not starting with '/'; the Paths object may hold specification extensions)
+    (tmp_path / "x.yaml").write_text('openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths:\n'
+                                     '  x-codegen-contextRoot: /apis/registry/v2\n'
+                                     '  /a: {get: {responses: {"200": {description: ok}}}}\n')
+    spec = load_spec(tmp_path / "x.yaml")
+    assert [op.label for op in spec.operations] == ["GET /a"]
+    (tmp_path / "y.yaml").write_text('openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths:\n'
+                                     '  a: {get: {responses: {"200": {description: ok}}}}\n')
+    with pytest.raises(SpecError) as caught:
+        load_spec(tmp_path / "y.yaml")
+    error = caught.value
+    assert error.where == "/paths/a" and "must start with '/'" in error.message
+
+
 def test_an_invalid_schema_is_refused():
     error = refuse(BROKEN / "invalid-schema.yaml")
     assert error.file == "broken/invalid-schema.yaml" and "not a valid schema" in error.message

@@ -387,6 +387,8 @@ def _list_operations(spec: Spec) -> None:
     default_security = doc.get("security") or []
     for template, item in paths.items():
         at = pointer("paths", template)
+        if str(template).startswith("x-"):  # a specification extension: the Paths object may have them
+            continue
         if not str(template).startswith("/"):
             raise SpecError(spec.file, at, "a path must start with '/'")
         for _ in range(64):  # a path item in another file: the operations' pointers are where it is
