@@ -66,12 +66,12 @@ class Pipeline:
                     and not self._declared_too_large(ex):
                 ex.phase = "route"  # enforcing: the request is checked whole before it goes anywhere
                 return
-        if table.any_needs_body and needs_body(ex):
+        # (a request with no body, or all of it in, can be matched now: route() handles too_large)
+        if table.any_needs_body and (ex.too_large or ex.has_body and not ex.complete) and needs_body(ex):
             if ex.too_large or self._declared_too_large(ex):  # (not waiting for bytes it won't keep)
                 return self.too_large(ex)
-            if not ex.complete:
-                ex.phase = "route"  # matching needs the body: route() runs when it is in
-                return
+            ex.phase = "route"  # matching needs the body: route() runs when it is in
+            return
         self.route(ex)
 
     def _declared_too_large(self, ex: Exchange) -> bool:

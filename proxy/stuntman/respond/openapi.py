@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 PROBLEM = b"application/problem+json"
 CACHE_ENTRIES = 1024  # answers kept per operation (then the cache starts over)
+NO_PREFERENCES = Preferences()
 SECURITY_HEADER = b"x-stuntman-security"  # names the unmet requirement when it is not enforced
 
 
@@ -62,7 +63,7 @@ class ServedContract:
 
 
 class OperationResponder(WholeResponse):
-    __slots__ = ("contract", "op", "names", "validator", "pairing", "needs_body", "cache", "label")
+    __slots__ = ("contract", "op", "names", "validator", "pairing", "needs_body", "cache", "label", "success")
 
     def __init__(self, contract: ServedContract, op: Operation, names: dict[str, str]):
         self.contract, self.op = contract, op
@@ -76,11 +77,13 @@ class OperationResponder(WholeResponse):
         self.pairing = Pairing(contract.spec, op)
         self.needs_body = self.validator is not None or bool(self.pairing)
         self.cache: dict[tuple, Response] = {}
+        self.success = first_success(op)  # the response answered when nothing else is asked for
 
     def respond(self, ex, state) -> Response:
         contract, op = self.contract, self.op
         query = ex.query
-        params = {self.names.get(k, k): v for k, v in ex.params.items()} if ex.params else {}
+        names = self.names
+        params = {names.get(k, k): v for k, v in ex.params.items()} if names else ex.params  # (never mutated)
         headers = ex.headers
         extra: list[tuple[bytes, bytes]] = []
         if op.security:  # enforced, it comes first, as a real server authenticates before it validates
@@ -95,7 +98,7 @@ class OperationResponder(WholeResponse):
             if problem is not None:
                 return problem
         prefs = preferences(headers.get("prefer"), query) if "prefer" in headers or "__" in ex.query_string \
-            else Preferences()
+            else NO_PREFERENCES
         example = prefs.example
         if example is None and self.pairing:
             example = self.pairing.find(json_body(ex.body_bytes), params, query, headers)
@@ -108,7 +111,7 @@ class OperationResponder(WholeResponse):
                 return _problem(404, "No response defined", f"{op.label} declares no response {prefs.code} "
                                 f"(declared: {', '.join(op.responses) or 'none'})")
         else:
-            key = first_success(op)
+            key = self.success
             if key is None:
                 return _problem(500, "No response defined", f"{op.label} declares no responses")
         return self._answer(ex, params, key, example, prefs, extra)
@@ -123,7 +126,7 @@ class OperationResponder(WholeResponse):
         return first_success(self.op) or keys[0]
 
     def _invalid(self, ex, params: dict[str, str], query: dict[str, list[str]]) -> Response | None:
-        if any(name in query for name in PREFER_QUERY):
+        if "__" in ex.query_string and any(name in query for name in PREFER_QUERY):
             query = {k: v for k, v in query.items() if k not in PREFER_QUERY}
         headers = ex.headers
         violations = self.validator.check(params, query, headers, ex.body_bytes, headers.get("content-type"))
@@ -137,18 +140,20 @@ class OperationResponder(WholeResponse):
 
     def _answer(self, ex, params: dict[str, str], key: str, example: str | None, prefs: Preferences,
                 extra: list[tuple[bytes, bytes]]) -> Response:
-        response = self.op.responses[key]
-        content = response.get("content") or {}
-        media_type = accepted(ex.headers.get("accept"), list(content)) if content else None
-        if content and media_type is None:
-            return _problem(406, "Not Acceptable", f"{self.op.label} answers {', '.join(content)}; "
-                            f"the request accepts {ex.headers.get('accept')}")
-        status = status_of(key, prefs.code)
-        cache_key = (key, status, media_type, example, ex.path) if not prefs.dynamic else None
-        if cache_key is not None and not extra:
+        accept = ex.headers.get("accept")
+        # the answer depends on nothing else (a generated one is seeded by the path), unless dynamic
+        cache_key = (key, prefs.code, accept, example, ex.path) if not (prefs.dynamic or extra) else None
+        if cache_key is not None:
             cached = self.cache.get(cache_key)
             if cached is not None:
                 return cached
+        response = self.op.responses[key]
+        content = response.get("content") or {}
+        media_type = accepted(accept, list(content)) if content else None
+        if content and media_type is None:
+            return _problem(406, "Not Acceptable", f"{self.op.label} answers {', '.join(content)}; "
+                            f"the request accepts {accept}")
+        status = status_of(key, prefs.code)
         seed: Any = (random.getrandbits(64) if prefs.dynamic
                      else f"{self.contract.seed}:{ex.method if ex.method != 'HEAD' else 'GET'}:{ex.path}")
         body = b""
@@ -170,8 +175,8 @@ class OperationResponder(WholeResponse):
             headers.append((b"content-type", media_type.encode("latin-1", "replace")))
         headers += self._headers(response, seed, prefs)
         headers += extra
-        answer = Response(status, headers, body, dated=True, cacheable=cache_key is not None and not extra)
-        if cache_key is not None and not extra:
+        answer = Response(status, headers, body, dated=True, cacheable=cache_key is not None)
+        if cache_key is not None:
             if len(self.cache) >= CACHE_ENTRIES:
                 self.cache.clear()
             self.cache[cache_key] = answer
