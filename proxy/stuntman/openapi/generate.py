@@ -25,7 +25,7 @@ import re
 import string
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
 from functools import lru_cache
@@ -43,6 +43,10 @@ _INT64 = (-(2**63), 2**63 - 1)
 _ATTEMPTS = 4          # whole values made again (from another seed) before giving up
 _CACHE_LIMIT = 20_000  # schema objects whose flattening is kept (a spec has fewer)
 _DEPTH_SLACK = 12      # levels past max_depth a required chain may still go before it is cut
+# values made in one value() call before the rest is made as past max_depth (required properties
+# and minItems only): a spec whose objects each have dozens of optional object properties (Stripe's
+# charge: 800 KB and 1.2 s at depth 6) gets a body of tens of KB
+_SIZE_BUDGET = 2_000
 _ANY_TYPES = ("string", "integer", "boolean", "object", "array", "number", "null")
 
 
@@ -71,6 +75,7 @@ class _Call:
     direction: str
     hints: Mapping[str, str]
     use_examples: bool
+    made: list[int] = field(default_factory=lambda: [0])  # values made so far (shared by copies of the call)
 
 
 @dataclass
@@ -218,7 +223,8 @@ class Generator:
             return self._from_enum(parts, call)
         if facts.choice is not None:
             return self._choose(parts, *facts.choice, call, depth, name, forced)
-        types = facts.types_deep if depth >= self.max_depth else facts.types
+        call.made[0] += 1
+        types = facts.types_deep if self._deep(depth, call) else facts.types
         if not facts.nots:
             return self._typed(types[0], parts, facts, call, depth, name, forced, self_ref)
         for kind in types * 2:  # `not`: best effort, each allowed type tried twice
@@ -226,6 +232,10 @@ class Generator:
             if not any(self.checker.conforms(value, n, call.direction) for n in facts.nots):
                 return value
         raise GenerateError(parts[0].at, "no value found outside `not`")
+
+    def _deep(self, depth: int, call: _Call) -> bool:
+        """Past max_depth, or past the size budget: make what is required only."""
+        return depth >= self.max_depth or call.made[0] > _SIZE_BUDGET
 
     def _facts_of(self, parts: list[_Part]) -> _Facts:
         key = tuple((id(p.schema), p.done) for p in parts)
@@ -318,7 +328,7 @@ class Generator:
             raise GenerateError(part.at, f"an empty {keyword}")
         start = call.rng.randrange(len(branches))
         order = [(start + i) % len(branches) for i in range(len(branches))]
-        if depth >= self.max_depth:  # recursion: the branches that end soonest first
+        if self._deep(depth, call):  # recursion: the branches that end soonest first
             order.sort(key=lambda i: self._weight(branches[i]))
         else:  # a null branch last: a value is more useful than none
             order.sort(key=lambda i: self._only_null(branches[i]))
@@ -394,7 +404,7 @@ class Generator:
     def _object(self, parts: list[_Part], call: _Call, depth: int, forced: dict[str, Any] | None,
                 self_ref: str | None) -> dict:
         plan = self._plan(parts, call.direction)
-        deep = depth >= self.max_depth
+        deep = self._deep(depth, call)
         lowest, highest = plan.lowest, plan.highest
         if highest is not None and len(plan.must) > highest:
             raise GenerateError(plan.at, f"{len(plan.must)} required properties but maxProperties {highest}")
@@ -569,7 +579,7 @@ class Generator:
             highest = closed if highest is None else min(highest, closed)
         if highest is not None and lowest > highest:
             raise GenerateError(at, f"minItems {lowest} > maxItems {highest}")
-        if depth >= self.max_depth:
+        if self._deep(depth, call):
             count = lowest
         else:
             base = max(lowest, 1)
@@ -599,7 +609,7 @@ class Generator:
         """One item (different from those before when unique), _NOTHING when none could be made."""
         for attempt in range(12 if unique else 1):
             if attempt == 1:  # the example or first enum value is taken: vary from now on
-                call = _Call(call.rng, call.direction, call.hints, use_examples=False)
+                call = _Call(call.rng, call.direction, call.hints, use_examples=False, made=call.made)
             try:
                 value = self._generate(item_parts, call, depth + 1, None, self_ref=self_ref)
             except GenerateError:
