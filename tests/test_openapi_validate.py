@@ -826,6 +826,31 @@ def test_a_response_header_described_by_content_is_compiled_and_checked(tmp_path
     assert found.schema == "h.yaml#/paths/~1a/get/responses/200/headers/X-Count/content/text~1plain/schema/minimum"
 
 
+def test_a_valid_pattern_too_big_for_the_rust_engine_loads_and_is_checked(tmp_path):
+    # (adyen.com's `^.{0,262144}$`, seldon.local's `^.{1,2097152}`, amazonaws.com's `\\S{1,8192}` and
+    # lone surrogates in a class: ECMA-262 patterns jsonschema-rs's regex engine refuses; they were
+    # refused as "not a regular expression")
+    def spec_with(pattern: str) -> Spec:
+        doc = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {"/a": {"get": {"responses": {
+            "200": {"description": "ok", "content": {JSON: {"schema": {
+                "type": "object", "properties": {"note": {"type": "string", "pattern": pattern}}}}}}}}}}}
+        (tmp_path / "p.json").write_text(json.dumps(doc))
+        return load_spec(tmp_path / "p.json", "p.json")
+
+    at = "p.json#/paths/~1a/get/responses/200/content/application~1json/schema/properties/note/pattern"
+    for pattern, good, bad in [("^.{0,262144}$", "x" * 1000, "x" * 262145), ("^\\S{1,8192}$", "abc", "a b"),
+                               ("^[\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDBFF-\\uDC00\\uDFFF]*$", "ok", "\x01")]:
+        loaded = spec_with(pattern)
+        check = ResponseValidator(loaded, loaded.operations[0]).check
+        assert check(200, {}, json.dumps({"note": good}).encode(), JSON) == []
+        found = one(check(200, {}, json.dumps({"note": bad}).encode(), JSON))
+        assert (found.pointer, found.schema) == ("/note", at)
+    # what is not ECMA-262 stays refused (Java's \\p{XDigit}; a range from a class, [\\w-.])
+    for pattern in ("^\\p{XDigit}{8}$", "^[\\w-.]+$"):
+        with pytest.raises(SpecError, match="is not a regular expression"):
+            spec_with(pattern)
+
+
 def test_a_wildcard_response_media_type():
     check = response("cases30.yaml", "PUT /nodes").check
     assert check(200, {}, b'{"name": "x"}', "application/json") == []

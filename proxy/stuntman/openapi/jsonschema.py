@@ -32,12 +32,15 @@ What differs from JSON Schema, and how it is converted:
   the property; `discriminator` (but for the above), `xml`, `example`, `externalDocs` and `x-`
   extensions are left out; formats are checked (`int32`/`int64`
   as bounds, `byte` as base64, unknown formats such as `binary` are not checked).
+- A `pattern` that is valid ECMA-262 but too big for jsonschema-rs's regex engine (`.{0,262144}`)
+  or holding lone surrogates is checked with Python's re instead (the keyword `x-stuntman-pattern`).
 """
 from __future__ import annotations
 
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
@@ -68,6 +71,59 @@ def _is_base64(value: str) -> bool:
 
 
 FORMATS = {"byte": _is_base64}
+PATTERN = "x-stuntman-pattern"  # a `pattern` jsonschema-rs cannot compile but ECMA-262 allows
+
+
+class _PythonPattern:
+    """`pattern`, checked with Python's re: for the valid ECMA-262 patterns the Rust regex engine
+    refuses (a counted repetition past its size limit, `.{0,262144}` or `\\S{1,8192}`; a lone
+    surrogate in a class, `[\\uD800-\\uDFFF]`)."""
+
+    def __init__(self, parent: dict, value: str, path: Any):
+        self.pattern = value
+        self.compiled = re.compile(_python_regex(value))
+
+    def validate(self, instance: Any) -> None:
+        if isinstance(instance, str) and self.compiled.search(instance) is None:
+            raise ValueError(f'"{instance[:40]}" does not match "{self.pattern[:80]}"')
+
+
+KEYWORDS = {PATTERN: _PythonPattern}
+_BIG_REPEAT = re.compile(r"\{(\d+)(,?)(\d*)\}")
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _python_regex(pattern: str) -> str:
+    """ECMA-262's named groups as Python spells them."""
+    return re.sub(r"\\k<(\w+)>", r"(?P=\1)", re.sub(r"\(\?<(?![=!])", "(?P<", pattern))
+
+
+@lru_cache(maxsize=1024)
+def _too_big_for_rust(pattern: str) -> bool:
+    """The pattern is refused by jsonschema-rs only for its engine's limits: with its counted
+    repetitions capped at 1,000 and its surrogate escapes replaced, jsonschema-rs takes it (so the
+    syntax is sound), and Python's re compiles it as written. Patterns that are not ECMA-262
+    (`\\p{XDigit}`, `[\\w-.]`, `{1-35}`) stay refused."""
+    if _rust_compiles(pattern):
+        return False
+    capped = _BIG_REPEAT.sub(lambda m: "{" + str(min(int(m[1]), 1000)) + m[2]
+                             + (str(min(int(m[3]), 1000)) if m[3] else "") + "}", pattern)
+    capped = _SURROGATE.sub(r"\\uFFFD", capped)
+    if capped == pattern or not _rust_compiles(capped):
+        return False
+    try:
+        re.compile(_python_regex(pattern))
+    except (re.error, OverflowError, RecursionError):
+        return False
+    return True
+
+
+def _rust_compiles(pattern: str) -> bool:
+    try:
+        jsonschema_rs.validator_for({"pattern": pattern})
+    except ValueError:
+        return False
+    return True
 
 
 class Compiled:
@@ -141,6 +197,9 @@ class Compiled:
             elif key in _MAP and isinstance(value, dict):
                 out[key] = {k: self._convert(v, f"{sub}/{escape(str(k))}", f"{csub}/{escape(str(k))}")
                             for k, v in value.items()}
+            elif key == "pattern" and isinstance(value, str) and _too_big_for_rust(value):
+                out[PATTERN] = value  # checked by Python's re instead (_PythonPattern)
+                self.renamed[f"{cat}/{PATTERN}"] = sub
             else:
                 out[key] = value
         if self.oas30:
@@ -322,7 +381,8 @@ class Compiled:
             if isinstance(schema, bool):
                 continue
             try:
-                jsonschema_rs.validator_for(_without_refs(schema), validate_formats=True, formats=FORMATS)
+                jsonschema_rs.validator_for(_without_refs(schema), validate_formats=True, formats=FORMATS,
+                                            keywords=KEYWORDS)
             except ValueError as exc:
                 path = ["$defs", name, *(str(t) for t in getattr(exc, "instance_path", ()))]
                 self._problem(name, self.location(name, path[2:]), _explained(exc, path))
@@ -330,7 +390,7 @@ class Compiled:
 
     def _validator(self) -> Any:
         everything = {"$defs": self.defs, "properties": {name: {"$ref": f"#/$defs/{name}"} for name in self.defs}}
-        return jsonschema_rs.validator_for(everything, validate_formats=True, formats=FORMATS)
+        return jsonschema_rs.validator_for(everything, validate_formats=True, formats=FORMATS, keywords=KEYWORDS)
 
     # -- using ---------------------------------------------------------------------------------
 
