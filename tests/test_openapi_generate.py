@@ -588,3 +588,17 @@ def test_a_body_of_many_optional_nested_objects_stays_small_and_valid(tmp_path: 
     assert len(text) < 200_000 and elapsed < 2.0, (len(text), elapsed)  # 12^6 objects without the budget
     assert len(value) > 1  # the top levels still have their optional properties
     assert validator.check(200, {}, text.encode(), "application/json") == []
+
+
+def test_unicode_property_classes_in_patterns(tmp_path: Path) -> None:
+    # (amazonaws.com's tags, `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`: jsonschema-rs checks \p{..}, Python's re
+    # cannot read it, so no string was made: "not a regular expression this generator reads")
+    patterns = [r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$", r"^[-._\p{L}\p{N}]+$", r"[\p{L}\p{M}\p{S}\p{N}\p{P}]+",
+                r"^\P{C}*$", r"^\p{Lu}\p{Ll}+$"]
+    body = {"type": "object", "required": [f"p{i}" for i in range(len(patterns))],
+            "properties": {f"p{i}": {"type": "string", "pattern": p, "minLength": 1} for i, p in enumerate(patterns)}}
+    loaded, validator = _served(tmp_path, {}, body)
+    gen = Generator(loaded)
+    for seed in range(10):
+        value = gen.value(body, seed, use_examples=False)
+        assert validator.check(200, {}, json.dumps(value).encode(), "application/json") == [], value

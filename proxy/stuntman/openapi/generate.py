@@ -24,6 +24,7 @@ import random
 import re
 import string
 import uuid
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -1121,7 +1122,9 @@ _CATEGORIES = {
 def _compiled(pattern: str) -> re.Pattern[str] | None:
     for source in (pattern, _from_ecma(pattern)):
         try:
-            return re.compile(source)
+            with warnings.catch_warnings():  # (FutureWarning: "possible nested set", for `[[` in a class)
+                warnings.simplefilter("ignore")
+                return re.compile(source)
         except (re.error, OverflowError, RecursionError):
             continue
     return None
@@ -1133,15 +1136,55 @@ def _search(pattern: str, text: str) -> bool:
 
 
 def _from_ecma(pattern: str) -> str:
-    """ECMA-262 group syntax Python spells differently: (?<name>...) and \\k<name>."""
-    return re.sub(r"\\k<(\w+)>", r"(?P=\1)", re.sub(r"\(\?<(?![=!])", "(?P<", pattern))
+    """ECMA-262 syntax Python spells differently or lacks: (?<name>...), \\k<name>, and Unicode
+    property classes (\\p{L}), as the ASCII (or combining) characters of that property: a subset,
+    so what matches here matches the real class too (the validators check with it)."""
+    pattern = re.sub(r"\\k<(\w+)>", r"(?P=\1)", re.sub(r"\(\?<(?![=!])", "(?P<", pattern))
+    return _ascii_properties(pattern) if "\\p" in pattern or "\\P" in pattern else pattern
+
+
+_PROPERTIES = {  # a Unicode general category → some of its characters, as a class body
+    "L": "a-zA-Z", "Letter": "a-zA-Z", "Lu": "A-Z", "Ll": "a-z", "N": "0-9", "Nd": "0-9", "Number": "0-9",
+    "Z": " ", "Zs": " ", "M": "\\u0300-\\u036f", "Mn": "\\u0300-\\u036f", "S": "$+<=>^`|~", "Sm": "+<=>|~",
+    "P": "!\"#%&'()*,\\-./:;?@\\[\\\\\\]_{}", "C": "\\x00-\\x1f\\x7f", "Cc": "\\x00-\\x1f\\x7f",
+}
+_PROPERTY = re.compile(r"\\([pP])\{([A-Za-z_]+)\}")
+
+
+def _ascii_properties(pattern: str) -> str:
+    """\\p{X} as [chars] (in a class: chars), \\P{X} as [^chars] (not in a class: left as is, so
+    the pattern stays unread)."""
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            found = _PROPERTY.match(pattern, i)
+            if found and found[2] in _PROPERTIES and not (in_class and found[1] == "P"):
+                body = _PROPERTIES[found[2]]
+                out.append(body if in_class else (f"[{body}]" if found[1] == "p" else f"[^{body}]"))
+                i = found.end()
+                continue
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class:
+            in_class = False
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 @lru_cache(maxsize=256)
 def _parsed(pattern: str) -> Any:
     for source in (pattern, _from_ecma(pattern)):
         try:
-            return _sre.parse(source)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return _sre.parse(source)
         except (re.error, OverflowError, RecursionError):
             continue
     return None
