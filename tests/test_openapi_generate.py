@@ -602,3 +602,18 @@ def test_unicode_property_classes_in_patterns(tmp_path: Path) -> None:
     for seed in range(10):
         value = gen.value(body, seed, use_examples=False)
         assert validator.check(200, {}, json.dumps(value).encode(), "application/json") == [], value
+
+
+def test_a_required_property_whose_flag_is_behind_all_of_is_made(tmp_path: Path) -> None:
+    # (atlassian.com's jira: `position: {allOf: [$ref: Position], readOnly: true}`, Position
+    # `writeOnly`: the validators keep it required in a response, the generator left it out)
+    schemas = {"Position": {"type": "object", "writeOnly": True, "properties": {"row": {"type": "integer"}}},
+               "Gadget": {"type": "object", "required": ["id", "position"], "additionalProperties": False,
+                          "properties": {"id": {"type": "integer"},
+                                         "position": {"allOf": [{"$ref": "#/components/schemas/Position"}]}}}}
+    body = {"$ref": "#/components/schemas/Gadget"}
+    loaded, validator = _served(tmp_path, schemas, body)
+    value = Generator(loaded).value(body, 1, use_examples=False)
+    assert "position" in value
+    assert validator.check(200, {}, json.dumps(value).encode(), "application/json") == []
+

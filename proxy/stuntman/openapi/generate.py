@@ -543,14 +543,15 @@ class Generator:
         return out
 
     def _flagged(self, schema: Any, flag: str) -> bool:
-        """readOnly/writeOnly on the property's schema, or on what it refers to."""
+        """readOnly/writeOnly on the property's schema, or on what its $ref (chain) reaches: as
+        the validators read it (not through allOf: there the property stays required)."""
         seen = 0
         while isinstance(schema, dict) and seen < 16:
             if schema.get(flag) is True:
                 return True
             ref = schema.get("$ref")
             if not isinstance(ref, str):
-                return any(self._flagged(b, flag) for b in _list(schema.get("allOf")))
+                return False
             schema = self._target(ref, "")
             seen += 1
         return False
