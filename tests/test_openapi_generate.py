@@ -617,3 +617,14 @@ def test_a_required_property_whose_flag_is_behind_all_of_is_made(tmp_path: Path)
     assert "position" in value
     assert validator.check(200, {}, json.dumps(value).encode(), "application/json") == []
 
+
+def test_a_discriminator_name_the_property_does_not_allow_is_not_forced(tmp_path: Path) -> None:
+    # (azure.com's alertsMetaDataProperties: `discriminator: metadataIdentifier`, whose enum is
+    # [MonitorServiceList]; the schema's own name was put there)
+    schemas = {"Props": {"type": "object", "required": ["kind"], "discriminator": {"propertyName": "kind"},
+                         "properties": {"kind": {"type": "string", "enum": ["MonitorServiceList"]}}}}
+    body = {"type": "object", "properties": {"props": {"$ref": "#/components/schemas/Props"}}}
+    loaded, validator = _served(tmp_path, schemas, body)
+    value = Generator(loaded).value(body, 1, use_examples=False)
+    assert value["props"]["kind"] == "MonitorServiceList"
+    assert validator.check(200, {}, json.dumps(value).encode(), "application/json") == []

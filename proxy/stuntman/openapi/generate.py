@@ -416,7 +416,10 @@ class Generator:
         wanted = dict(forced or {})
         if self_ref is not None:
             for prop, disc in plan.discriminators:
-                wanted.setdefault(prop, _discriminator_value(disc, self_ref))
+                named = _discriminator_value(disc, self_ref)
+                prop_parts = plan.values.get(prop)
+                if prop_parts is None or self._fits(named, prop_parts, call):  # (not when its enum excludes the name)
+                    wanted.setdefault(prop, named)
         result: dict[str, Any] = {}
         for key in plan.order:
             if key in chosen:
