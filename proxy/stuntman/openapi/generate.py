@@ -1135,8 +1135,24 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
 
 
 def _search(pattern: str, text: str) -> bool:
+    """The pattern finds text, as the validators decide it: with jsonschema-rs (linear time, so a
+    spec's pattern that backtracks catastrophically in Python's re cannot hang generation), else
+    (a pattern its engine refuses) with Python's re."""
+    found = _rust_pattern(pattern)
+    if found is not None:
+        return bool(found(text))
     compiled = _compiled(pattern)
     return compiled is not None and compiled.search(text) is not None
+
+
+@lru_cache(maxsize=1024)
+def _rust_pattern(pattern: str) -> Any:
+    import jsonschema_rs
+
+    try:
+        return jsonschema_rs.validator_for({"pattern": pattern}).is_valid
+    except ValueError:
+        return None
 
 
 def _from_ecma(pattern: str) -> str:
