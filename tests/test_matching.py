@@ -472,6 +472,26 @@ def test_a_declared_body_over_the_limit_on_a_body_route_is_413_before_the_body_a
         assert sock.recv(4096).startswith(b"HTTP/1.1 413")
 
 
+def test_a_body_over_the_limit_on_a_route_that_answers_with_it_is_413(stuntman):
+    """A template that reads the body cannot render a body that was let go: 413, whether the
+    Content-Length says so up front or the body turns out too long (chunked)."""
+    import socket
+
+    st = stuntman({"m.yaml": """
+        - request: {method: POST, path: /echo}
+          response: {body: "got {{body}}"}
+    """}, max_body_bytes=1000)
+    status, _, body = call(st.port, "POST", "/echo", body=b"small")
+    assert (status, body) == (200, b"got small")
+    with socket.create_connection(("127.0.0.1", st.port), timeout=3) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 413")
+    with socket.create_connection(("127.0.0.1", st.port), timeout=3) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     + b"800\r\n" + b"x" * 2048 + b"\r\n0\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 413")
+
+
 NEAR_STUBS = """
     - name: list-orders
       request: {method: GET, path: /api/orders}

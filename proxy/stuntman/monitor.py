@@ -48,6 +48,7 @@ class OperationWatch:
         self.enforce, self.header = enforce, header
         self.holds_response = enforce or header  # the verdict is needed before the response head
     needs_body = False  # (a Route's action: the monitor never makes matching wait)
+    delegates = False
 
 
 class Monitor:

@@ -188,6 +188,9 @@ class Pipeline:
                 ex.keep_alive = False
                 return self.respond_now(ex, Response.text(413, "stuntman: request body too large to forward\n"))
             responder.start(ex, self)
+        elif responder.needs_body and ex.has_body and \
+                (ex.too_large or not ex.complete and self._declared_too_large(ex)):
+            self.too_large(ex)  # it answers with the body, and the body will not be kept
         else:
             self._when_read(ex)
 
@@ -199,6 +202,8 @@ class Pipeline:
 
     def answer(self, ex: Exchange) -> None:
         """Make the whole response (the request is read) and carry out the plan on it."""
+        if ex.too_large and ex.responder is not None and ex.responder.needs_body:  # its body was let go
+            return self.too_large(ex)
         if ex.plan is not None:
             return self._answer_with_faults(ex, ex.plan)
         self.respond_now(ex, self._render(ex))

@@ -35,7 +35,9 @@ class Route(RequestMatcher):
         self.action = action
         self.faults = faults                # its own, compiled (stuntman.faults.kinds)
         self.fault_headers = fault_headers  # honours X-Stuntman-Delay-Ms/-Abort (None: the global flag)
-        self.needs_body = self.needs_body or action.needs_body
+        # matching waits for the body if the matcher reads it, or a source that picks among routes
+        # (a replay) does; a source that only answers with it is called once the request is read anyway
+        self.needs_body = self.needs_body or (action.needs_body and action.delegates)
         self.rank = 0
 
 
