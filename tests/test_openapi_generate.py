@@ -641,3 +641,16 @@ def test_a_pattern_that_backtracks_catastrophically_does_not_hang(tmp_path: Path
     assert time.perf_counter() - start < 2.0
     assert value["code"] != "a" * 40 + "!"  # the example does not fit: a value is made
     assert validator.check(200, {}, json.dumps(value).encode(), "application/json") == []
+
+
+def test_a_pattern_with_surrogates_makes_strings_a_body_can_carry(tmp_path: Path) -> None:
+    # (amazonaws.com's emr specs: [\u0020-\uD7FF\uE000-\uFFFD\uD800\uDBFF-\uDC00\uDFFF]*; a lone
+    # surrogate made the body impossible to encode as UTF-8: the responder raised)
+    pattern = "^[\\uD800\\uDBFF-\\uDC00\\uDFFF\\u0100-\\u0180]+$"
+    body = {"type": "object", "required": ["s"], "properties": {"s": {"type": "string", "pattern": pattern}}}
+    loaded, validator = _served(tmp_path, {}, body)
+    gen = Generator(loaded)
+    for seed in range(10):
+        value = gen.value(body, seed, use_examples=False)
+        encoded = json.dumps(value, ensure_ascii=False).encode()  # no UnicodeEncodeError
+        assert validator.check(200, {}, encoded, "application/json") == []

@@ -1351,11 +1351,11 @@ def _freeze(items: Any) -> tuple:
 @lru_cache(maxsize=1024)
 def _class_chars(items: tuple) -> str:
     """The characters a class ([a-z0-9_], \\d, [^/]) admits, from printable ASCII (plus the
-    start of any range outside it)."""
+    start of any range outside it; never a surrogate, which no UTF-8 body can carry)."""
     negate = any(op == "NEGATE" for op, _ in items)
     extra = "".join(chr(c) for op, av in items if op == "RANGE" and av[0] > 126
-                    for c in range(av[0], min(av[1], av[0] + 32) + 1))
-    extra += "".join(chr(av) for op, av in items if op == "LITERAL" and av > 126)
+                    for c in range(av[0], min(av[1], av[0] + 32) + 1) if not 0xD800 <= c <= 0xDFFF)
+    extra += "".join(chr(av) for op, av in items if op == "LITERAL" and av > 126 and not 0xD800 <= av <= 0xDFFF)
 
     def admits(c: str) -> bool:
         for op, av in items:
