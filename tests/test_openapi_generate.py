@@ -654,3 +654,17 @@ def test_a_pattern_with_surrogates_makes_strings_a_body_can_carry(tmp_path: Path
         value = gen.value(body, seed, use_examples=False)
         encoded = json.dumps(value, ensure_ascii=False).encode()  # no UnicodeEncodeError
         assert validator.check(200, {}, encoded, "application/json") == []
+
+
+def test_a_long_enum_is_read_once(tmp_path: Path) -> None:
+    # (stripe.com: enums of hundreds of values, each checked value compared with every one of them
+    # as JSON text, again and again: 2.5 s for one body)
+    codes = [f"code_{i}" for i in range(500)]
+    body = {"type": "array", "minItems": 300, "maxItems": 300,
+            "items": {"type": "object", "required": ["c"], "properties": {"c": {"type": "string", "enum": codes}}}}
+    loaded, validator = _served(tmp_path, {}, body)
+    gen = Generator(loaded)
+    start = time.perf_counter()
+    value = gen.value(body, 1, use_examples=False)
+    assert time.perf_counter() - start < 1.0
+    assert validator.check(200, {}, json.dumps(value).encode(), "application/json") == []

@@ -1378,6 +1378,7 @@ class _Checker:
     def __init__(self, doc: dict, dialect: str):
         self.doc = doc
         self.oas31 = dialect == "oas31"
+        self._enums: dict[int, tuple[list, frozenset[str]]] = {}  # id(enum list) → (it, its canonical values)
 
     def conforms(self, value: Any, schema: Any, direction: str) -> bool:
         try:
@@ -1430,7 +1431,15 @@ class _Checker:
         key = _canonical(v)
         if "const" in s and _canonical(s["const"]) != key:
             return False
-        return not isinstance(s.get("enum"), list) or any(_canonical(e) == key for e in s["enum"])
+        enum = s.get("enum")
+        if not isinstance(enum, list):
+            return True
+        found = self._enums.get(id(enum))
+        if found is None or found[0] is not enum:  # each enum's values read once (Stripe's run to hundreds)
+            if len(self._enums) >= _CACHE_LIMIT:  # (enums of schemas made per call by a caller)
+                self._enums.clear()
+            found = self._enums[id(enum)] = (enum, frozenset(_canonical(e) for e in enum))
+        return key in found[1]
 
     def _number_ok(self, v: Any, s: dict) -> bool:
         if not isinstance(v, (int, float)) or isinstance(v, bool):
