@@ -38,6 +38,19 @@ if TYPE_CHECKING:
     from .document import Operation, Spec
 
 _BOMS = (b"\xef", b"\xfe", b"\xff")
+_scan = json.JSONDecoder().scan_once  # the C scanner json.loads ends in, without its two Python layers
+
+
+def _loads(text: str) -> Any:
+    """json.loads(text), the usual case (a document with nothing around it) read by the scanner
+    directly; anything else (white space around it, an error to explain) through json.loads."""
+    try:
+        value, end = _scan(text, 0)
+    except (StopIteration, ValueError):
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return value
 MAX_PARTS = 1_000            # multipart parts looked at
 MAX_ERRORS = 100             # violations reported per value (a huge invalid array stops here)
 _IGNORED_HEADERS = frozenset(("accept", "content-type", "authorization"))
@@ -623,15 +636,18 @@ class _Content:
             else:
                 self.exact.setdefault(essence, media)
         self.ranges.sort(key=lambda r: (r[0] == "*", r[1] == "*"))  # the most specific range first
-        self.picked: dict[str, _Media | None] = {}  # Content-Type → media (bounded cache)
+        # Content-Type → (the media it picks, whether a body of it can be read): bounded cache
+        self.picked: dict[str, tuple[_Media | None, bool]] = {}
 
     def pick(self, content_type: str) -> _Media | None:
-        found = self.picked.get(content_type, _MISSING)
-        if found is _MISSING:
-            found = self._pick(_essence(content_type))
-            if len(self.picked) < 64:
-                self.picked[content_type] = found
-        return found  # type: ignore[return-value]
+        return (self.picked.get(content_type) or self._remember(content_type))[0]
+
+    def _remember(self, content_type: str) -> tuple[_Media | None, bool]:
+        media = self._pick(_essence(content_type))
+        found = (media, media is not None and (media.reader != "json" or _is_json(content_type)))
+        if len(self.picked) < 64:
+            self.picked[content_type] = found
+        return found
 
     def _pick(self, essence: str) -> _Media | None:
         if essence in self.exact:
@@ -650,14 +666,14 @@ class _Content:
             out.append(Violation("content-type", "", f"is missing; the body must be {self.accepted()}",
                                  self.spec.where(self.at)))
             return
-        media = self.pick(content_type)
+        media, readable = self.picked.get(content_type) or self._remember(content_type)
         if media is None:
             out.append(Violation("content-type", "", f"{content_type!r} is not accepted; "
                                  f"the body must be {self.accepted()}", self.spec.where(self.at)))
             return
         if media.schema is None or media.reader == "none":
             return
-        if media.reader == "json" and not _is_json(content_type):
+        if not readable:
             return  # a */* range took a body that is not JSON: nothing to read it with
         value = _read(media, body, content_type, location, out)
         if value is not _MISSING and not media.schema.is_valid(value):
@@ -674,8 +690,9 @@ def _read(media: _Media, body: bytes, content_type: str, location: str, out: lis
             # str, not bytes: json.loads(bytes) first guesses the encoding in Python (detect_encoding),
             # a third of the read of a small body; UTF-8 is what JSON is sent in (RFC 8259 §8.1). A
             # BOM or a NUL up front (UTF-16/32) still goes the guessing way.
-            utf8 = body[:1] not in _BOMS and b"\x00" not in body[:4]
-            return json.loads(body.decode("utf-8") if utf8 else body)
+            if body[:1] in _BOMS or b"\x00" in body[:4]:
+                return json.loads(body)
+            return _loads(body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
             message = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
