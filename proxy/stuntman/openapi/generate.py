@@ -1419,7 +1419,7 @@ class _Checker:
     def _is(self, v: Any, kind: str) -> bool:
         if kind == "integer":
             return isinstance(v, int) and not isinstance(v, bool) or \
-                self.oas31 and isinstance(v, float) and v.is_integer()
+                isinstance(v, float) and v.is_integer()  # (as the validators read it, in 3.0 too)
         if kind == "number":
             return isinstance(v, (int, float)) and not isinstance(v, bool)
         return isinstance(v, {"string": str, "boolean": bool, "array": list, "object": dict,
