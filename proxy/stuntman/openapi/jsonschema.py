@@ -88,7 +88,7 @@ class _PythonPattern:
             raise ValueError(f'"{instance[:40]}" does not match "{self.pattern[:80]}"')
 
 
-KEYWORDS = {PATTERN: _PythonPattern}
+KEYWORDS: dict[str, Any] = {PATTERN: _PythonPattern}
 _BIG_REPEAT = re.compile(r"\{(\d+)(,?)(\d*)\}")
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
@@ -227,7 +227,7 @@ class Compiled:
             ref = branch.get("$ref") if isinstance(branch, dict) else None
             if isinstance(ref, str) and ref.startswith("#"):
                 named.setdefault(unescape(ref.rsplit("/", 1)[-1]), ref)
-        thens = []
+        thens, values = [], []
         for value, ref in named.items():
             try:
                 walk_pointer(self.spec.doc, _canonical(ref[1:]))
@@ -235,13 +235,14 @@ class Compiled:
                 continue  # (a mapping to nothing: no value selects it)
             thens.append({"if": {"type": "object", "properties": {prop: {"const": value}}, "required": [prop]},
                           "then": {"$ref": f"#/$defs/{self.entry(_canonical(ref[1:]))}"}})
+            values.append(value)
         if not thens:
             return
         del out[keyword]
         members = out.setdefault("allOf", [])
         member = f"{cat}/allOf/{len(members)}"
         members.append({"type": "object", "required": [prop],
-                        "properties": {prop: {"enum": [t["if"]["properties"][prop]["const"] for t in thens]}},
+                        "properties": {prop: {"enum": values}},
                         "allOf": thens})
         self.renamed[f"{member}/type"] = f"{at}/discriminator"
         self.renamed[f"{member}/required"] = f"{at}/discriminator/propertyName"
