@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .document import Operation, Spec
 
 _BOMS = (b"\xef", b"\xfe", b"\xff")
-_scan = json.JSONDecoder().scan_once  # the C scanner json.loads ends in, without its two Python layers
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner json.loads ends in
 
 
 def _loads(text: str) -> Any:

@@ -84,9 +84,9 @@ class OperationResponder(WholeResponse):
         query = ex.query
         names = self.names
         params = {names.get(k, k): v for k, v in ex.params.items()} if names else ex.params  # (never mutated)
-        headers = ex.headers
         extra: list[tuple[bytes, bytes]] = []
         if op.security:  # enforced, it comes first, as a real server authenticates before it validates
+            headers = ex.headers
             unmet = unmet_security(contract.spec, op, headers, query, cookies_of(headers.get("cookie")))
             if unmet is not None:
                 if contract.enforce_security:
@@ -97,11 +97,12 @@ class OperationResponder(WholeResponse):
             problem = self._invalid(ex, params, query)
             if problem is not None:
                 return problem
-        prefs = preferences(headers.get("prefer"), query) if "prefer" in headers or "__" in ex.query_string \
-            else NO_PREFERENCES
+        # (single fields looked up, not the whole header dict built: most requests ask for nothing)
+        prefer = ex.field("prefer")
+        prefs = preferences(prefer, query) if prefer is not None or "__" in ex.query_string else NO_PREFERENCES
         example = prefs.example
         if example is None and self.pairing:
-            example = self.pairing.find(json_body(ex.body_bytes), params, query, headers)
+            example = self.pairing.find(json_body(ex.body_bytes), params, query, ex.headers)
             if example is not None and prefs.code is None:
                 return self._answer(ex, params, self._key_with_example(example), example, prefs, extra)
         if prefs.code is not None:
@@ -128,8 +129,10 @@ class OperationResponder(WholeResponse):
     def _invalid(self, ex, params: dict[str, str], query: dict[str, list[str]]) -> Response | None:
         if "__" in ex.query_string and any(name in query for name in PREFER_QUERY):
             query = {k: v for k, v in query.items() if k not in PREFER_QUERY}
-        headers = ex.headers
-        violations = self.validator.check(params, query, headers, ex.body_bytes, headers.get("content-type"))
+        validator = self.validator
+        body = ex.body_bytes
+        violations = validator.check(params, query, ex.headers if validator.headers or validator.cookies else {},
+                                     body, ex.field("content-type") if body or validator.body else None)
         if not violations:
             return None
         from ..openapi.validate import problem
@@ -140,7 +143,7 @@ class OperationResponder(WholeResponse):
 
     def _answer(self, ex, params: dict[str, str], key: str, example: str | None, prefs: Preferences,
                 extra: list[tuple[bytes, bytes]]) -> Response:
-        accept = ex.headers.get("accept")
+        accept = ex.field("accept")
         # the answer depends on nothing else (a generated one is seeded by the path), unless dynamic
         cache_key = (key, prefs.code, accept, example, ex.path) if not (prefs.dynamic or extra) else None
         if cache_key is not None:
