@@ -681,3 +681,14 @@ def test_a_one_of_integer_or_number_never_gets_a_whole_number(tmp_path: Path) ->
     for seed in range(30):
         value = gen.value(body, seed, use_examples=False)
         assert validator.check(200, {}, json.dumps(value).encode(), "application/json") == [], value
+
+
+def test_a_date_time_of_a_fixed_length(tmp_path: Path) -> None:
+    # (unicourt.com: `format: date-time, minLength: 25, maxLength: 25`; only the 20-character
+    # ...Z form was made, so no string fitted)
+    props = {f"d{n}": {"type": "string", "format": "date-time", "minLength": n, "maxLength": n}
+             for n in (20, 24, 25, 29)}
+    body = {"type": "object", "required": list(props), "properties": props}
+    loaded, validator = _served(tmp_path, {}, body)
+    value = Generator(loaded).value(body, 1, use_examples=False)
+    assert validator.check(200, {}, json.dumps(value).encode(), "application/json") == []

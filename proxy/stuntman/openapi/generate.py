@@ -1017,8 +1017,15 @@ def _moment(rng: random.Random) -> datetime:
     return datetime(2020, 1, 1) + timedelta(seconds=rng.randrange(10 * 365 * 86400))
 
 
-def _date_time(rng: random.Random, *_: Any) -> str:
-    return _moment(rng).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _date_time(rng: random.Random, lowest: int = 0, highest: int | None = None) -> str:
+    """RFC 3339, in the first spelling whose length fits (20 to 29 characters: Z or +00:00, with
+    or without milliseconds)."""
+    moment = _moment(rng)
+    plain = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    spellings = (f"{plain}Z", f"{plain}.{moment.microsecond // 1000:03d}Z", f"{plain}+00:00",
+                 f"{plain}.{moment.microsecond // 1000:03d}+00:00")
+    return next((t for t in spellings if lowest <= len(t) <= (highest if highest is not None else len(t))),
+                spellings[0])
 
 
 def _date(rng: random.Random, *_: Any) -> str:
