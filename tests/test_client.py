@@ -81,6 +81,16 @@ def exercise(admin, run, st) -> None:
     assert run(admin.stop_recording())["exchanges"] == 1 and run(admin.recording_status()) == {"recording": False}
     snap = run(admin.snapshot_recording("snap", filter={"pathPrefix": "/rec"}))
     assert snap == {"name": "snap", "exchanges": 1, "skipped": 0}
+    # contracts
+    spec = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {"/c/{n}": {"get": {
+        "parameters": [{"name": "n", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "responses": {"200": {"description": "ok", "content": {"application/json": {"example": {"n": 1}}}}}}}}}
+    contract = run(admin.create_contract(spec=spec, name="c", basePath="/v1"))
+    assert contract["name"] == "c" and contract["operations"][0]["servedAt"] == ["/v1/c/{n}", "/c/{n}"]
+    assert call(st.port, "GET", "/v1/c/3")[2] == b'{"n":1}'
+    assert [c["id"] for c in run(admin.contracts())] == [contract["id"]]
+    assert run(admin.get_contract(contract["id"]))["mode"] == "stub"
+    assert run(admin.delete_contract(contract["id"])) == {"deleted": contract["id"]} and run(admin.contracts()) == []
     # errors name what is wrong
     with pytest.raises(StuntmanError) as bad:
         run(admin.create_stub({"request": {"methd": "GET"}, "response": {}}))
@@ -99,7 +109,7 @@ class Recording:
         original = client._call
 
         def noted(method, path, *args, **kwargs):
-            route = re.sub(r"^(/__admin/(mappings|faults))/(?!reset$|reload$)[^/]+$", r"\1/{id}", path)
+            route = re.sub(r"^(/__admin/(mappings|faults|contracts))/(?!reset$|reload$)[^/]+$", r"\1/{id}", path)
             self.calls.add((method, route))
             return original(method, path, *args, **kwargs)
         client._call = noted

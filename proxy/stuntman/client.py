@@ -180,6 +180,26 @@ class Operations(Generic[T]):
             body["mode"] = mode
         return self._call("POST", "/__admin/recordings/snapshot", body)
 
+    # -- contracts ---------------------------------------------------------------------------
+    def contracts(self) -> T:
+        """Every contract (OpenAPI): its operations, where each is served or watched; the load
+        errors of their files are in `GET /__admin/contracts`'s `loadErrors`."""
+        return self._call("GET", "/__admin/contracts", then=_key("contracts"))
+
+    def create_contract(self, openapi: str | None = None, spec: Any = None, **options: Any) -> T:
+        """Serve (or, with monitor=True, watch) a spec: a file under the stubs directory, or the
+        document itself; options as a stub file's `contract:` entry (basePath, seed, validate,
+        enforceSecurity, priority, monitor, enforce, violationHeader, name, id)."""
+        body = {**options, **({"openapi": openapi} if openapi is not None else {}),
+                **({"spec": spec} if spec is not None else {})}
+        return self._call("POST", "/__admin/contracts", body)
+
+    def get_contract(self, contract_id: str) -> T:
+        return self._call("GET", f"/__admin/contracts/{contract_id}")
+
+    def delete_contract(self, contract_id: str) -> T:
+        return self._call("DELETE", f"/__admin/contracts/{contract_id}")
+
     # -- scenarios, health, the rest ---------------------------------------------------------
     def scenarios(self, session: str = "") -> T:
         return self._call("GET", "/__admin/scenarios", query={"session": session}, then=_key("scenarios"))
