@@ -323,3 +323,26 @@ def test_a_spec_in_the_stubs_directory_cannot_read_files_outside_it(stuntman, tm
     with pytest.raises(Exception) as raised:
         stuntman({"spec.yaml": spec, "c.yaml": "contract: {openapi: spec.yaml}"})
     assert "reaches outside the stubs directory" in str(raised.value)
+
+
+def test_an_operation_whose_path_cannot_be_a_route_is_left_out_with_a_note(stuntman, tmp_path):
+    """A query string in a path key (flickr's `/rest?method=...`) or a parameter named twice is not
+    a path a route can take: that operation is not served, the rest of the contract is."""
+    spec = tmp_path / "odd.yaml"
+    spec.write_text(textwrap.dedent("""\
+        openapi: 3.0.3
+        info: {title: odd, version: "1"}
+        paths:
+          /rest?method=photos.search:
+            get: {responses: {"200": {description: ok, content: {application/json: {example: {a: 1}}}}}}
+          /regions/{location}/sub/{location}:
+            get: {responses: {"200": {description: ok}}}
+          /fine:
+            get: {responses: {"200": {description: ok, content: {application/json: {example: {ok: true}}}}}}
+        """))
+    st = stuntman(openapi=(spec,))
+    assert get_json(st.port, "/fine")[::2] == (200, {"ok": True})
+    [contract] = st.server.table.contracts
+    notes = [n for n in contract.spec.notes if "is not served" in n]
+    assert len(notes) == 2 and "GET /rest?method=photos.search" in notes[0] and "#/paths/" in notes[0]
+    assert "GET /regions/{location}/sub/{location}" in notes[1]

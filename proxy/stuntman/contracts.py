@@ -111,13 +111,15 @@ def _compile_contract(loaded: LoadedStub, order: int, root: Path, origin: str, c
         at = [prefix + template for prefix in prefixes]
         if "" not in prefixes and (op.method, op.path) not in taken:
             at.append(template)  # the root too: nothing of this contract is there
-        for i, served_at in enumerate(at):
-            path = served_at or "/"
-            try:
-                request = RequestSpec(method=op.method, path=path)
-            except ValidationError as exc:
-                raise SpecError(spec.file, op.pointer, f"cannot serve path {op.path!r}: "
-                                f"{exc.errors()[0]['msg']}") from None
+        try:
+            requests = [RequestSpec(method=op.method, path=served_at or "/") for served_at in at]
+        except ValidationError as exc:  # (a query string in a path key, a parameter named twice)
+            # one operation a route cannot take does not keep the rest of the contract from serving
+            spec.notes.append(f"{op.label} is not served: its path cannot be a route "
+                              f"({exc.errors()[0]['msg']}), at {spec.where(op.pointer)}")
+            continue
+        for i, request in enumerate(requests):
+            path = request.path or "/"
             route_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{contract_id}:{op.method}:{path}"))
             definition = {"contract": name, "operation": op.label, "operationId": op.operation_id,
                           "request": {"method": op.method, "path": path}}
