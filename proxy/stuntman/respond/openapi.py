@@ -63,7 +63,8 @@ class ServedContract:
 
 
 class OperationResponder(WholeResponse):
-    __slots__ = ("contract", "op", "names", "validator", "pairing", "needs_body", "cache", "label", "success")
+    __slots__ = ("contract", "op", "names", "validator", "pairing", "needs_body", "cache", "label", "success",
+                 "by_path", "plain")
 
     def __init__(self, contract: ServedContract, op: Operation, names: dict[str, str]):
         self.contract, self.op = contract, op
@@ -78,8 +79,28 @@ class OperationResponder(WholeResponse):
         self.needs_body = self.validator is not None or bool(self.pairing)
         self.cache: dict[tuple, Response] = {}
         self.success = first_success(op)  # the response answered when nothing else is asked for
+        # A request with no query, no body and no Prefer is answered from its path and Accept alone
+        # when nothing else can change the answer (no security, no header or cookie parameters, no
+        # paired examples): its whole answer, the validation's verdict included, is kept by
+        # (path, Accept), and the next one costs two field lookups and a dict probe.
+        validator = self.validator
+        self.plain = not op.security and not self.pairing and \
+            (validator is None or not (validator.headers or validator.cookies))
+        self.by_path: dict[tuple[str, str | None], Response] = {}
 
     def respond(self, ex, state) -> Response:
+        if self.plain and not ex.query_string and not ex.has_body and ex.field("prefer") is None:
+            key = (ex.path, ex.field("accept"))
+            answer = self.by_path.get(key)
+            if answer is None:
+                answer = self._respond(ex)
+                if len(self.by_path) >= CACHE_ENTRIES:
+                    self.by_path.clear()
+                self.by_path[key] = answer
+            return answer
+        return self._respond(ex)
+
+    def _respond(self, ex) -> Response:
         contract, op = self.contract, self.op
         query = ex.query
         names = self.names
