@@ -346,3 +346,17 @@ def test_an_operation_whose_path_cannot_be_a_route_is_left_out_with_a_note(stunt
     notes = [n for n in contract.spec.notes if "is not served" in n]
     assert len(notes) == 2 and "GET /rest?method=photos.search" in notes[0] and "#/paths/" in notes[0]
     assert "GET /regions/{location}/sub/{location}" in notes[1]
+
+
+def test_answers_kept_by_path_and_accept_stay_right_for_each(petstore):
+    """Plain GETs are answered from (path, Accept) after the first: each path keeps its own answer
+    (a bad parameter's 400 too), Accept still negotiates, and Prefer or a query still choose."""
+    st, base = petstore()
+    for _ in range(2):
+        assert get_json(st.port, f"{base}/pets/abc")[0] == 400
+        assert get_json(st.port, f"{base}/pets/1")[::2] == (200, {"id": 1, "name": "Fluffy", "tag": "cat"})
+        assert call(st.port, "GET", f"{base}/pets/1", headers={"Accept": "application/xml"})[0] == 406
+        assert get_json(st.port, f"{base}/pets/1", {"Prefer": "code=404"})[0] == 404
+        assert get_json(st.port, f"{base}/pets/1?__code=404")[0] == 404
+    dynamic = [get_json(st.port, f"{base}/pets/7", {"Prefer": "dynamic=true"})[2] for _ in range(3)]
+    assert len({json.dumps(d) for d in dynamic}) > 1  # not kept: fresh each time
