@@ -38,6 +38,9 @@ class OperationWatch:
     """One operation of a monitored contract, its validators compiled at load."""
 
     __slots__ = ("contract", "op", "label", "names", "requests", "responses", "enforce", "header", "holds_response")
+    # as a Route's action: it never makes matching wait for a body, and never hands an exchange on
+    needs_body = False
+    delegates = False
 
     def __init__(self, contract: str, spec: Spec, op: Operation, names: dict[str, str], enforce: bool,
                  header: bool):
@@ -47,8 +50,6 @@ class OperationWatch:
         self.responses = ResponseValidator(spec, op)
         self.enforce, self.header = enforce, header
         self.holds_response = enforce or header  # the verdict is needed before the response head
-    needs_body = False  # (a Route's action: the monitor never makes matching wait)
-    delegates = False
 
 
 class Monitor:
