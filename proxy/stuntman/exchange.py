@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs
 
 from .body import BodyView
+from .fields import field_dict
 
 if TYPE_CHECKING:
     from .downstream import Downstream
@@ -83,12 +84,7 @@ class Exchange:
     def headers(self) -> dict[str, str]:
         """Lower-cased header names; repeated headers joined with ', ' (RFC 9110 §5.3)."""
         if self._headers is None:
-            out: dict[str, str] = {}
-            for name, value in self.fields():
-                key = name.decode("latin-1").lower()
-                text = value.decode("latin-1")
-                out[key] = f"{out[key]}, {text}" if key in out else text
-            self._headers = out
+            self._headers = field_dict(self.fields())
         return self._headers
 
     def on_leave(self, release: Callable[[], None]) -> None:

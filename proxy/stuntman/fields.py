@@ -9,6 +9,16 @@ HOP_BY_HOP = frozenset({
 })
 
 
+def field_dict(fields: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Fields as a dict: lower-cased names, repeated fields joined with ', ' (RFC 9110 §5.3)."""
+    out: dict[str, str] = {}
+    for name, value in fields:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        out[key] = f"{out[key]}, {text}" if key in out else text
+    return out
+
+
 def listed(value: bytes, names: set[bytes] | None) -> set[bytes] | None:
     """Add the field names a Connection header declares hop-by-hop (RFC 9110 §7.6.1)."""
     if len(value) == 10 and value.lower() == b"keep-alive":  # what most peers send: nothing listed

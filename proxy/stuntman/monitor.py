@@ -19,6 +19,7 @@ from __future__ import annotations
 import zlib
 from typing import TYPE_CHECKING, Any
 
+from .fields import field_dict
 from .match.routes import RouteTable
 from .openapi.validate import RequestValidator, ResponseValidator, Violation, problem
 from .response import SERVER, Response
@@ -182,11 +183,7 @@ class Watch:
 
     def check_response(self, status: int, fields: list[tuple[bytes, bytes]], body: bytes,
                        whole: bool = True) -> list[Violation]:
-        headers: dict[str, str] = {}
-        for name, value in fields:
-            key = name.decode("latin-1").lower()
-            text = value.decode("latin-1")
-            headers[key] = f"{headers[key]}, {text}" if key in headers else text
+        headers = field_dict(fields)
         coding = headers.get("content-encoding", "identity").strip().lower()
         if whole and body and coding != "identity":
             wbits = _DECODERS.get(coding)
