@@ -320,12 +320,11 @@ def upstream_nginx(work: Path) -> tuple[subprocess.Popen, int]:
     return instructions.nginx_upstream(d)
 
 
-def cmd_wallclock(args, configs: list[str], work: Path) -> int:
-    user = json.loads(Path(FIXTURE).read_bytes())
+def prepare(args, configs: list[str], work: Path) -> tuple[dict, subprocess.Popen | None, dict]:
+    """What the configurations need, for every mode: the scratch stub directories, the big spec
+    (when contract-big is measured) and the upstream nginx (when a proxy row is)."""
     fill = scratch_dirs(work)
-    scripts = {"GET": WRK_COUNT, "POST": post_lua(work)}
-    nginx = None
-    big_info = {}
+    big_info: dict = {}
     if "contract-big" in configs:
         t = time.monotonic()
         big = big_spec(work / "big.yaml", args.resources)
@@ -333,9 +332,17 @@ def cmd_wallclock(args, configs: list[str], work: Path) -> int:
         big_info = {"bytes": big.stat().st_size, "operations": 4 * args.resources + 2,
                     "generated_s": time.monotonic() - t}
         print(f"# big spec: {big_info['bytes'] / 1e6:.1f} MB, {big_info['operations']} operations", flush=True)
+    nginx = None
     if any(CONFIGS[c][0] == "4" for c in configs):
         nginx, up = upstream_nginx(work)
         fill["upstream"] = f"http://{HOST}:{up}"
+    return fill, nginx, big_info
+
+
+def cmd_wallclock(args, configs: list[str], work: Path) -> int:
+    user = json.loads(Path(FIXTURE).read_bytes())
+    scripts = {"GET": WRK_COUNT, "POST": post_lua(work)}
+    fill, nginx, big_info = prepare(args, configs, work)
     results: dict[str, list[dict]] = {c: [] for c in configs}
     loads = []
     try:
@@ -498,13 +505,7 @@ def cmd_instructions(args, configs: list[str], work: Path) -> int:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
     low, high = (int(n) for n in args.requests.split(","))
-    fill = scratch_dirs(work)
-    if "contract-big" in configs:
-        fill["big"] = str(big_spec(work / "big.yaml", args.resources))
-    nginx = None
-    if any(CONFIGS[c][0] == "4" for c in configs):
-        nginx, up = upstream_nginx(work)
-        fill["upstream"] = f"http://{HOST}:{up}"
+    fill, nginx, _ = prepare(args, configs, work)
     load0 = os.getloadavg()
     per: dict[str, float] = {}
     try:
@@ -551,14 +552,8 @@ def cmd_profile(args, configs: list[str], work: Path) -> int:
     the top functions by self time, in µs per request, with file:line."""
     import pstats
 
-    fill = scratch_dirs(work)
     scripts = {"GET": WRK_COUNT, "POST": post_lua(work)}
-    if "contract-big" in configs:
-        fill["big"] = str(big_spec(work / "big.yaml", args.resources))
-    nginx = None
-    if any(CONFIGS[c][0] == "4" for c in configs):
-        nginx, up = upstream_nginx(work)
-        fill["upstream"] = f"http://{HOST}:{up}"
+    fill, nginx, _ = prepare(args, configs, work)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     os.makedirs(args.out_dir, exist_ok=True)
     py = os.path.join(os.path.dirname(args.stuntman), "python")
