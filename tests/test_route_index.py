@@ -78,3 +78,43 @@ def test_partial_segment_templates_are_bucketed_not_scanned():
     hits: list = []
     node.patterns.find("report.v500", hits)
     assert [pattern.pattern for pattern, _ in hits] == [r"(?P<name>[^/]+)\.v500"]
+
+
+def test_templates_reached_by_different_branches_come_out_in_rank_order():
+    """/a/{x} and /{y}/b both match /a/b from different trie branches (literal first, then the
+    parameter); the one with the better priority must be tried first wherever the walk found it."""
+    routes = table([
+        {"name": "literal-first", "priority": 5, "request": {"path": "/a/{x}"}, "response": {"body": "1"}},
+        {"name": "param-first", "priority": 1, "request": {"path": "/{y}/b"}, "response": {"body": "2"}},
+    ])
+    for _ in range(2):  # walked, then remembered
+        candidates = routes.candidates("/a/b")
+        assert [r.name for r in candidates] == ["param-first", "literal-first"]
+        assert match(request("/a/b"), StubState(), candidates).name == "param-first"
+    assert [r.name for r in routes.candidates("/a/c")] == ["literal-first"]
+    assert [r.name for r in routes.candidates("/z/b")] == ["param-first"]
+
+
+def test_remembered_walks_answer_as_a_fresh_walk_does_and_stay_bounded():
+    from stuntman.match import routes as module
+
+    routes = table([
+        {"name": "user", "request": {"path": "/users/{id}"}, "response": {"body": "u"}},
+        {"name": "file", "request": {"path": "/files/{name}.json"}, "response": {"body": "f"}},
+        {"name": "exact", "request": {"path": "/users/me"}, "response": {"body": "me"}},
+    ])
+    state = StubState()
+    for n in range(module.WALK_MEMO_ENTRIES + 10):
+        path = f"/users/{n}"
+        assert [r.name for r in routes.candidates(path)] == ["user"]
+    assert len(routes._walked) <= module.WALK_MEMO_ENTRIES
+    assert [r.name for r in routes.candidates("/users/me")] == ["exact", "user"]  # exact ranks first
+    assert [r.name for r in routes.candidates("/files/a.json")] == ["file"]
+    assert routes.candidates("/files/a.txt") == [] and routes.candidates("/files/a.txt") == []
+    assert routes.candidates("/users/") == []  # a parameter is never empty
+    long = "/users/" + "x" * module.WALK_MEMO_PATH
+    assert [r.name for r in routes.candidates(long)] == ["user"] and long not in routes._walked
+    ex = request("/users/a%2Fb")  # a parameter is decoded; the plain one is the regex's own dict
+    assert match(ex, state, routes.candidates(ex.path)).name == "user" and ex.params == {"id": "a/b"}
+    ex = request("/users/42")
+    assert match(ex, state, routes.candidates(ex.path)).name == "user" and ex.params == {"id": "42"}

@@ -79,8 +79,10 @@ class RequestMatcher:
             m = self.path_re.fullmatch(utf8(path))
             return None if m is None else {k: unquote(v.decode("utf-8", "surrogatepass"))
                                            for k, v in m.groupdict().items() if v is not None}
-        m = self.path_re.fullmatch(path)
-        return None if m is None else {k: unquote(v) for k, v in m.groupdict().items() if v is not None}
+        m = self.path_re.fullmatch(path)  # a template's: every group is a named [^/]+, never None
+        if m is None:
+            return None
+        return m.groupdict() if "%" not in path else {k: unquote(v) for k, v in m.groupdict().items()}
 
     def matches(self, ex: Exchange, state: Any) -> bool:
         """The path and everything else hold."""

@@ -41,32 +41,54 @@ class Route(RequestMatcher):
         self.rank = 0
 
 
+WALK_MEMO_ENTRIES = 4096  # paths whose template routes a table remembers
+WALK_MEMO_PATH = 256      # longer paths are walked every time (a memo of them would cost memory)
+
+
 class _Node:
     __slots__ = ("literal", "param", "patterns", "routes")
 
     def __init__(self):
         self.literal: dict[str, _Node] = {}
         self.param: _Node | None = None          # a whole-segment {name}
-        self.patterns = AffixIndex()  # (pattern, child) for segments like v{n}.json
+        # (pattern, child) for segments like v{n}.json; None while there are none (tested per segment)
+        self.patterns: AffixIndex | None = None
         self.routes: list[Route] = []
 
 
-def _segment_walk(node: _Node, segments: list[str], i: int, out: list[Route]) -> None:
-    if i == len(segments):
-        out.extend(node.routes)
-        return
-    seg = segments[i]
+def _segment_walk(node: _Node, segments: list[str], i: int, out: list[Route]) -> int:
+    """Append the routes whose template matches segments[i:]; return how many trie leaves gave
+    some (more than one: the caller sorts them into rank order). Straight descent in a loop while
+    each segment has one way down (the usual table); branches recurse."""
+    n = len(segments)
+    while i < n:
+        seg = segments[i]
+        child = node.literal.get(seg)
+        param = node.param if seg else None
+        if node.patterns is not None or (child is not None and param is not None):
+            return _branch(node, seg, segments, i, out)
+        node = child if child is not None else param  # type: ignore[assignment]
+        if node is None:
+            return 0
+        i += 1
+    out.extend(node.routes)
+    return 1 if node.routes else 0
+
+
+def _branch(node: _Node, seg: str, segments: list[str], i: int, out: list[Route]) -> int:
+    leaves = 0
     child = node.literal.get(seg)
     if child is not None:
-        _segment_walk(child, segments, i + 1, out)
+        leaves += _segment_walk(child, segments, i + 1, out)
     if node.param is not None and seg:
-        _segment_walk(node.param, segments, i + 1, out)
-    if node.patterns:
+        leaves += _segment_walk(node.param, segments, i + 1, out)
+    if node.patterns is not None:
         hits: list = []
         node.patterns.find(seg, hits)
         for pattern, child in hits:
             if pattern.fullmatch(seg):
-                _segment_walk(child, segments, i + 1, out)
+                leaves += _segment_walk(child, segments, i + 1, out)
+    return leaves
 
 
 def template_affixes(segment: str) -> tuple[str, str]:
@@ -136,6 +158,7 @@ class RouteTable:
         self._exact: dict[str, list[Route]] = {}
         self._trie = _Node()
         self._has_templates = False
+        self._walked: dict[str, tuple[list[Route], int]] = {}  # path → the trie's answer (see candidates)
         self._affixed = AffixIndex()  # pathPrefix and pathRegex routes
         self._anywhere: list[Route] = []
         for route in routes:
@@ -166,13 +189,14 @@ class RouteTable:
             elif "{" in seg:
                 pattern = template_regex(seg)
                 prefix, suffix = template_affixes(seg)
-                for existing, child in node.patterns.buckets.get((prefix, suffix), ()):
+                patterns = node.patterns = node.patterns or AffixIndex()
+                for existing, child in patterns.buckets.get((prefix, suffix), ()):
                     if existing.pattern == pattern.pattern:
                         node = child
                         break
                 else:
                     child = _Node()
-                    node.patterns.add(prefix, suffix, (pattern, child))
+                    patterns.add(prefix, suffix, (pattern, child))
                     node = child
             else:
                 node = node.literal.setdefault(seg, _Node())
@@ -184,10 +208,21 @@ class RouteTable:
         out = list(found) if found else []
         sources = 1 if found else 0
         if self._has_templates:
-            before = len(out)
-            _segment_walk(self._trie, path.split("/")[1:], 0, out)
-            sources += len(out) > before
-        if self._affixed:
+            # The table never changes, so the walk's answer for a path never does: paths come back
+            # (tests and clients call the same few URLs), and a repeated one costs one dict probe,
+            # as an exact path does. Bounded: short paths only, and it starts over when full.
+            walked = self._walked.get(path)
+            if walked is None:
+                routes: list[Route] = []
+                walked = (routes, _segment_walk(self._trie, path.split("/"), 1, routes))
+                if len(path) <= WALK_MEMO_PATH:
+                    if len(self._walked) >= WALK_MEMO_ENTRIES:
+                        self._walked.clear()
+                    self._walked[path] = walked
+            if walked[1]:
+                out += walked[0]
+                sources += walked[1]
+        if self._affixed.shapes:  # (not its __bool__: a Python call per request)
             sources += self._affixed.find(path, out)
         if self._anywhere:
             out.extend(self._anywhere)
