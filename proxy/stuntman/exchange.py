@@ -31,7 +31,7 @@ Fields = list[tuple[bytes, bytes]]
 class Exchange:
     __slots__ = (
         "method", "target", "path", "query_string", "version", "raw_headers", "client",
-        "keep_alive", "has_body", "body", "body_size", "complete", "too_large",
+        "keep_alive", "has_body", "declared_length", "content_type", "body", "body_size", "complete", "too_large",
         "route", "params", "action", "status", "started", "phase", "call", "expect_continue",
         "candidates", "error", "ended", "raw", "raw_index", "reparse", "plan", "pending", "response", "down",
         "responder", "leave", "watch", "_received_at", "_headers", "_query", "_body_view",
@@ -47,6 +47,10 @@ class Exchange:
         self.client = ""             # peer address, for X-Forwarded-For
         self.keep_alive = True
         self.has_body = False
+        # from the head, by the protocol (it reads these fields anyway): what every body-reading
+        # stage asks for, without a search of the fields each time
+        self.declared_length: int | None = None  # Content-Length, when the request has one
+        self.content_type: str | None = None     # Content-Type (repeats joined with ', '), if sent
         self.body: list[bytes] | None = None  # chunks, when buffered
         self.body_size = 0
         self.complete = False        # the whole request (body included) has been read
@@ -108,7 +112,7 @@ class Exchange:
         if self._headers is not None:
             return self._headers.get(name)
         key, size, found = name.encode("latin-1"), len(name), None
-        for n, value in self.fields():
+        for n, value in self.raw_headers if self.raw_headers is not None else self.fields():
             if len(n) == size and n.lower() == key:
                 found = value if found is None else found + b", " + value
         return found.decode("latin-1") if found is not None else None

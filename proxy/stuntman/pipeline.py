@@ -76,8 +76,8 @@ class Pipeline:
 
     def _declared_too_large(self, ex: Exchange) -> bool:
         """The request says its body is longer than --max-body-bytes (Content-Length)."""
-        declared = ex.field("content-length") if ex.has_body else None
-        return declared is not None and declared.isdigit() and int(declared) > self.settings.max_body_bytes
+        declared = ex.declared_length
+        return declared is not None and declared > self.settings.max_body_bytes
 
     def request_body(self, ex: Exchange, data: bytes) -> None:
         """A piece of a request's body (of the exchange being answered, or of one waiting)."""

@@ -198,8 +198,12 @@ class HTTP1Connection(asyncio.Protocol):
             n = len(name)
             if n == 4 and name.lower() == b"host":
                 hosts += 1
-            elif n == 14 and name.lower() == b"content-length":
-                ex.has_body = value.strip() not in (b"0", b"")
+            elif n == 14 and name.lower() == b"content-length":  # (llhttp checked it: digits)
+                ex.declared_length = length = int(value) if value.strip() else 0
+                ex.has_body = length > 0
+            elif n == 12 and name.lower() == b"content-type":
+                text = value.decode("latin-1")
+                ex.content_type = text if ex.content_type is None else f"{ex.content_type}, {text}"
             elif n == 17 and name.lower() == b"transfer-encoding":
                 ex.has_body = True
             elif n == 6 and name.lower() == b"expect" and value.lower() == b"100-continue":

@@ -40,7 +40,7 @@ class ProxyCall:
         assert down is not None
         self.target = target
         self.conn: UpstreamConnection | None = None
-        self.chunked = ex.has_body and ex.header("content-length") is None
+        self.chunked = ex.has_body and ex.declared_length is None
         self.head = target.request_head(ex, self.chunked)
         self.pending: list[bytes] = []  # request body held until connected
         self.pending_size = 0
