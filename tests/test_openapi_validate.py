@@ -323,6 +323,46 @@ def test_a_body_that_is_not_json():
         "is not valid JSON: not UTF-8"
 
 
+@pytest.mark.parametrize("encode", [
+    lambda text: text.encode(),                              # what the scanner reads alone
+    lambda text: f"  {text}\n".encode(),                     # white space around the document
+    lambda text: b"\xef\xbb\xbf" + text.encode(),             # a UTF-8 byte order mark
+    lambda text: text.encode("utf-16"),                      # UTF-16 (json.loads detects it)
+], ids=["plain", "white-space", "utf-8-bom", "utf-16"])
+def test_a_body_is_judged_the_same_however_its_json_is_written(encode):
+    """A valid JSON body takes a short way (the C scanner, then the schema); any body that way
+    cannot read, or finds invalid, goes the whole way: the verdicts must not depend on which."""
+    assert req("shop30.yaml", "POST /orders", body=encode(json.dumps(ORDER)), content_type=JSON) == []
+    found = req("shop30.yaml", "POST /orders", body=encode(json.dumps({**ORDER, "items": [{"sku": "abc", "qty": 1}]})),
+                content_type=JSON)
+    assert triples(found) == [("body", "/items/0/sku", f"{SCHEMAS}/Item/properties/sku/pattern")]
+    found = one(req("shop30.yaml", "POST /orders", body=encode(json.dumps(ORDER) + " {}"), content_type=JSON))
+    assert found.message.startswith("is not valid JSON: Extra data")
+
+
+def test_valid_bodies_are_remembered_by_content_type_and_bytes_and_invalid_ones_never():
+    from stuntman.openapi import validate
+
+    content = RequestValidator(spec("shop30.yaml"), _op("shop30.yaml", "POST /orders")).body
+    assert content is not None
+    good, bad = json.dumps(ORDER).encode(), json.dumps({**ORDER, "items": []}).encode()
+    for _ in range(2):
+        out: list = []
+        content.check(good, JSON, "body", out)
+        assert out == [] and (JSON, good) in content.valid
+        content.check(bad, JSON, "body", out)
+        assert [v.pointer for v in out] == ["/items"] and (JSON, bad) not in content.valid
+    out = []
+    content.check(good, "application/merge-patch+json", "body", out)  # judged again under its own type
+    assert out == [] and ("application/merge-patch+json", good) in content.valid
+    for n in range(3 * validate.VALID_BODIES):  # bounded
+        content.check(json.dumps({**ORDER, "secret": f"s{n:04}"}).encode(), JSON, "body", out)
+        assert len(content.valid) <= validate.VALID_BODIES
+    big = json.dumps({**ORDER, "secret": "x" * validate.VALID_BODY_BYTES}).encode()
+    content.check(big, JSON, "body", out)
+    assert out == [] and (JSON, big) not in content.valid
+
+
 def test_numbers_too_long_to_read_and_json_nested_too_deeply_are_violations():
     """Python's int() refuses more than 4300 digits (and json.loads raises a plain ValueError);
     the C JSON scanner raises RecursionError: each is a violation, not an exception."""

@@ -153,7 +153,7 @@ class OperationResponder(WholeResponse):
         validator = self.validator
         body = ex.body_bytes
         violations = validator.check(params, query, ex.headers if validator.headers or validator.cookies else {},
-                                     body, ex.field("content-type") if body or validator.body else None)
+                                     body, ex.content_type if body or validator.body else None)
         if not violations:
             return None
         from ..openapi.validate import problem
