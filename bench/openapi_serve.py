@@ -22,6 +22,9 @@ Configurations (fixtures in bench/stubs/openapi/; stuntman on CPU 1, wrk -t1 and
      requestBody schema (required fields, a pattern, min/max) and a 201 example:
      post-validate        --openapi contract.yaml
      post-novalidate      --openapi contract.yaml --no-validate
+     post-validate-distinct, post-novalidate-distinct: the same two with a counter in the body's
+                          note, so no two bodies are alike (a valid body is remembered, by its
+                          bytes, and not judged again: these measure the judging itself)
   3. big spec: the GET of 1. from a generated spec, bench/openapi_load.py's 500 operations
      (125 resources, 1,000 schemas, ~4 MB of YAML) plus contract.yaml's two operations last:
      contract-big         --openapi big.yaml (generated in a temp dir); also its load time (process
@@ -32,7 +35,8 @@ Configurations (fixtures in bench/stubs/openapi/; stuntman on CPU 1, wrk -t1 and
      monitor-header       the same + --contract-header (the proxied response held whole, a header added)
 
 Goals (issue): a contract route costs the same CPU per request as a hand-written stub (contract /
-stub); validation adds at most 20% (post-validate / post-novalidate <= 1.20); per-request CPU does
+stub); validation adds at most 20% (post-validate / post-novalidate <= 1.20, and the same for
+the -distinct pair); per-request CPU does
 not grow with the spec (contract-big / contract). The monitor ratios are reported, no goal.
 
 Wall-clock mode (default): for every configuration and round, stuntman is started, checked (the
@@ -115,6 +119,10 @@ CONFIGS: dict[str, tuple[str, str, str, str]] = {
                       "POST"),
     "post-novalidate": ("2", "POST, --openapi contract.yaml --no-validate",
                         f"--stubs {{empty}} --openapi {CONTRACT} --no-validate", "POST"),
+    "post-validate-distinct": ("2", "POST, every body different (none remembered), validated",
+                               f"--stubs {{empty}} --openapi {CONTRACT}", "POST"),
+    "post-novalidate-distinct": ("2", "POST, every body different, --no-validate",
+                                 f"--stubs {{empty}} --openapi {CONTRACT} --no-validate", "POST"),
     "contract-big": ("3", "--openapi big.yaml (502 operations), example", "--stubs {empty} --openapi {big}", "GET"),
     "proxy": ("4", "proxy to nginx (1 KB JSON)", f"--stubs {HERE}/stubs/proxy --upstream {{upstream}}", "GET"),
     "monitor": ("4", "proxy + --openapi-monitor contract.yaml",
@@ -133,6 +141,8 @@ RATIOS = [
     ("generated", "stub", "generated (no example) / stub", GOAL_CONTRACT),
     ("contract", "contract-novalidate", "GET validation on / off (path parameter)", None),
     ("post-validate", "post-novalidate", "POST validation on / off", GOAL_VALIDATE),
+    ("post-validate-distinct", "post-novalidate-distinct", "POST validation on / off, every body different",
+     GOAL_VALIDATE),
     ("contract-big", "contract", "502-operation spec / 2-operation spec", GOAL_BIG),
     ("monitor", "proxy", "--openapi-monitor / plain proxy", None),
     ("monitor-header", "proxy", "--openapi-monitor --contract-header / plain proxy", None),
@@ -173,13 +183,30 @@ def scratch_dirs(work: Path) -> dict[str, str]:
     return {"empty": str(work / "empty"), "stubtpl": str(tpl), "upstream": "", "big": ""}
 
 
-def post_lua(work: Path) -> str:
-    """wrk script: POST the order, then bench/wrk_count.lua (its done() prints the WRKJSON line)."""
-    p = work / "post_order.lua"
-    p.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(ORDER_BODY)}\n'
-                 'wrk.headers["Content-Type"] = "application/json"\n'
-                 f"dofile({json.dumps(WRK_COUNT)})\n")
+def post_lua(work: Path, distinct: bool = False) -> str:
+    """wrk script: POST the order (distinct: with a counter in its note, so no two bodies are the
+    same), then bench/wrk_count.lua (its done() prints the WRKJSON line)."""
+    p = work / ("post_order_distinct.lua" if distinct else "post_order.lua")
+    text = (f'wrk.method = "POST"\nwrk.body = {json.dumps(ORDER_BODY)}\n'
+            'wrk.headers["Content-Type"] = "application/json"\n')
+    if distinct:
+        template = json.dumps(distinct_body("%08d").decode())
+        text += ('local sent = 0\nrequest = function()\n  sent = sent + 1\n'
+                 f'  return wrk.format(nil, nil, nil, string.format({template}, sent))\nend\n')
+    p.write_text(text + f"dofile({json.dumps(WRK_COUNT)})\n")
     return str(p)
+
+
+def distinct_body(counter: str) -> bytes:
+    """The order with `counter` in its note: a different body per request, all of one length."""
+    return json.dumps({**ORDER, "note": f"order {counter}"}, separators=(",", ":")).encode()
+
+
+def script_for(name: str, scripts: dict[str, str]) -> tuple[str, str]:
+    """(path, wrk script) of a configuration."""
+    if CONFIGS[name][3] != "POST":
+        return GET_URL, scripts["GET"]
+    return POST_URL, scripts["POST-distinct" if name.endswith("-distinct") else "POST"]
 
 
 def command(binary: str, name: str, fill: dict, port: int, admin: int) -> list[str]:
@@ -234,7 +261,7 @@ def check(name: str, port: int, admin: int, user: dict) -> str | None:
         st, _, body = request(port, "POST", POST_URL, ORDER_BODY.encode())
         if st != 201:
             return f"POST answered {st}: {body[:200]!r}"
-        if name == "post-validate":  # validation is really on
+        if name.startswith("post-validate"):  # validation is really on
             bad = dict(ORDER, sku="abc", qty=0)
             st, _, body = request(port, "POST", POST_URL, json.dumps(bad).encode())
             if st != 400:
@@ -281,7 +308,7 @@ def one_run(args, name: str, fill: dict, scripts: dict, user: dict, work: Path, 
         _, _, body = request(port, CONFIGS[name][3], POST_URL if CONFIGS[name][3] == "POST" else GET_URL,
                              ORDER_BODY.encode() if CONFIGS[name][3] == "POST" else None)
         res["body_bytes"] = len(body)
-        path, script = (POST_URL, scripts["POST"]) if CONFIGS[name][3] == "POST" else (GET_URL, scripts["GET"])
+        path, script = script_for(name, scripts)
         if args.warmup > 0:
             run_wrk(port, path, args.conns, args.warmup, script)
         m0 = metrics(admin) if name.startswith("monitor") else {}
@@ -341,7 +368,7 @@ def prepare(args, configs: list[str], work: Path) -> tuple[dict, subprocess.Pope
 
 def cmd_wallclock(args, configs: list[str], work: Path) -> int:
     user = json.loads(Path(FIXTURE).read_bytes())
-    scripts = {"GET": WRK_COUNT, "POST": post_lua(work)}
+    scripts = {"GET": WRK_COUNT, "POST": post_lua(work), "POST-distinct": post_lua(work, distinct=True)}
     fill, nginx, big_info = prepare(args, configs, work)
     results: dict[str, list[dict]] = {c: [] for c in configs}
     loads = []
@@ -454,21 +481,22 @@ def render(args, configs, results, big_info, loads) -> str:
 # ---------------------------------------------------------------------------------------------
 # instructions (callgrind)
 # ---------------------------------------------------------------------------------------------
-def raw_request(name: str) -> tuple[bytes, bytes]:
+def raw_request(name: str, i: int) -> bytes:
+    """The i-th request a configuration is measured with."""
     if CONFIGS[name][3] == "POST":
-        body = ORDER_BODY.encode()
+        body = distinct_body(f"{i:08d}") if name.endswith("-distinct") else ORDER_BODY.encode()
         return (b"POST " + POST_URL.encode() + b" HTTP/1.1\r\nHost: bench\r\nUser-Agent: instructions\r\n"
-                b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body,
-                b"HTTP/1.1 201")
-    return instructions.REQUEST, b"HTTP/1.1 200"
+                b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return instructions.REQUEST
 
 
-def drive(port: int, count: int, req: bytes, want: bytes) -> None:
-    """bench/instructions.py's drive with another request and status: count requests, one at a time."""
+def drive(port: int, count: int, name: str) -> None:
+    """bench/instructions.py's drive with the configuration's requests: count, one at a time."""
+    want = b"HTTP/1.1 201" if CONFIGS[name][3] == "POST" else b"HTTP/1.1 200"
     with socket.create_connection((HOST, port), timeout=60) as sock:
         buf = b""
-        for _ in range(count):
-            sock.sendall(req)
+        for i in range(count):
+            sock.sendall(raw_request(name, i))
             while b"\r\n\r\n" not in buf:
                 buf += instructions._recv(sock)
             head, _, buf = buf.partition(b"\r\n\r\n")
@@ -490,7 +518,7 @@ def count(binary: str, name: str, n: int, fill: dict, work: Path) -> int:
                             env={**os.environ, "PYTHONHASHSEED": "0"})
     try:
         instructions.wait_port(port, proc, timeout=900)
-        drive(port, n, *raw_request(name))
+        drive(port, n, name)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(300)
@@ -552,7 +580,7 @@ def cmd_profile(args, configs: list[str], work: Path) -> int:
     the top functions by self time, in µs per request, with file:line."""
     import pstats
 
-    scripts = {"GET": WRK_COUNT, "POST": post_lua(work)}
+    scripts = {"GET": WRK_COUNT, "POST": post_lua(work), "POST-distinct": post_lua(work, distinct=True)}
     fill, nginx, _ = prepare(args, configs, work)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     os.makedirs(args.out_dir, exist_ok=True)
@@ -575,7 +603,7 @@ def cmd_profile(args, configs: list[str], work: Path) -> int:
                                      start_new_session=True)
             try:
                 instructions.wait_port(port, p, timeout=300)
-                path, script = (POST_URL, scripts["POST"]) if CONFIGS[name][3] == "POST" else (GET_URL, scripts["GET"])
+                path, script = script_for(name, scripts)
                 run_wrk(port, path, args.conns, max(1.0, args.warmup), script)
                 p.send_signal(signal.SIGUSR1)  # profile from here (start-up and warm-up left out) ...
                 time.sleep(0.2)
