@@ -18,6 +18,7 @@ from .faults.rules import FaultRule, FaultRules
 from .match.request import RequestMatcher
 from .match.routes import Route, RouteTable
 from .openapi.document import SpecError
+from .pact.document import PactError
 from .record.recorder import recording_dir
 from .record.replay import load_recording
 from .respond import replay as _replay  # noqa: F401  (importing a source module registers its source)
@@ -72,8 +73,10 @@ def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Se
                 contract = compile_contract(loaded, order, root)
             except SpecError as exc:
                 errors.append(spec_error(exc))
-            except ValueError as exc:  # the spec's path escapes the stubs directory
-                errors.append(loaded.error(("contract", "openapi"), str(exc)))
+            except PactError as exc:
+                errors.append(ConfigError(exc.file, None, exc.pointer, exc.message))
+            except ValueError as exc:  # the document's path escapes the stubs directory
+                errors.append(loaded.error(("contract", loaded.spec.contract.kind), str(exc)))
             else:
                 contracts.append(contract)
                 routes += contract.routes
@@ -117,6 +120,10 @@ def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: 
         openapi=str(path), monitor=True, enforce=settings.contract_enforce,
         violation_header=settings.contract_header)),
         f"--openapi-monitor {path}", None, (i,)) for i, path in enumerate(settings.openapi_monitor)]
+    stubs += [LoadedStub(ContractEntrySpec(contract=ContractSpec(
+        pact=str(path), provider_state=settings.provider_state,
+        strict_provider_state=settings.strict_provider_state)), f"--pact {path}", None, (i,))
+        for i, path in enumerate(pact_files(settings.pact))]
     for name in settings.replay:
         try:
             stubs += load_recording(recording_dir(settings.recordings, name), name,
@@ -132,3 +139,11 @@ def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: 
         base = root.resolve()
         errors = [e for e in errors if (base / e.file).resolve() not in read]
     return table, errors + compile_errors
+
+
+def pact_files(given: Collection[Path]) -> list[Path]:
+    """--pact's files: each one named, and the *.json files of each directory named (sorted)."""
+    out: list[Path] = []
+    for path in given:
+        out += sorted(p for p in path.glob("*.json") if p.is_file()) if path.is_dir() else [path]
+    return out

@@ -27,6 +27,7 @@ from .faults.rules import FaultRule, FaultRules
 from .match.routes import RouteTable
 from .monitor import Monitor
 from .openapi.document import SpecError, load_spec
+from .pact.document import PactError, load_pact
 
 API_SOURCE = "admin-api"
 
@@ -160,8 +161,15 @@ class Mappings:
                                             if isinstance(contract_id, str) else "an id is a string")])
         document = data.pop("spec", None)
         if document is not None and not isinstance(document, dict):
-            raise ConfigErrors([ConfigError(API_SOURCE, None, "spec", "the spec is an OpenAPI document (an object)")])
-        if document is not None:
+            raise ConfigErrors([ConfigError(API_SOURCE, None, "spec", "the spec is an OpenAPI document or a pact "
+                                            "(an object)")])
+        pact = isinstance(document, dict) and ("interactions" in document or "messages" in document)
+        if pact and isinstance(document, dict):
+            data.setdefault("pact", "admin-api")
+            parties = [str(p.get("name")) for p in (document.get("consumer"), document.get("provider"))
+                       if isinstance(p, dict) and p.get("name")]
+            data.setdefault("name", "-".join(parties) or "admin-api")
+        elif document is not None:
             data.setdefault("openapi", "admin-api")
             data.setdefault("name", str((document.get("info") or {}).get("title") or "admin-api")
                             if isinstance(document.get("info"), dict) else "admin-api")
@@ -169,15 +177,19 @@ class Mappings:
         assert isinstance(loaded.spec, ContractEntrySpec)
         root = self.settings.stubs
         try:
-            spec = None
-            if document is not None:  # relative $refs are read from the stubs directory
+            spec: Any = None
+            if pact:
+                spec = load_pact(root / "admin-api.json", loaded.spec.contract.name or API_SOURCE, document)
+            elif document is not None:  # relative $refs are read from the stubs directory
                 spec = load_spec(root / "admin-api.yaml", loaded.spec.contract.name or API_SOURCE, document,
                                  confine=root)
             contract = compile_contract(loaded, self._next_order(), root, "api", contract_id, spec)
         except SpecError as exc:
             raise ConfigErrors([spec_error(exc)]) from None
+        except PactError as exc:
+            raise ConfigErrors([ConfigError(exc.file, None, exc.pointer, exc.message)]) from None
         except ValueError as exc:
-            raise ConfigErrors([ConfigError(API_SOURCE, None, "openapi", str(exc))]) from None
+            raise ConfigErrors([ConfigError(API_SOURCE, None, loaded.spec.contract.kind, str(exc))]) from None
         self.api_contracts[contract.id] = contract
         return contract
 

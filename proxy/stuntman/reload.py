@@ -27,17 +27,23 @@ class Reloadable(Protocol):
 
     def contract_files(self) -> list[Path]: ...
 
+    def contract_dirs(self) -> list[Path]: ...
+
 
 async def watch(server: Reloadable) -> None:
     """Reload on any change under the stubs directory, or to a contract file outside it (an
-    --openapi spec and the files it refers to: their directories are watched, not recursively)."""
+    --openapi spec and the files it refers to, a --pact file: their directories are watched, not
+    recursively), or to a *.json file in a --pact directory."""
     root = server.settings.stubs.resolve()
     outside = sorted({path.parent for path in server.contract_files() if not path.is_relative_to(root)})
     watchers = [_reload_on_changes(server, root, [root], recursive=True)]
-    if outside:
+    dirs = [d for d in server.contract_dirs() if not d.is_relative_to(root)]
+    if outside or dirs:
         files = {str(path) for path in server.contract_files()}
-        watchers.append(_reload_on_changes(server, root, outside, recursive=False,
-                                           only=lambda _, path: path in files))
+        folders = {str(d) for d in dirs}
+        watchers.append(_reload_on_changes(
+            server, root, sorted({*outside, *dirs}), recursive=False,
+            only=lambda _, path: path in files or (path.endswith(".json") and str(Path(path).parent) in folders)))
     await asyncio.gather(*watchers)
 
 

@@ -94,7 +94,12 @@ class Server:
         """Every file the contracts served were read from, and the --openapi specs (resolved)."""
         found = {path for contract in self.mappings.contracts() for path in contract.spec.paths}
         found.update(Path(spec).resolve() for spec in (*self.settings.openapi, *self.settings.openapi_monitor))
+        found.update(path.resolve() for path in self.settings.pact if not path.is_dir())
         return sorted(found)
+
+    def contract_dirs(self) -> list[Path]:
+        """The --pact directories: a pact file added to one is served, one removed is not."""
+        return sorted({path.resolve() for path in self.settings.pact if path.is_dir()})
 
     def recorder(self, name: str):
         """The Recorder of a recording under --recordings, created on first use."""

@@ -72,3 +72,6 @@ class Settings:
     openapi_monitor: tuple[Path, ...] = ()  # OpenAPI specs the traffic is checked against (--openapi-monitor)
     contract_enforce: bool = False       # ...blocking what breaks them (400 / 502)
     contract_header: bool = False        # ...saying the verdict in X-Stuntman-Contract
+    pact: tuple[Path, ...] = ()          # pact files (or directories of them) served as stubs (--pact)
+    provider_state: str | None = None    # their provider state, fixed (a regex; --provider-state)
+    strict_provider_state: bool = False  # interactions without states answer only when none is asked for

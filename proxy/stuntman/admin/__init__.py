@@ -274,6 +274,10 @@ async def start_admin(server) -> Admin:
             if route.scenario:
                 states = possible.setdefault(route.scenario, {STARTED})
                 states.update(s for s in (route.required_state, route.new_state) if s)
+        for contract in server.table.contracts:  # a pact's provider states (Started: none asked for)
+            if contract.kind == "pact":
+                possible.setdefault(f"pact:{contract.name}", {STARTED}).update(
+                    s.name for i in contract.spec.interactions for s in i.states)
         return possible
 
     async def list_scenarios(request: web.Request) -> web.Response:

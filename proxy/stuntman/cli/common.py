@@ -125,6 +125,7 @@ def settings_from(args) -> Settings:
     values["openapi"] = tuple(args.openapi)
     values["openapi_validate"] = not args.no_validate
     values["openapi_monitor"] = tuple(args.openapi_monitor)
+    values["pact"] = tuple(getattr(args, "pact", ()) or ())
     values["redact"], values["redact_json"] = tuple(args.redact), tuple(args.redact_json)
     values["replay"] = tuple(map(recording_path, getattr(args, "replay", ()) or ()))
     values["record_to"] = recording_path(args.record_to) if args.record_to else None

@@ -124,6 +124,16 @@ def _run_flags(run) -> None:
     env_flag(run, "--contract-header", bool, False,
              "say an --openapi-monitor contract's verdict in an X-Stuntman-Contract response header (this holds "
              "each proxied response whole before it goes out)")
+    run.add_argument("--pact", action="append", type=Path, default=[], metavar="FILE_OR_DIR",
+                     help="serve a pact file (Pact specification v1 to v4), or every *.json pact in a directory, "
+                          "as stubs: each HTTP interaction answers the requests its rules match (repeatable; "
+                          "reloaded when it changes)")
+    env_flag(run, "--provider-state", str, None,
+             "the provider state --pact interactions are served in: a regular expression their states are "
+             "searched with (a request's X-Pact-Provider-State header, or its session's state, comes first)",
+             "REGEX")
+    env_flag(run, "--strict-provider-state", bool, False,
+             "interactions without a provider state answer only when no state is asked for")
     env_flag(run, "--no-uvloop", bool, False, "use asyncio's default event loop instead of uvloop")
     env_flag(run, "--no-watch", bool, False, "do not reload when files under --stubs change")
     env_flag(run, "--recordings", Path, DEFAULTS.recordings, "directory of recordings", "DIR")
@@ -397,11 +407,14 @@ async def _serve(settings: Settings, recording: Path | None = None, replacing: i
     upstream += _recording_started(recording, replacing)
     faults = len(server.table.faults.rules)
     contracts = server.table.contracts
-    served = sum(len(c.spec.operations) for c in contracts if not c.options.monitor)
-    monitored = sum(len(c.spec.operations) for c in contracts if c.options.monitor)
+    openapi = [c for c in contracts if c.kind == "openapi"]
+    pacts = [c for c in contracts if c.kind == "pact"]
+    served = sum(len(c.spec.operations) for c in openapi if not c.options.monitor)
+    monitored = sum(len(c.spec.operations) for c in openapi if c.options.monitor)
     count -= sum(len(c.routes) for c in contracts)
-    extra = f", {len(contracts)} contract(s) with {served} operation(s)" if served else ""
+    extra = f", {len(openapi)} contract(s) with {served} operation(s)" if served else ""
     extra += f", {monitored} operation(s) monitored" if monitored else ""
+    extra += f", {len(pacts)} pact(s) with {sum(len(c.routes) for c in pacts)} interaction(s)" if pacts else ""
     extra += f", {faults} standalone fault(s)" if faults else ""
     print(f"stuntman {__version__}: {count} stub(s){extra} "
           f"from {settings.stubs} on "

@@ -335,7 +335,7 @@ def load_dir(root: Path, emptied_means_busy: Collection[str] = ()) -> tuple[list
 
 def _body_files(spec: StubSpec) -> list[str]:
     if isinstance(spec, ContractEntrySpec):  # a spec the stubs directory holds is not a stub file
-        return [spec.contract.openapi]
+        return [spec.contract.document]
     if not isinstance(spec, StubSpec):
         return []
     responses = spec.responses or ([spec.response] if spec.response else [])

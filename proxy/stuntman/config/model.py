@@ -172,11 +172,22 @@ class StubSpec(Model):
 
 
 class ContractSpec(Model):
-    """A contract served as stubs: each of its operations becomes a route, ranked after every
-    hand-written stub (a team starts from the contract and pins the cases it cares about)."""
+    """A contract served as stubs: each of its operations (OpenAPI) or interactions (Pact) becomes
+    a route, ranked after every hand-written stub (a team starts from the contract and pins the
+    cases it cares about)."""
 
-    openapi: str = Field(description="an OpenAPI document (Swagger 2.0, OpenAPI 3.0/3.1; YAML or JSON): a "
-                                     "path relative to the stubs directory")
+    openapi: str | None = Field(None, description="an OpenAPI document (Swagger 2.0, OpenAPI 3.0/3.1; YAML or "
+                                                  "JSON): a path relative to the stubs directory")
+    pact: str | None = Field(None, description="a Pact file (specification v1 to v4, JSON): a path relative to "
+                                               "the stubs directory")
+    provider_state: str | None = Field(None, alias="providerState", description="a pact's provider state, fixed: "
+                                       "a regular expression the interactions' states are searched with (a "
+                                       "request's X-Pact-Provider-State header, or its session's state, "
+                                       "comes first)")
+    strict_provider_state: bool = Field(False, alias="strictProviderState", description="a pact's interactions "
+                                        "without a provider state answer only when no state is asked for")
+    provider_state_header: str = Field("X-Pact-Provider-State", alias="providerStateHeader",
+                                       description="the request header that asks for a pact's provider state")
     name: str | None = Field(None, description="how the admin API, the journal and metrics name it "
                                                "(default: the file name)")
     base_path: str | None = Field(None, alias="basePath", description="serve the operations under this prefix "
@@ -195,6 +206,36 @@ class ContractSpec(Model):
     violation_header: bool = Field(False, alias="violationHeader", description="a monitored contract says "
                                    "its verdict in an X-Stuntman-Contract response header (ok, or the violations)")
 
+    @property
+    def kind(self) -> str:
+        return "pact" if self.pact is not None else "openapi"
+
+    @property
+    def document(self) -> str:
+        """The contract's file, as the entry names it."""
+        return self.pact if self.pact is not None else self.openapi  # type: ignore[return-value]
+
+    @model_validator(mode="after")
+    def _one_document(self) -> ContractSpec:
+        if (self.openapi is None) == (self.pact is None):
+            raise ValueError("a contract names one document: `openapi: FILE` or `pact: FILE`")
+        if self.pact is not None:
+            wrong = sorted(self.model_fields[f].alias or f for f in self.model_fields_set & _OPENAPI_ONLY)
+            if wrong:
+                raise ValueError(f"{', '.join(wrong)} applies to an OpenAPI contract, not a pact")
+        else:
+            wrong = sorted(self.model_fields[f].alias or f for f in self.model_fields_set & _PACT_ONLY)
+            if wrong:
+                raise ValueError(f"{', '.join(wrong)} applies to a pact, not an OpenAPI contract")
+        if self.provider_state is not None:
+            import re
+
+            try:
+                re.compile(self.provider_state)
+            except re.error as exc:
+                raise ValueError(f"providerState {self.provider_state!r} is not a regular expression: {exc}") from None
+        return self
+
     @model_validator(mode="after")
     def _monitor_options(self) -> ContractSpec:
         if (self.enforce or self.violation_header) and not self.monitor:
@@ -210,8 +251,13 @@ class ContractSpec(Model):
         return None if value is None else value.rstrip("/")
 
 
+_OPENAPI_ONLY = frozenset(("base_path", "validate_", "enforce_security", "monitor", "enforce", "violation_header"))
+_PACT_ONLY = frozenset(("provider_state", "strict_provider_state", "provider_state_header"))
+
+
 class ContractEntrySpec(Model):
-    """A stub file's entry naming a contract to serve: `contract: {openapi: specs/payments.yaml}`."""
+    """A stub file's entry naming a contract to serve: `contract: {openapi: specs/payments.yaml}` or
+    `contract: {pact: pacts/orders-payments.json}`."""
 
     contract: ContractSpec
 

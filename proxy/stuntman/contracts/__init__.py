@@ -1,6 +1,7 @@
-"""Contracts served as stubs: a `contract:` entry (a stub file's, `--openapi`'s, the admin API's)
-→ one route per operation, each answered by the operation's response source
-(stuntman.respond.openapi), ranked after every hand-written stub. A monitored contract
+"""Contracts served as stubs: a `contract:` entry (a stub file's, `--openapi`'s, `--pact`'s, the
+admin API's) → one route per OpenAPI operation, each answered by the operation's response source
+(stuntman.respond.openapi), or one route per pact interaction (stuntman.pact.route, answered by
+stuntman.respond.pact); ranked after every hand-written stub. A monitored OpenAPI contract
 (`monitor: true`, `--openapi-monitor`) serves nothing: its operations are watched instead
 (stuntman.monitor), checking the traffic other sources answer.
 
@@ -16,17 +17,19 @@ import uuid
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
-from .config.base import RequestSpec
-from .config.loader import ConfigError, LoadedStub
-from .config.model import ContractSpec
-from .config.paths import resolve_inside
-from .match.routes import Route
-from .monitor import OperationWatch
-from .openapi.document import Spec, SpecError, gc_paused, load_spec
-from .respond.openapi import OperationResponder, ServedContract
+from ..config.base import RequestSpec
+from ..config.loader import ConfigError, LoadedStub
+from ..config.model import ContractSpec
+from ..config.paths import resolve_inside
+from ..match.routes import Route
+from ..monitor import OperationWatch
+from ..openapi.document import SpecError, gc_paused, load_spec
+from ..respond.openapi import OperationResponder, ServedContract
+from .pact import compile_pact
 
 _PARAM = re.compile(r"\{([^{}/]+)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -38,15 +41,18 @@ class Contract:
 
     id: str
     name: str
-    kind: str          # "openapi"
-    source: str        # the spec file (as named), or "admin-api"
-    origin: str        # "file" (a stub file or --openapi) or "api"
-    spec: Spec
+    kind: str          # "openapi" | "pact"
+    source: str        # the document's file (as named), or "admin-api"
+    origin: str        # "file" (a stub file, --openapi or --pact) or "api"
+    spec: Any          # the document: stuntman.openapi.document.Spec or stuntman.pact.document.Pact
     options: ContractSpec
     routes: list[Route] = field(default_factory=list)    # served (stub mode)
     watches: list[Route] = field(default_factory=list)   # monitored: each route's action an OperationWatch
+    listing: Any = None  # the pact's: its as_json (stuntman.pact.contract)
 
     def as_json(self) -> dict:
+        if self.listing is not None:
+            return {"id": self.id, "origin": self.origin, **self.listing(self)}
         spec = self.spec
         by_op: dict[str, list[str]] = {}
         for route in self.routes or self.watches:
@@ -72,24 +78,29 @@ def spec_error(error: SpecError) -> ConfigError:
 
 
 def contract_path(loaded: LoadedStub, root: Path) -> tuple[Path, str]:
-    """Where the entry's spec is, and how messages name it: inside the stubs directory for a
-    stub file's entry; as given for --openapi (its `file` is the flag)."""
-    given = loaded.spec.contract.openapi
-    if loaded.file.startswith("--openapi"):
+    """Where the entry's document is, and how messages name it: inside the stubs directory for a
+    stub file's entry; as given for --openapi and --pact (its `file` is the flag)."""
+    given = loaded.spec.contract.document
+    if loaded.file.startswith("--"):
         return Path(given), given
     return resolve_inside(root, given), given
 
 
 def compile_contract(loaded: LoadedStub, order: int, root: Path, origin: str = "file",
-                     contract_id: str | None = None, spec: Spec | None = None) -> Contract:
-    """Load the entry's spec (unless given) and build its routes; SpecError / ValueError for what
-    is wrong (the caller reports them against the entry)."""
+                     contract_id: str | None = None, spec: Any = None) -> Contract:
+    """Load the entry's document (unless given) and build its routes; SpecError / PactError /
+    ValueError for what is wrong (the caller reports them against the entry)."""
+    contract_id = contract_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"stuntman-contract:{loaded.file}:{loaded.loc}"))
+    if loaded.spec.contract.kind == "pact":
+        path, name = contract_path(loaded, root)
+        contract = Contract(contract_id, "", "pact", name, origin, None, loaded.spec.contract)
+        return compile_pact(contract, loaded, order, path, name, spec)
     with gc_paused():  # (a big spec's validators are many objects too: see gc_paused)
         return _compile_contract(loaded, order, root, origin, contract_id, spec)
 
 
-def _compile_contract(loaded: LoadedStub, order: int, root: Path, origin: str, contract_id: str | None,
-                      spec: Spec | None) -> Contract:
+def _compile_contract(loaded: LoadedStub, order: int, root: Path, origin: str, contract_id: str,
+                      spec: Any) -> Contract:
     options: ContractSpec = loaded.spec.contract
     if spec is None:
         spec_path, name = contract_path(loaded, root)
@@ -97,7 +108,6 @@ def _compile_contract(loaded: LoadedStub, order: int, root: Path, origin: str, c
         spec = load_spec(spec_path, name, confine=root if inside else None)
     name = options.name or Path(spec.file).stem
     seed = options.seed if options.seed is not None else zlib.crc32(name.encode())
-    contract_id = contract_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"stuntman-contract:{loaded.file}:{loaded.loc}"))
     contract = Contract(contract_id, name, "openapi", spec.file, origin, spec, options)
     served = ServedContract(spec, name, seed, options.validate_, options.enforce_security)
     into = contract.watches if options.monitor else contract.routes
