@@ -175,8 +175,10 @@ def compare_body(expected: Any, actual: bytes, actual_type: str | None, rules: R
         return compare_xml(expected.content, actual, rules, request)
     found = rules.at(["$"]) if rules.body else None
     text = actual.decode("utf-8", "replace")
-    if found is not None:
-        return [("$", p) for p in holds(found[0], expected.content.decode("utf-8", "replace"), text)]
+    if found is not None:  # (a contentType rule reads the bytes themselves)
+        raw = any(m.kind == "contentType" for m in found[0].matchers)
+        return [("$", p) for p in holds(found[0], expected.content.decode("utf-8", "replace"),
+                                        actual if raw else text)]
     if actual != expected.content:
         return [("$", f"expected {shown(expected.content.decode('utf-8', 'replace'))}, got {shown(text)}")]
     return []
