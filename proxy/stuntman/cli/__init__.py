@@ -15,6 +15,7 @@ from .common import CliError, Parser
 from .contract import add_contract_commands
 from .recordings import add_recording_commands
 from .run import add_probe_and_schema, add_run_commands
+from .verify_pact import add_verify_pact_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_recording_commands(sub)  # import, export, diff, stubs from-recording, ca
     add_probe_and_schema(sub)
     add_contract_commands(sub)  # contract diff
+    add_verify_pact_command(sub)  # verify-pact
     return parser
 
 
