@@ -19,6 +19,8 @@ from .paths import show
 from .rules import RuleList, Rules
 
 Problem = tuple[str, str]  # (path into the body, what differs)
+_MAP_KINDS = frozenset(("values", "eachKey", "eachValue"))
+_ARRAY_KINDS = frozenset(("arrayContains", "eachValue"))
 MAX_PROBLEMS = 50
 
 
@@ -30,23 +32,24 @@ class JsonComparer:
         self.problems: list[Problem] = []
 
     def compare(self, expected: Any, actual: Any) -> list[Problem]:
-        self.walk(expected, actual, ["$"])
+        self.walk(expected, actual, ("$",))
         return self.problems
 
-    def say(self, fragments: list[str], message: str) -> None:
+    def say(self, fragments: tuple[str, ...], message: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append((show(fragments), message))
 
-    def walk(self, expected: Any, actual: Any, at: list[str]) -> None:
+    def walk(self, expected: Any, actual: Any, at: tuple[str, ...]) -> None:
         found = self.rules.at(at) if self.rules.body else None
         if found is None:
             return self._plain(expected, actual, at)
         rules, cascaded = found
-        kinds = {m.kind for m in rules.matchers}
-        if isinstance(actual, dict) and kinds & {"values", "eachKey", "eachValue"} and not cascaded:
-            return self._map_by_rule(rules, kinds, expected, actual, at)
-        if isinstance(actual, list) and kinds & {"arrayContains", "eachValue"} and not cascaded:
-            return self._array_by_rule(rules, kinds, expected, actual, at)
+        if rules.containers and not cascaded:
+            kinds = rules.kinds
+            if isinstance(actual, dict) and kinds & _MAP_KINDS:
+                return self._map_by_rule(rules, kinds, expected, actual, at)
+            if isinstance(actual, list) and kinds & _ARRAY_KINDS:
+                return self._array_by_rule(rules, kinds, expected, actual, at)
         problems = holds(rules, expected, actual, cascaded)
         if problems:
             for p in problems:
@@ -57,7 +60,7 @@ class JsonComparer:
         elif isinstance(expected, list) and isinstance(actual, list):
             self._array(expected, actual, at, ruled=True)
 
-    def _plain(self, expected: Any, actual: Any, at: list[str]) -> None:
+    def _plain(self, expected: Any, actual: Any, at: tuple[str, ...]) -> None:
         if isinstance(expected, dict) and isinstance(actual, dict):
             return self._map(expected, actual, at, ruled=False)
         if isinstance(expected, list) and isinstance(actual, list):
@@ -69,7 +72,7 @@ class JsonComparer:
             else:
                 self.say(at, f"expected {shown(expected)}, got {shown(actual)}")
 
-    def _map(self, expected: dict, actual: dict, at: list[str], ruled: bool) -> None:
+    def _map(self, expected: dict, actual: dict, at: tuple[str, ...], ruled: bool) -> None:
         missing = [k for k in expected if k not in actual]
         if missing:
             self.say(at, f"missing key{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
@@ -79,21 +82,22 @@ class JsonComparer:
                 self.say(at, f"unexpected key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}")
         for key, value in expected.items():
             if key in actual:
-                self.walk(value, actual[key], [*at, key])
+                self.walk(value, actual[key], (*at, key))
 
-    def _array(self, expected: list, actual: list, at: list[str], ruled: bool) -> None:
+    def _array(self, expected: list, actual: list, at: tuple[str, ...], ruled: bool) -> None:
         if not ruled:
             if len(expected) != len(actual):
                 self.say(at, f"expected {len(expected)} item{'s' if len(expected) != 1 else ''}, got {len(actual)}")
             for i, (e, a) in enumerate(zip(expected, actual, strict=False)):
-                self.walk(e, a, [*at, str(i)])
+                self.walk(e, a, (*at, str(i)))
             return
         if not expected:
             return  # (a rule with an empty example: nothing to hold the elements to)
         for i, a in enumerate(actual):
-            self.walk(expected[i] if i < len(expected) else expected[0], a, [*at, str(i)])
+            self.walk(expected[i] if i < len(expected) else expected[0], a, (*at, str(i)))
 
-    def _map_by_rule(self, rules: RuleList, kinds: set[str], expected: Any, actual: dict, at: list[str]) -> None:
+    def _map_by_rule(self, rules: RuleList, kinds: frozenset[str], expected: Any, actual: dict,
+                     at: tuple[str, ...]) -> None:
         """values / eachKey / eachValue on an object: its keys are free (eachKey holds each key
         to its rules), and each value is held to the example's value for that key, or its first."""
         if not isinstance(expected, dict):
@@ -103,18 +107,19 @@ class JsonComparer:
             if m.kind == "eachKey":
                 for key in actual:
                     for p in holds(RuleList(m.compiled), key, key):
-                        self.say([*at, key], f"key {key!r}: {p}")
+                        self.say((*at, key), f"key {key!r}: {p}")
         each_value = [m for m in rules.matchers if m.kind == "eachValue"]
         for key, value in actual.items():
             example = expected.get(key, first)
             if each_value:
                 for m in each_value:
                     for p in holds(RuleList(m.compiled), example, value):
-                        self.say([*at, key], p)
+                        self.say((*at, key), p)
             elif example is not None or key in expected:
-                self.walk(example, value, [*at, key])
+                self.walk(example, value, (*at, key))
 
-    def _array_by_rule(self, rules: RuleList, kinds: set[str], expected: Any, actual: list, at: list[str]) -> None:
+    def _array_by_rule(self, rules: RuleList, kinds: frozenset[str], expected: Any, actual: list,
+                       at: tuple[str, ...]) -> None:
         if not isinstance(expected, list):
             expected = []
         for m in rules.matchers:
@@ -122,7 +127,7 @@ class JsonComparer:
                 example = expected[0] if expected else None
                 for i, value in enumerate(actual):
                     for p in holds(RuleList(m.compiled), example, value):
-                        self.say([*at, str(i)], p)
+                        self.say((*at, str(i)), p)
             elif m.kind == "arrayContains":
                 variants = m.compiled or tuple((i, Rules()) for i in range(len(expected)))
                 for index, variant_rules in variants:

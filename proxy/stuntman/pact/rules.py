@@ -14,6 +14,7 @@ from typing import Any
 
 from .paths import PathError, Token, parse, weight
 
+SEEN_PATHS = 4096  # body paths whose rule each side remembers
 CATEGORIES = ("body", "header", "query", "path", "status", "content", "metadata")
 _ALIASES = {"headers": "header", "contents": "content", "bodies": "body"}
 
@@ -54,11 +55,21 @@ class Matcher:
         return _count(self.params.get("max"))
 
 
+_CONTAINER_KINDS = frozenset(("values", "eachKey", "eachValue", "arrayContains"))
+
+
 @dataclass(frozen=True)
 class RuleList:
     matchers: tuple[Matcher, ...]
     combine: str = "AND"           # AND: every matcher holds; OR: one does
     path: str = ""                 # the expression it was keyed by, for messages
+    kinds: frozenset[str] = field(default=frozenset(), compare=False)
+    containers: bool = field(default=False, compare=False)  # one of its matchers frees a map's keys or an array
+
+    def __post_init__(self) -> None:
+        kinds = frozenset(m.kind for m in self.matchers)
+        object.__setattr__(self, "kinds", kinds)
+        object.__setattr__(self, "containers", bool(kinds & _CONTAINER_KINDS))
 
     @property
     def relaxes(self) -> bool:
@@ -75,21 +86,32 @@ class Rules:
     query: dict[str, RuleList] = field(default_factory=dict)
     path: RuleList | None = None
     status: RuleList | None = None
+    # fragments → at()'s answer: bodies of one shape ask for the same paths request after request
+    _seen: dict[tuple[str, ...], tuple[RuleList, bool] | None] = field(default_factory=dict, repr=False,
+                                                                       compare=False)
 
     def __bool__(self) -> bool:
         return bool(self.body or self.header or self.query or self.path or self.status)
 
     def at(self, fragments: Sequence[str]) -> tuple[RuleList, bool] | None:
         """The body rules for the value at fragments, and whether they are inherited (cascaded
-        from an ancestor's path rather than written for this one); None if no rule applies."""
+        from an ancestor's path rather than written for this one); None if no rule applies.
+        Remembered per path (bounded: the rules never change, the paths a peer sends are many)."""
+        key = fragments if type(fragments) is tuple else tuple(fragments)
+        try:
+            return self._seen[key]
+        except KeyError:
+            pass
         best: tuple[int, int, RuleList] | None = None
         for tokens, rules in self.body:
-            w = weight(tokens, fragments)
+            w = weight(tokens, key)
             if w and (best is None or (w, len(tokens)) > best[:2]):
                 best = (w, len(tokens), rules)
-        if best is None:
-            return None
-        return best[2], best[1] != len(fragments)
+        found = None if best is None else (best[2], best[1] != len(key))
+        if len(self._seen) >= SEEN_PATHS:
+            self._seen.clear()
+        self._seen[key] = found
+        return found
 
     def count(self) -> tuple[int, int]:
         """(rules that relax a comparison, of them regex rules): how loose this side is."""
