@@ -100,3 +100,32 @@ def test_header_values_compare_after_normalization():
     assert _request(p, headers={**headers, "x-flags": "b, a"}) == ["header.x-flags: expected 'a,b', got 'b, a'"]
     assert _request(p, headers={**headers, "content-type": "application/json; charset=UTF-16"})[0].startswith(
         "header.content-type: expected")
+
+
+def test_the_compiled_body_check_agrees_with_the_explaining_comparison_on_every_json_case():
+    """A route judges a JSON body with the closures stuntman.pact.plan compiles; the near-miss
+    report explains with JsonComparer. Both must give the same verdict on every JSON case of
+    the specification, requests (strict) and responses (loose)."""
+    import json
+
+    from stuntman.pact.body import JsonComparer
+    from stuntman.pact.plan import compile_json
+
+    compared = 0
+    for side in ("request", "response"):
+        for version in pc.VERSIONS:
+            for name, case in pc.cases(version, side):
+                pact = load_pact(Path(f"{name}.json"), name, pc.pact_for(case, version, side))
+                message = getattr(pact.interactions[0], side)
+                body, _ = pc.body_bytes(case["actual"], version)
+                if message.body.value is None or not body:
+                    continue
+                try:
+                    value = json.loads(body)
+                except ValueError:
+                    continue
+                fast = compile_json(message.body.value, message.rules, side == "request")(value)
+                slow = not JsonComparer(message.rules, side == "request").compare(message.body.value, value)
+                assert fast == slow, f"{version}/{side}/{name}: compiled {fast}, explained {slow}"
+                compared += 1
+    assert compared >= 288

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..jsontext import loads_text
+from ..jsontext import scan as _scan
 from .document import escape, unescape, walk_pointer
 from .jsonschema import REQUEST, RESPONSE, Compiled, compiled
 
@@ -38,19 +40,7 @@ if TYPE_CHECKING:
     from .document import Operation, Spec
 
 _BOMS = (b"\xef", b"\xfe", b"\xff")
-_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner json.loads ends in
-
-
-def _loads(text: str) -> Any:
-    """json.loads(text), the usual case (a document with nothing around it) read by the scanner
-    directly; anything else (white space around it, an error to explain) through json.loads."""
-    try:
-        value, end = _scan(text, 0)
-    except (StopIteration, ValueError):
-        return json.loads(text)
-    if end != len(text):
-        return json.loads(text)
-    return value
+_loads = loads_text
 MAX_PARTS = 1_000            # multipart parts looked at
 MAX_ERRORS = 100             # violations reported per value (a huge invalid array stops here)
 VALID_BODIES = 8             # valid bodies remembered per content object (then it starts over)

@@ -7,6 +7,7 @@ Mismatch naming the part, where in it, and what differs; none means the interact
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -49,7 +50,8 @@ class Received:
         return self._headers
 
 
-def compare_request(pact: Pact, expected: Request, got: Received) -> list[Mismatch]:
+def compare_request(pact: Pact, expected: Request, got: Received, json_check: Any = None) -> list[Mismatch]:
+    """Every difference (json_check, stuntman.pact.plan: the body's only judged, see compare_body)."""
     out: list[Mismatch] = []
     if expected.method != got.method and expected.method != got.method.upper():  # (load upper-cased it)
         out.append(Mismatch("method", "", f"expected {expected.method}, got {got.method}"))
@@ -62,7 +64,7 @@ def compare_request(pact: Pact, expected: Request, got: Received) -> list[Mismat
     if expected.body.state != "missing":
         out += [Mismatch("body", where, message) for where, message in
                 compare_body(expected.body, got.body, got.content_type, expected.rules, request=True,
-                             form_compare=lambda fields, at: _form(fields, expected))]
+                             form_compare=lambda fields, at: _form(fields, expected), json_check=json_check)]
     return out
 
 
@@ -179,6 +181,7 @@ def _parameterised(expected: str, actual: str) -> bool:
     return all(k in got[1] and got[1][k].lower() == v.lower() for k, v in want[1].items())
 
 
+@lru_cache(maxsize=1024)  # (a pact's values and the clients' few: read once each)
 def _media(value: str) -> tuple[str, dict[str, str]]:
     parts = [p.strip() for p in value.split(";")]
     params: dict[str, str] = {}

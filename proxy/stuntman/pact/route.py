@@ -21,6 +21,7 @@ from typing import Any
 from ..match.routes import Route
 from .compare import Mismatch, Received, compare_request, received
 from .document import Interaction, Pact
+from .plan import compile_json
 
 NO_STATE = "Started"  # a session's scenario state before anything is set: no provider state asked for
 
@@ -53,7 +54,7 @@ class PactOptions:
 
 
 class PactRoute(Route):
-    __slots__ = ("interaction", "options", "stateless_siblings", "state_names")
+    __slots__ = ("interaction", "options", "stateless_siblings", "state_names", "json_check")
 
     def __init__(self, request: Any, *, interaction: Interaction, options: PactOptions, specificity: int,
                  **kwargs: Any):
@@ -63,6 +64,9 @@ class PactRoute(Route):
         self.specificity = specificity
         self.needs_body = True  # (the Pact rules read it)
         self.stateless_siblings: list[PactRoute] = []
+        body = interaction.request.body
+        self.json_check = compile_json(body.value, interaction.request.rules, request=True) \
+            if body.state == "present" and body.value is not None else None
 
     def accepts(self, ex: Any, state: Any, why: list[str] | None = None) -> bool:
         """The Pact comparison of the whole request (the method and path too: a path rule is the
@@ -72,9 +76,10 @@ class PactRoute(Route):
         eligible = True if self.options.stateless and not self.options.strict else self._eligible(ex, state, why)
         if not eligible and why is None:
             return False
+        if why is None:  # (a yes or no: the body only judged)
+            return not compare_request(self.options.pact, self.interaction.request, received(ex), self.json_check)
         found = self.mismatches_of(received(ex))
-        if why is not None:
-            why.extend(str(m) for m in found)
+        why.extend(str(m) for m in found)
         return eligible and not found
 
     def mismatches_of(self, got: Received) -> list[Mismatch]:
