@@ -29,6 +29,10 @@ Configurations (fixtures in bench/stubs/openapi/; stuntman on CPU 1, wrk -t1 and
      (125 resources, 1,000 schemas, ~4 MB of YAML) plus contract.yaml's two operations last:
      contract-big         --openapi big.yaml (generated in a temp dir); also its load time (process
                           start to the port open) and VmRSS once loaded, next to contract's
+  5. pacts (bench/stubs/pact/users.json, v4): the GET of 1. as an interaction, and the POST of 2.
+     held to four body rules (regex, integer, type on a string and on an object):
+     pact                 --pact users.json, GET /api/v1/users/42
+     pact-post            --pact users.json, POST /api/v1/orders
   4. monitor, GET /api/v1/users/42 proxied to an nginx serving user.json (1 KB):
      proxy                bench/stubs/proxy (one stub that never matches) --upstream nginx
      monitor              the same + --openapi-monitor contract.yaml (request and response checked)
@@ -98,6 +102,7 @@ from scale import (  # noqa: E402
 SPECS = os.path.join(HERE, "stubs", "openapi")
 CONTRACT = os.path.join(SPECS, "contract.yaml")
 GENERATED = os.path.join(SPECS, "generated.yaml")
+PACT = os.path.join(HERE, "stubs", "pact", "users.json")
 WRK_COUNT = os.path.join(HERE, "wrk_count.lua")
 GET_URL = "/api/v1/users/42"
 POST_URL = "/api/v1/orders"
@@ -123,6 +128,9 @@ CONFIGS: dict[str, tuple[str, str, str, str]] = {
                                f"--stubs {{empty}} --openapi {CONTRACT}", "POST"),
     "post-novalidate-distinct": ("2", "POST, every body different, --no-validate",
                                  f"--stubs {{empty}} --openapi {CONTRACT} --no-validate", "POST"),
+    "pact": ("5", "--pact users.json: GET, the same 1 KB user", f"--stubs {{empty}} --pact {PACT}", "GET"),
+    "pact-post": ("5", "--pact users.json: POST the order, its body held to 4 rules",
+                  f"--stubs {{empty}} --pact {PACT}", "POST"),
     "contract-big": ("3", "--openapi big.yaml (502 operations), example", "--stubs {empty} --openapi {big}", "GET"),
     "proxy": ("4", "proxy to nginx (1 KB JSON)", f"--stubs {HERE}/stubs/proxy --upstream {{upstream}}", "GET"),
     "monitor": ("4", "proxy + --openapi-monitor contract.yaml",
@@ -144,6 +152,8 @@ RATIOS = [
     ("post-validate-distinct", "post-novalidate-distinct", "POST validation on / off, every body different",
      GOAL_VALIDATE),
     ("contract-big", "contract", "502-operation spec / 2-operation spec", GOAL_BIG),
+    ("pact", "stub", "pact interaction / hand-written stub", None),
+    ("pact-post", "post-novalidate", "pact POST (body rules) / contract POST, not validated", None),
     ("monitor", "proxy", "--openapi-monitor / plain proxy", None),
     ("monitor-header", "proxy", "--openapi-monitor --contract-header / plain proxy", None),
     ("monitor-header", "monitor", "--contract-header / --openapi-monitor", None),
@@ -266,6 +276,10 @@ def check(name: str, port: int, admin: int, user: dict) -> str | None:
             st, _, body = request(port, "POST", POST_URL, json.dumps(bad).encode())
             if st != 400:
                 return f"an invalid order got {st}, not 400"
+        if name == "pact-post":  # the rules are really applied
+            st, _, body = request(port, "POST", POST_URL, json.dumps(dict(ORDER, qty="two")).encode())
+            if st != 404:
+                return f"an order breaking the pact got {st}, not 404"
         return None
     st, headers, body = request(port, "GET", GET_URL)
     if st != 200:
