@@ -273,3 +273,16 @@ def test_generators_fill_the_response_the_same_way_for_the_same_request(stuntman
     import re
     assert re.fullmatch(r"[A-F]{3}-[0-9]{2}", first["code"]) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", first["when"])
     assert get(st.port, "/orders/7")[1] == first  # seeded by the contract and the request
+
+
+def test_the_readme_example_answers_as_the_readme_shows(stuntman):
+    from conftest import ROOT
+
+    st = stuntman(pact=(ROOT / "examples" / "pacts" / "web-users.json",))
+    assert get(st.port, "/users/1") == (200, {"id": 1, "name": "Default"})
+    assert get(st.port, "/users/1", {"X-Pact-Provider-State": "user 1 exists"}) == (200, {"id": 1, "name": "Ada"})
+    assert get(st.port, "/users", method="POST", body={"name": "Eve", "age": 40}) == (201, {"id": 2})
+    status, body = call(st.port, "POST", "/users", body='{"name":"Bob","age":"x"}',
+                        headers={"content-type": "application/json"})[0::2]
+    assert status == 404 and "nearest: create" in body.decode()
+    assert "  - body $.age: expected an integer, got 'x'" in body.decode()

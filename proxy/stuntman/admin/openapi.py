@@ -87,8 +87,17 @@ CONFLICT = _json({"type": "object", "required": ["error"], "properties": {"error
                  "A stub's own fault: change it through its stub")
 MATCHER_BODY = {"required": True, "content": {"application/json": {"schema": _ref("RequestSpec")}}}
 ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
-CONTRACT = {"type": "object", "required": ["id", "name", "kind", "operations"], "properties": {
-    "id": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string", "enum": ["openapi"]},
+_PACT_INTERACTION = {"type": "object", "properties": {
+    "description": {"type": "string"}, "status": {"type": "integer"},
+    "providerStates": {"type": "array", "items": {"type": "object", "properties": {
+        "name": {"type": "string"}, "params": OBJECT}}},
+    "request": {"type": "object", "properties": {"method": {"type": "string"}, "path": {"type": "string"}}},
+    "servedAs": {"type": ["string", "null"], "description": "the id of the route that serves it"},
+    "source": {"type": "string", "description": "file#/interactions/N"}}}
+CONTRACT = {"type": "object", "required": ["id", "name", "kind"], "properties": {
+    "id": {"type": "string"}, "name": {"type": "string"},
+    "kind": {"type": "string", "enum": ["openapi", "pact"], "description": "an OpenAPI contract lists "
+             "`operations`, a pact `interactions` and `messages`"},
     "source": {"type": "string"}, "origin": {"type": "string", "enum": ["file", "api"]},
     "mode": {"type": "string", "enum": ["stub", "monitor"], "description": "served as stubs, or checking the "
              "traffic other sources answer"},
@@ -100,14 +109,26 @@ CONTRACT = {"type": "object", "required": ["id", "name", "kind", "operations"], 
     "operations": {"type": "array", "items": {"type": "object", "properties": {
         "method": {"type": "string"}, "path": {"type": "string"}, "operationId": {"type": ["string", "null"]},
         "servedAt": {"type": "array", "items": {"type": "string"}},
-        "monitoredAt": {"type": "array", "items": {"type": "string"}}, "source": {"type": "string"}}}}}}
+        "monitoredAt": {"type": "array", "items": {"type": "string"}}, "source": {"type": "string"}}}},
+    "consumer": {"type": "string"}, "provider": {"type": "string"},
+    "providerStateHeader": {"type": "string"}, "providerState": {"type": ["string", "null"]},
+    "strictProviderState": {"type": "boolean"},
+    "scenario": {"type": "string", "description": "the scenario that holds a session's provider state"},
+    "interactions": {"type": "array", "items": _PACT_INTERACTION},
+    "messages": {"type": "array", "items": {"type": "object", "properties": {
+        "description": {"type": "string"}, "type": {"type": "string"}, "served": {"type": "boolean"},
+        "note": {"type": "string"}, "source": {"type": "string"}}}}}}
 CONTRACTS = {"type": "object", "required": ["contracts", "loadErrors"], "properties": {
     "contracts": {"type": "array", "items": CONTRACT}, "meta": OBJECT,
     "loadErrors": {"type": "array", "items": OBJECT}}}
 CONTRACT_BODY = {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "properties": {
         "openapi": {"type": "string", "description": "a spec file under the stubs directory"},
-        "spec": {"type": "object", "description": "the OpenAPI document itself"},
+        "pact": {"type": "string", "description": "a pact file under the stubs directory"},
+        "spec": {"type": "object", "description": "the OpenAPI document or the pact itself (a pact has "
+                                                  "`interactions` or `messages`)"},
+        "providerState": {"type": "string"}, "strictProviderState": {"type": "boolean"},
+        "providerStateHeader": {"type": "string"},
         "id": {"type": "string"}, "name": {"type": "string"}, "basePath": {"type": "string"},
         "seed": {"type": "integer"}, "validate": {"type": "boolean"}, "enforceSecurity": {"type": "boolean"},
         "priority": {"type": "integer"}, "monitor": {"type": "boolean"}, "enforce": {"type": "boolean"},
@@ -360,9 +381,10 @@ def document() -> dict:
                        "is served or watched, and the last reload's errors in their files (`loadErrors`; the "
                        "previous contract keeps serving)",
                        {"200": _json(CONTRACTS)}),
-            "post": _op("Serve a contract: `{openapi: FILE}` (a spec under the stubs directory) or `{spec: {...}}` "
-                        "(the document itself), with the options of a stub file's `contract:` entry (name, "
-                        "basePath, seed, validate, enforceSecurity, priority, monitor, enforce, violationHeader)",
+            "post": _op("Serve a contract: `{openapi: FILE}` or `{pact: FILE}` (under the stubs directory) or "
+                        "`{spec: {...}}` (the document itself), with the options of a stub file's `contract:` "
+                        "entry (name, seed, priority; OpenAPI: basePath, validate, enforceSecurity, monitor, "
+                        "enforce, violationHeader; pact: providerState, strictProviderState, providerStateHeader)",
                         {"201": _json(CONTRACT, "Created"), "400": ERROR}, requestBody=CONTRACT_BODY),
         },
         "/__admin/contracts/{id}": {
