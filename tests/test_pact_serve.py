@@ -286,3 +286,32 @@ def test_the_readme_example_answers_as_the_readme_shows(stuntman):
                         headers={"content-type": "application/json"})[0::2]
     assert status == 404 and "nearest: create" in body.decode()
     assert "  - body $.age: expected an integer, got 'x'" in body.decode()
+
+
+def test_a_pact_added_to_a_pact_directory_is_served_and_one_removed_is_not(stuntman, tmp_path):
+    from conftest import until
+
+    pacts = tmp_path / "pacts"
+    pacts.mkdir()
+    write(pacts, "users.json", USERS)
+    st = stuntman(pact=(pacts,), watch=True)
+    assert get(st.port, "/health")[0] == 200 and get(st.port, "/orders")[0] == 404
+    write(pacts, "orders.json", pact(interaction("orders", {"method": "GET", "path": "/orders"}, 200, [])))
+    until(lambda: get(st.port, "/orders")[0] == 200, "the new pact served")
+    (pacts / "users.json").unlink()
+    until(lambda: get(st.port, "/health")[0] == 404, "the removed pact gone")
+
+
+def test_interactions_no_request_can_tell_apart_are_reported_once_and_the_first_answers(stuntman, tmp_path,
+                                                                                        caplog):
+    text = pact(interaction("first", {"method": "GET", "path": "/same"}, 200, {"n": 1}),
+                interaction("second", {"method": "GET", "path": "/same"}, 200, {"n": 2}),
+                interaction("pinned", {"method": "GET", "path": "/same", "query": {"q": ["1"]}}, 200, {"n": 3}))
+    with caplog.at_level("WARNING", logger="stuntman"):
+        st = stuntman(pact=(write(tmp_path, "same.json", text),))
+    assert get(st.port, "/same")[1] == {"n": 1} and get(st.port, "/same?q=1")[1] == {"n": 3}
+    [contract] = st.server.table.contracts
+    assert contract.spec.notes == ["interactions 'first' and 'second' match the same requests: 'first' (first in "
+                                   "the file) answers them"]
+    assert [r.message for r in caplog.records if "match the same requests" in r.message] == [
+        f"pact {tmp_path / 'same.json'}: {contract.spec.notes[0]}"]

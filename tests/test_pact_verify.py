@@ -363,3 +363,25 @@ def test_stuntman_serving_a_pact_satisfies_it_and_messages_are_skipped(cli_serve
         assert done.returncode == 0, done.stdout
         assert json.loads(done.stdout)["summary"] == {"interactions": 3 + (name == "v4.json"), "passed": 3,
                                                       "failed": 0, "skipped": int(name == "v4.json"), "pending": 0}
+
+
+def test_a_recorded_upstream_replayed_by_stuntman_still_satisfies_its_consumers(provider, pact_file, stuntman,
+                                                                                 tmp_path):
+    """verify-pact through stuntman: recording the real provider (its state set up by hand), then
+    replaying the recording (no upstream: only what was recorded answers), says whether what was
+    recorded keeps the pact."""
+    users = provider()
+    users.users[1] = "Ann"  # (the state the recorded exchange needs)
+    recorder = stuntman({}, upstream=users.url, recordings=tmp_path / "rec", record_to="users")
+    done = verify_pact(str(pact_file), "--against", recorder.url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    replaying = stuntman({}, recordings=tmp_path / "rec", replay=("users",))
+    done = verify_pact(str(pact_file), "--against", replaying.url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    broken = provider(broken=True)  # the provider changes; what it answers now breaks the pact
+    broken.users[1] = "Ann"
+    recorder = stuntman({}, upstream=broken.url, recordings=tmp_path / "rec2", record_to="users")
+    verify_pact(str(pact_file), "--against", recorder.url)
+    replaying = stuntman({}, recordings=tmp_path / "rec2", replay=("users",))
+    done = verify_pact(str(pact_file), "--against", replaying.url)
+    assert done.returncode == 1 and "body $.items[0].id: expected an integer, got 'x'" in done.stdout
