@@ -315,3 +315,17 @@ def test_interactions_no_request_can_tell_apart_are_reported_once_and_the_first_
                                    "the file) answers them"]
     assert [r.message for r in caplog.records if "match the same requests" in r.message] == [
         f"pact {tmp_path / 'same.json'}: {contract.spec.notes[0]}"]
+
+
+def test_the_python_client_serves_a_pact_and_sets_a_sessions_provider_state(stuntman):
+    from stuntman.client import Stuntman
+
+    st = stuntman(admin_port=0)
+    client = Stuntman(st.admin_url)
+    created = client.create_contract(spec=json.loads(USERS), name="users")
+    assert created["kind"] == "pact" and [i["description"] for i in created["interactions"]][:2] == \
+        ["user 1", "no user 1"]
+    client.set_provider_state("users", "no users", session="t1")
+    assert get(st.port, "/users/1", {"X-Stuntman-Session": "t1"})[0] == 404
+    client.set_provider_state("users", None, session="t1")
+    assert get(st.port, "/users/1", {"X-Stuntman-Session": "t1"})[1] == {"id": 1, "name": "Default"}

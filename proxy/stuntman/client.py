@@ -186,13 +186,20 @@ class Operations(Generic[T]):
         errors of their files are in `GET /__admin/contracts`'s `loadErrors`."""
         return self._call("GET", "/__admin/contracts", then=_key("contracts"))
 
-    def create_contract(self, openapi: str | None = None, spec: Any = None, **options: Any) -> T:
-        """Serve (or, with monitor=True, watch) a spec: a file under the stubs directory, or the
-        document itself; options as a stub file's `contract:` entry (basePath, seed, validate,
-        enforceSecurity, priority, monitor, enforce, violationHeader, name, id)."""
+    def create_contract(self, openapi: str | None = None, spec: Any = None, pact: str | None = None,
+                        **options: Any) -> T:
+        """Serve (or, with monitor=True, watch) an OpenAPI spec or a pact: a file under the stubs
+        directory, or the document itself (`spec`: a pact is told by its `interactions`);
+        options as a stub file's `contract:` entry (name, id, seed, priority; OpenAPI: basePath,
+        validate, enforceSecurity, monitor, enforce, violationHeader; pact: providerState,
+        strictProviderState, providerStateHeader)."""
         body = {**options, **({"openapi": openapi} if openapi is not None else {}),
-                **({"spec": spec} if spec is not None else {})}
+                **({"pact": pact} if pact is not None else {}), **({"spec": spec} if spec is not None else {})}
         return self._call("POST", "/__admin/contracts", body)
+
+    def set_provider_state(self, contract: str, state: str | None, session: str = "") -> T:
+        """The provider state a session's requests to a pact ask for (None: none asked for)."""
+        return self.set_scenario(f"pact:{contract}", state if state is not None else "Started", session)
 
     def get_contract(self, contract_id: str) -> T:
         return self._call("GET", f"/__admin/contracts/{contract_id}")
