@@ -329,3 +329,12 @@ def test_the_python_client_serves_a_pact_and_sets_a_sessions_provider_state(stun
     assert get(st.port, "/users/1", {"X-Stuntman-Session": "t1"})[0] == 404
     client.set_provider_state("users", None, session="t1")
     assert get(st.port, "/users/1", {"X-Stuntman-Session": "t1"})[1] == {"id": 1, "name": "Default"}
+
+
+def test_a_mock_server_url_generator_points_at_stuntman(stuntman, tmp_path):
+    order = interaction("order", {"method": "GET", "path": "/orders/7"}, 200,
+                        {"self": "http://localhost:1234/orders/7"})
+    order["response"]["generators"] = {"body": {"$.self": {
+        "type": "MockServerURL", "example": "http://localhost:1234/orders/7", "regex": ".*(/orders/\\d+)$"}}}
+    st = stuntman(pact=(write(tmp_path, "orders.json", pact(order)),))
+    assert get(st.port, "/orders/7")[1] == {"self": f"http://127.0.0.1:{st.port}/orders/7"}

@@ -1,7 +1,8 @@
 """The response source of a pact interaction: the pact's response, as a stub would send it. One
 without generators is built once and sent as is; one with generators (v3, v4) is made per
 request, seeded by the contract, the interaction and the request's method and path (the same
-request gets the same answer; a provider state's params feed the ProviderState generator)."""
+request gets the same answer; a provider state's params feed the ProviderState generator, and a
+MockServerURL generator points at stuntman, as the request's Host names it)."""
 from __future__ import annotations
 
 import random
@@ -31,7 +32,11 @@ class InteractionResponder(WholeResponse):
         if self.fixed is not None:
             return self.fixed
         rng = random.Random(f"{self.seed}:{self.interaction.index}:{ex.method}:{ex.path}")
-        return _response(render(self.interaction.response, rng, self.context, datetime.now(UTC)))
+        context = self.context
+        host = ex.field("host")
+        if host is not None:  # stuntman is the mock server a MockServerURL generator points at
+            context = {**context, "mockServerUrl": f"http://{host}"}
+        return _response(render(self.interaction.response, rng, context, datetime.now(UTC)))
 
 
 def _response(answer: Answer, cacheable: bool = False) -> Response:
