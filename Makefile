@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## serve stubs/ on 127.0.0.1:8080 (admin API on 127.0.0.1:8081)
 	$(BIN)/stuntman run --stubs stubs --port 8080 --admin-port 8081
 
+# Two workers (pytest-xdist; the machines this runs on have two cores): every test starts its
+# servers on free ports and keeps its files in its own tmp_path, so they run side by side.
 test: $(STAMP) peers  ## the whole suite
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 # what the suite needs beyond pip: nginx, the reference HTTP/1 server some tests compare against;
 # Prism (npm, into .peers/, pinned: the tests assert its answers), the reference OpenAPI mock
