@@ -11,12 +11,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT, wait_port
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 
 
+@pytest.mark.timeout(330)  # (the schemathesis run has 300 s; the suite's 120 s is for ordinary tests)
 def test_fuzzing_the_admin_api_from_its_document_finds_no_server_error_and_no_undocumented_answer(
         cli_server, tmp_path):
     shutil.copytree(ROOT / "stubs", tmp_path / "stubs")

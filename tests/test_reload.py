@@ -15,8 +15,9 @@ V2 = "- {name: greeting, request: {path: /greeting}, response: {body: v2}}\n"
 BROKEN = "- {name: greeting, request: {path: /greeting}, response: {body: v3}\n"  # unclosed
 
 
-def eventually(check, timeout: float = 10.0):
-    """Poll until check() is truthy (reload is asynchronous); fail with its last value."""
+def eventually(check, timeout: float = 30.0):
+    """Poll until check() is truthy (reload is asynchronous); fail with its last value. (A deadline
+    for a hang, not a timing: a loaded CI machine, the suite in two workers, can take seconds.)"""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
