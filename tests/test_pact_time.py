@@ -123,8 +123,7 @@ def test_invalid(pattern: str, text: str) -> None:
 
 
 def test_unknown_zone_id() -> None:
-    if not zoneinfo.available_timezones():
-        pytest.skip("no zone database on this machine: any id of the right shape is accepted")
+    assert zoneinfo.available_timezones(), "tzdata (a dependency) gives zoneinfo its database everywhere"
     assert not compile_pattern("VV").matches("Mars/Olympus_Mons")
     assert compile_pattern("VV").matches("Europe/Warsaw")
 

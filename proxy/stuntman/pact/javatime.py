@@ -250,8 +250,8 @@ def _month_days(month: int, year: int | None) -> int:
 
 @functools.lru_cache(maxsize=1)
 def _zone_ids() -> frozenset[str]:
-    """The machine's IANA zone ids (empty where it has no zone database: then any id of the right
-    shape is accepted)."""
+    """The IANA zone ids: the system's, or the tzdata package's where it has none (empty only if the
+    zone directory cannot be read: then any id of the right shape is accepted)."""
     try:
         return frozenset(zoneinfo.available_timezones())
     except OSError:  # an unreadable zone directory
