@@ -12,7 +12,6 @@ import uuid
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from pydantic import ValidationError
 
@@ -128,12 +127,10 @@ def _ambiguous(pact: Pact, routes: list[PactRoute]) -> list[str]:
 def example(interaction: Interaction) -> Received:
     """An interaction's own request as if it had been received."""
     request = interaction.request
-    query = request.query_text if request.query_text is not None else "&".join(
-        f"{quote(k, safe='')}={quote(v, safe='')}" for k, values in (request.query or {}).items() for v in values)
-    headers = {name: ", ".join(values) for name, values in request.headers.items()}
-    body = request.body.content
+    headers = request.header_fields()
     content_type = headers.get("content-type") or request.body.content_type
-    return Received(request.method, request.path, query, headers, body, content_type)
+    return Received(request.method, request.path, request.query_string(), headers, request.body.content,
+                    content_type)
 
 
 def _listing(contract: Contract) -> dict:

@@ -97,9 +97,7 @@ def compare_query(pact: Pact, expected: Request, query_string: str) -> list[Mism
 
 
 def _form(fields: dict[str, list[str]], expected: Request) -> list[tuple[str, str]]:
-    from .document import parse_query as parse
-
-    wanted = parse(expected.body.content.decode("utf-8", "replace"))
+    wanted = parse_query(expected.body.content.decode("utf-8", "replace"))
     return [(f"$.{m.where}" if m.where else "$", m.message)
             for m in _pairs(wanted, fields, _form_rules(expected.rules), "body")]
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 from . import matchers
 from .content import kind
@@ -56,6 +56,18 @@ class Request:
     body: Body = MISSING
     rules: Rules = field(default_factory=Rules)
     generators: dict = field(default_factory=dict)
+
+    def query_string(self) -> str:
+        """The query as the interaction's own request sends it: v1/v2's text as written, v3/v4's
+        names and values percent-encoded."""
+        if self.query_text is not None:
+            return self.query_text
+        return "&".join(f"{quote(name, safe='')}={quote(value, safe='')}"
+                        for name, values in (self.query or {}).items() for value in values)
+
+    def header_fields(self) -> dict[str, str]:
+        """The headers as one field each (lower-case names, a header's values joined with ", ")."""
+        return {name: ", ".join(values) for name, values in self.headers.items()}
 
 
 @dataclass

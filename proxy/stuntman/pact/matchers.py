@@ -108,8 +108,10 @@ def compile(kind: str, params: dict, where: str) -> Any:  # noqa: A001 - the rul
         raw = params.get("rules")
         if not isinstance(raw, list) or not raw:
             raise RuleError(where, f"an {kind} matcher needs `rules`, a list of matchers")
-        return tuple(matcher_of(m, f"{where}/rules/{i}", compile) for i, m in enumerate(raw)
-                     if isinstance(m, dict) or _bad(f"{where}/rules/{i}"))
+        for i, m in enumerate(raw):
+            if not isinstance(m, dict):
+                raise RuleError(f"{where}/rules/{i}", "a matcher is an object with a `match` type")
+        return tuple(matcher_of(m, f"{where}/rules/{i}", compile) for i, m in enumerate(raw))
     if kind == "arrayContains":
         from .rules import parse_rules
 
@@ -127,10 +129,6 @@ def compile(kind: str, params: dict, where: str) -> Any:  # noqa: A001 - the rul
     if kind == "contentType" and not isinstance(params.get("value"), str):
         raise RuleError(where, "a contentType matcher needs `value`, a media type")
     return None
-
-
-def _bad(where: str) -> bool:
-    raise RuleError(where, "a matcher is an object with a `match` type")
 
 
 # -- JSON values as Pact sees them ------------------------------------------------------------

@@ -15,7 +15,7 @@ each pins down (query values, headers, body), then by how few rules relax it, ex
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..match.routes import Route
@@ -35,9 +35,10 @@ class PactOptions:
     header: str = "x-pact-provider-state"
     fixed: Any = None          # --provider-state: a compiled regex the state must match, or None
     strict: bool = False       # --strict-provider-state: interactions without states need none asked for
+    # a pact without states, served without a fixed one: no request's state can change anything
+    stateless: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
-        # a pact without states, served without a fixed one: no request's state can change anything
         self.stateless = self.fixed is None and not any(i.states for i in self.pact.interactions)
 
     @property

@@ -158,12 +158,11 @@ def outgoing(request: Request, base: URL, extra: dict[str, str]) -> Sent:
     none: a request-target starts with one), repeated headers joined with ", ", the
     body's declared type as Content-Type when the headers name none, `extra` headers last
     (replacing the pact's of the same name: an Authorization the pact cannot hold)."""
-    query = request.query_text if request.query_text is not None else "&".join(
-        f"{quote(k, safe='')}={quote(v, safe='')}" for k, values in (request.query or {}).items() for v in values)
+    query = request.query_string()
     path = base.raw_path.rstrip("/") + ("" if request.path.startswith("/") else "/") + request.path
     target = quote(path, safe=PATH_SAFE) + (f"?{quote(query, safe=QUERY_SAFE)}" if query else "")
     url = URL(f"{base.scheme}://{base.raw_authority}{target}", encoded=True)
-    sent: CIMultiDict[str] = CIMultiDict((name, ", ".join(values)) for name, values in request.headers.items())
+    sent: CIMultiDict[str] = CIMultiDict(request.header_fields())
     body = request.body.content if request.body.state != "missing" else None
     if body and "content-type" not in sent and request.body.content_type:
         sent["Content-Type"] = request.body.content_type
