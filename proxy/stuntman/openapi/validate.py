@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..jsontext import loads_text
+from ..jsontext import loads
 from ..jsontext import scan as _scan
 from .document import escape, unescape, walk_pointer
 from .jsonschema import REQUEST, RESPONSE, Compiled, compiled
@@ -39,8 +39,6 @@ from .jsonschema import REQUEST, RESPONSE, Compiled, compiled
 if TYPE_CHECKING:
     from .document import Operation, Spec
 
-_BOMS = (b"\xef", b"\xfe", b"\xff")
-_loads = loads_text
 MAX_PARTS = 1_000            # multipart parts looked at
 MAX_ERRORS = 100             # violations reported per value (a huge invalid array stops here)
 VALID_BODIES = 8             # valid bodies remembered per content object (then it starts over)
@@ -710,12 +708,7 @@ def _read(media: _Media, body: bytes, content_type: str, location: str, out: lis
     """The body as the value its schema validates; _MISSING (and a violation) if it cannot be read."""
     if media.reader == "json":
         try:
-            # str, not bytes: json.loads(bytes) first guesses the encoding in Python (detect_encoding),
-            # a third of the read of a small body; UTF-8 is what JSON is sent in (RFC 8259 §8.1). A
-            # BOM or a NUL up front (UTF-16/32) still goes the guessing way.
-            if body[:1] in _BOMS or b"\x00" in body[:4]:
-                return json.loads(body)
-            return _loads(body.decode("utf-8"))
+            return loads(body)  # (UTF-8 by the C scanner directly; a BOM or UTF-16/32 as json.loads reads it)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
             message = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
