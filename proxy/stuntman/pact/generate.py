@@ -39,36 +39,25 @@ Follows the Rust reference (pact_models generators/mod.rs, datetime_expressions.
 * MockServerURL `regex`, `example`: the generator's example with the text up to the regex's group 1
   replaced by the mock server URL (context `mockServerUrl`, or Rust's `mockServer.url` / `.href`).
 
-Date/time expressions (case-insensitive): `today`, `now`, `yesterday`, `tomorrow`, `+ N day(s)`,
-`- N week(s)`, `month(s)`, `year(s)`, `next`/`last` `day|week|fortnight|month|year|<weekday>|<month>`
-(a weekday: the next/previous one strictly after/before; a month: its 1st day), then after `@`:
-`now`, `midnight`, `noon`, `N o'clock [am|pm]` (without am/pm: the next one, Rust's rule),
-`± N hour(s)|minute(s)|second(s)|millisecond(s)`, `next|last hour|minute|...`; e.g.
-`tomorrow @ 1 o'clock`, `last december + 2 weeks + 4 days`, `@ midnight + 4 minutes`.
+Date/time expressions: stuntman.pact.when. Strings from a regex: stuntman.pact.regexgen.
 
-Deviations from Rust in expressions: a month or year step that lands on a missing day ends on the
-month's last day (Jan 31 + 1 month = Feb 28/29, as pact-jvm's plusMonths; Rust gives Feb 1, or leaves
-Feb 29 + 1 year unchanged); `12 o'clock am` is midnight and `12 o'clock pm` noon (Rust: 12:00, and
-the time unchanged); words must be separated by blanks or signs (`nextmonday` is an error); a Time
-generator's expression may start with `@`.
 """
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import functools
-import importlib
 import json
 import math
 import random
 import re
 import string
 import uuid
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from .javatime import DATE_DEFAULT, TIME_DEFAULT, TimePattern, compile_pattern
+from .regexgen import emit, regex_tree
+from .when import apply_when, parse_when
 
 DATETIME_GENERATED = "yyyy-MM-dd'T'HH:mm:ss.SSSZ"  # Rust's DateTime default (%Y-%m-%dT%H:%M:%S.%3f%z)
 
@@ -149,7 +138,7 @@ def _read_when(spec: Mapping) -> tuple:
         raise GeneratorError(f"{kind} generator: 'format' is invalid: {exc}") from None
     expression = _text(spec, "expression") or ""
     try:
-        steps = _parse_when(kind, expression)
+        steps = parse_when(kind, expression)
     except ValueError as exc:
         raise GeneratorError(f"{kind} generator: 'expression' is invalid: {exc}") from None
     return pattern, steps
@@ -184,7 +173,10 @@ def _read_mock_server_url(spec: Mapping) -> tuple:
 def _read_regex(spec: Mapping) -> tuple:
     regex = _text(spec, "regex", required=True)
     assert regex is not None
-    return (_regex_tree(regex),)
+    try:
+        return (regex_tree(regex),)
+    except ValueError as exc:
+        raise GeneratorError(str(exc)) from None
 
 
 _READERS = {
@@ -265,7 +257,7 @@ def _make_when(params: tuple, example: Any, rng: random.Random, context: Mapping
         except ValueError:
             return example  # (Rust: the base does not parse, the generator fails)
     try:
-        return pattern.format(_apply_when(steps, now))
+        return pattern.format(apply_when(steps, now))
     except (OverflowError, ValueError):  # a date past year 9999 or before year 1
         return example
 
@@ -307,7 +299,7 @@ def _make_mock_server_url(params: tuple, example: Any, rng: random.Random, conte
 
 def _make_regex(params: tuple, example: Any, rng: random.Random, *_: Any) -> Any:
     out: list[str] = []
-    _emit(params[0], rng, {}, out)
+    emit(params[0], rng, {}, out)
     return "".join(out)
 
 
@@ -377,338 +369,3 @@ def _convert(value: Any, data_type: str) -> Any:
     if not math.isfinite(number):
         raise ValueError(f"{data_type} from {value!r}")
     return int(number) if data_type == "INTEGER" else float(number)
-
-
-# -- date/time expressions --------------------------------------------------------------------------
-
-_WEEKDAYS = {name: i for i, full in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
-                                                "sunday")) for name in (full, full[:3])}
-_WEEKDAYS.update(tues=1, thurs=3)
-del _WEEKDAYS["tue"], _WEEKDAYS["thu"]  # (Rust's words: mon, tues, wed, thurs, fri, sat, sun)
-_MONTH_WORDS = {name: i for i, full in enumerate(("january", "february", "march", "april", "may", "june", "july",
-                                                  "august", "september", "october", "november", "december"), 1)
-                for name in (full, full[:3])}
-_DATE_UNITS = {"day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month", "months": "month",
-               "year": "year", "years": "year"}
-_TIME_UNITS = {f"{unit}{s}": unit for unit in ("hour", "minute", "second", "millisecond") for s in ("", "s")}
-_TOKEN = re.compile(r"\s*(?:([0-9]+)|([+-])|([a-z][a-z']*)|(\S))")
-
-Step = tuple[int, str, int]  # (+1 or -1, unit, amount)
-
-
-def _tokens(text: str) -> list[str | int]:
-    out: list[str | int] = []
-    for number, sign, word, other in _TOKEN.findall(text.lower()):
-        if other:
-            raise ValueError(f"unexpected {other!r} in {text!r}")
-        out.append(int(number) if number else sign or word)
-    return out
-
-
-def _adjustments(tokens: list[str | int], i: int, units: Mapping[str, str], text: str) -> list[Step]:
-    """`± N unit` repeated to the end."""
-    steps: list[Step] = []
-    while i < len(tokens):
-        if tokens[i] not in ("+", "-"):
-            raise ValueError(f"expected + or - but found {tokens[i]!r} in {text!r}")
-        if i + 2 >= len(tokens):
-            raise ValueError(f"expected a number and a unit after {tokens[i]!r} in {text!r}")
-        amount, unit = tokens[i + 1], tokens[i + 2]
-        if not isinstance(amount, int):
-            raise ValueError(f"expected a number but found {amount!r} in {text!r}")
-        if unit not in units:
-            raise ValueError(f"expected one of {', '.join(sorted(set(units.values())))} but found {unit!r} "
-                             f"in {text!r}")
-        steps.append((1 if tokens[i] == "+" else -1, units[str(unit)], amount))
-        i += 3
-    return steps
-
-
-@functools.lru_cache(maxsize=256)
-def _parse_date(text: str) -> tuple[str, tuple[Step, ...]]:
-    """A date expression as its base (now, today, yesterday, tomorrow) and its steps."""
-    tokens = _tokens(text)
-    if not tokens:
-        return "now", ()
-    first, i = tokens[0], 1
-    steps: list[Step] = []
-    if first in ("now", "today", "yesterday", "tomorrow"):
-        base = str(first)
-    elif first in ("next", "last"):
-        base, word = "now", tokens[1] if len(tokens) > 1 else None
-        sign = 1 if first == "next" else -1
-        if word in ("day", "week", "month", "year"):
-            steps.append((sign, str(word), 1))
-        elif word == "fortnight":
-            steps.append((sign, "week", 2))
-        elif word in _WEEKDAYS:
-            steps.append((sign, "weekday", _WEEKDAYS[str(word)]))
-        elif word in _MONTH_WORDS:
-            steps.append((sign, "monthname", _MONTH_WORDS[str(word)]))
-        else:
-            raise ValueError(f"expected day, week, fortnight, month, year, a weekday or a month after {first!r} "
-                             f"in {text!r}")
-        i = 2
-    elif first in ("+", "-"):
-        base, i = "now", 0
-    else:
-        raise ValueError(f"expected one of now, today, yesterday, tomorrow, +, -, next or last in {text!r}")
-    return base, tuple(steps + _adjustments(tokens, i, _DATE_UNITS, text))
-
-
-@functools.lru_cache(maxsize=256)
-def _parse_time(text: str) -> tuple[tuple[str, int], tuple[Step, ...]]:
-    """A time expression as its base (now, midnight, noon, (am|pm|next, hour)) and its steps."""
-    tokens = _tokens(text)
-    if not tokens:
-        return ("now", 0), ()
-    first, i = tokens[0], 1
-    steps: list[Step] = []
-    if first in ("now", "midnight", "noon"):
-        base = (str(first), 0)
-    elif isinstance(first, int):
-        if len(tokens) < 2 or tokens[1] != "o'clock":
-            raise ValueError(f"expected o'clock after {first} in {text!r}")
-        if not 1 <= first <= 12:
-            raise ValueError(f"expected an hour from 1 to 12, not {first}, in {text!r}")
-        clock = tokens[2] if len(tokens) > 2 and tokens[2] in ("am", "pm") else "next"
-        base, i = (str(clock), first), 2 if clock == "next" else 3
-    elif first in ("next", "last"):
-        word = tokens[1] if len(tokens) > 1 else None
-        if word not in _TIME_UNITS:
-            raise ValueError(f"expected hour, minute, second or millisecond after {first!r} in {text!r}")
-        base, i = ("now", 0), 2
-        steps.append((1 if first == "next" else -1, _TIME_UNITS[str(word)], 1))
-    elif first in ("+", "-"):
-        base, i = ("now", 0), 0
-    else:
-        raise ValueError(f"expected one of now, midnight, noon, 1-12 o'clock, +, -, next or last in {text!r}")
-    return base, tuple(steps + _adjustments(tokens, i, _TIME_UNITS, text))
-
-
-def _parse_when(kind: str, expression: str) -> tuple:
-    """The parsed expression of a Date (date part only), Time (time part only) or DateTime
-    (`date @ time`) generator."""
-    if kind == "Date":
-        return _parse_date(expression), None
-    if kind == "Time":  # (a leading `@`, as in a DateTime's time part, is allowed: Rust refuses it)
-        return None, _parse_time(expression.lstrip().removeprefix("@"))
-    date_part, at, time_part = expression.partition("@")
-    return _parse_date(date_part), _parse_time(time_part) if at else None
-
-
-def _add_months(moment: dt.datetime, months: int) -> dt.datetime:
-    index = moment.year * 12 + moment.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
-
-
-def _date_step(moment: dt.datetime, step: Step) -> dt.datetime:
-    sign, unit, amount = step
-    if unit == "day":
-        return moment + dt.timedelta(days=sign * amount)
-    if unit == "week":
-        return moment + dt.timedelta(weeks=sign * amount)
-    if unit == "month":
-        return _add_months(moment, sign * amount)
-    if unit == "year":
-        return _add_months(moment, 12 * sign * amount)
-    if unit == "weekday":  # the next (previous) such day, never today
-        days = (amount - moment.weekday()) % 7 if sign > 0 else (moment.weekday() - amount) % 7
-        return moment + dt.timedelta(days=sign * (days or 7))
-    # monthname: the 1st of the next (previous) such month, never this month
-    year = moment.year + (1 if sign > 0 and amount <= moment.month else -1 if sign < 0 and amount >= moment.month
-                          else 0)
-    return moment.replace(year=year, month=amount, day=1)
-
-
-_TIME_STEP = {"hour": dt.timedelta(hours=1), "minute": dt.timedelta(minutes=1), "second": dt.timedelta(seconds=1),
-              "millisecond": dt.timedelta(milliseconds=1)}
-
-
-def _apply_time(moment: dt.datetime, parsed: tuple[tuple[str, int], tuple[Step, ...]]) -> dt.datetime:
-    (base, hour), steps = parsed
-    on_the_hour = moment.replace(minute=0, second=0, microsecond=0)
-    if base == "midnight":
-        moment = on_the_hour.replace(hour=0)
-    elif base == "noon":
-        moment = on_the_hour.replace(hour=12)
-    elif base == "am":
-        moment = on_the_hour.replace(hour=hour % 12)
-    elif base == "pm":
-        moment = on_the_hour.replace(hour=hour % 12 + 12)
-    elif base == "next":  # Rust: before noon the afternoon's hour, after it the morning's
-        moment = on_the_hour.replace(hour=12 if hour == 12 else hour + 12 if moment.hour < 12 else hour)
-    for sign, unit, amount in steps:
-        moment += sign * amount * _TIME_STEP[unit]
-    return moment
-
-
-def _apply_when(steps: tuple, moment: dt.datetime) -> dt.datetime:
-    date_parsed, time_parsed = steps
-    if date_parsed is not None:
-        base, date_steps = date_parsed
-        moment += dt.timedelta(days={"yesterday": -1, "tomorrow": 1}.get(base, 0))
-        for step in date_steps:
-            moment = _date_step(moment, step)
-    return moment if time_parsed is None else _apply_time(moment, time_parsed)
-
-
-# -- strings from a regular expression ----------------------------------------------------------------
-
-_sre: Any = importlib.import_module("re._parser")  # the stdlib's own regex parser (re has no public one)
-_REPEAT_SPREAD = 20    # a repeat runs min..min+20 times (Rust's rand_regex max_repeat)
-_MAX_LENGTH = 10_000   # the longest string a Regex generator may make
-_PRINTABLE = ((0x20, 0x7E),)
-_WIDER = ((0xA1, 0x24F),)  # Latin-1 and Latin Extended, for a negated class that excludes all of ASCII
-_CATEGORIES: dict[str, tuple[tuple[int, int], ...]] = {
-    "CATEGORY_DIGIT": ((0x30, 0x39),),
-    "CATEGORY_WORD": ((0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)),
-    "CATEGORY_SPACE": ((0x09, 0x0D), (0x20, 0x20)),
-}
-
-
-def _subtract(universe: tuple[tuple[int, int], ...], ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out = list(universe)
-    for low, high in ranges:
-        out = [piece for a, b in out for piece in ((a, min(b, low - 1)), (max(a, high + 1), b)) if piece[0] <= piece[1]]
-    return out
-
-
-for _name, _ranges in list(_CATEGORIES.items()):
-    _CATEGORIES[_name.replace("CATEGORY_", "CATEGORY_NOT_")] = tuple(_subtract(_PRINTABLE, list(_ranges)))
-
-
-def _from_java(regex: str) -> str:
-    """Java/PCRE spellings Python reads differently: (?<name>...), \\k<name>, \\z."""
-    regex = re.sub(r"(?<!\\)\(\?<(?![=!])", "(?P<", regex)
-    regex = re.sub(r"\\k<(\w+)>", r"(?P=\1)", regex)
-    return re.sub(r"(?<!\\)((?:\\\\)*)\\z", r"\1\\Z", regex)
-
-
-@functools.lru_cache(maxsize=256)
-def _regex_tree(regex: str) -> Any:
-    """The regex's parse, checked: readable, no look-around or conditional, and no match longer
-    than the limit; GeneratorError otherwise."""
-    try:
-        with warnings.catch_warnings():  # (FutureWarning: "possible nested set", for `[[` in a class)
-            warnings.simplefilter("ignore")
-            tree = _sre.parse(_from_java(regex))
-        longest = _longest(tree, {})
-    except (re.error, OverflowError, RecursionError) as exc:
-        raise GeneratorError(f"Regex generator: 'regex' {regex!r} is not a regular expression it can use: "
-                             f"{exc}") from None
-    except GeneratorError as exc:
-        raise GeneratorError(f"Regex generator: 'regex' {regex!r}: {exc}") from None
-    if longest > _MAX_LENGTH:
-        raise GeneratorError(f"Regex generator: 'regex' {regex!r} makes strings of up to {longest} characters "
-                             f"(the limit is {_MAX_LENGTH})")
-    return tree
-
-
-def _top(low: int, high: int) -> int:
-    return min(high, low + _REPEAT_SPREAD)
-
-
-def _longest(seq: Any, groups: dict[int, int]) -> int:
-    """The longest string `_emit` can make from seq (so a huge one is refused before it is made)."""
-    total = 0
-    for op, av in seq:
-        name = str(op)
-        if name in ("LITERAL", "ANY"):
-            total += 1
-        elif name in ("NOT_LITERAL", "IN"):
-            _class_ranges(_class_key(name, av))  # (refuses a class with nothing to draw from)
-            total += 1
-        elif name == "SUBPATTERN":
-            size = _longest(av[3], groups)
-            if av[0] is not None:
-                groups[av[0]] = size
-            total += size
-        elif name == "ATOMIC_GROUP":
-            total += _longest(av, groups)
-        elif name == "BRANCH":
-            total += max(_longest(branch, groups) for branch in av[1])
-        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            total += _top(av[0], av[1]) * _longest(av[2], groups)
-        elif name == "GROUPREF":
-            total += groups.get(av, 0)
-        elif name in ("ASSERT", "ASSERT_NOT"):
-            raise GeneratorError("look-around ((?=...), (?!...), (?<=...)) is not supported")
-        elif name == "GROUPREF_EXISTS":
-            raise GeneratorError("conditional groups ((?(1)...)) are not supported")
-        elif name != "AT":
-            raise GeneratorError(f"{name} is not supported")
-        if total > _MAX_LENGTH:
-            return total
-    return total
-
-
-def _class_key(name: str, av: Any) -> tuple:
-    """A class (or a negated literal) as a hashable key of (item kind, value)."""
-    if name == "NOT_LITERAL":
-        return (("NEGATE", None), ("LITERAL", av))
-    return tuple((str(op), str(value) if str(op) == "CATEGORY" else value) for op, value in av)
-
-
-@functools.lru_cache(maxsize=1024)
-def _class_ranges(items: tuple) -> tuple[tuple[int, int], ...]:
-    """The code point ranges a class ([a-z_], [^/], \\d) draws from: its own, or for a negated
-    class printable ASCII (else Latin) less its ranges; never a surrogate."""
-    negate = False
-    ranges: list[tuple[int, int]] = []
-    for name, av in items:
-        if name == "NEGATE":
-            negate = True
-        elif name == "LITERAL":
-            ranges.append((av, av))
-        elif name == "RANGE":
-            ranges.append(av)
-        elif name == "CATEGORY" and av in _CATEGORIES:
-            ranges.extend(_CATEGORIES[av])
-        else:
-            raise GeneratorError(f"{name} {av} in a character class is not supported")
-    if negate:
-        out = _subtract(_PRINTABLE, ranges) or _subtract(_WIDER, ranges)
-    else:
-        out = _subtract(tuple(ranges), [(0xD800, 0xDFFF)])
-    if not out:
-        raise GeneratorError("a character class matches no character it can write")
-    return tuple(out)
-
-
-def _draw(ranges: tuple[tuple[int, int], ...], rng: random.Random) -> str:
-    pick = rng.randrange(sum(high - low + 1 for low, high in ranges))
-    for low, high in ranges:
-        if pick <= high - low:
-            return chr(low + pick)
-        pick -= high - low + 1
-    raise AssertionError("unreachable")
-
-
-def _emit(seq: Any, rng: random.Random, groups: dict[int, str], out: list[str]) -> None:
-    """Append a string seq matches (anchors and \\b make nothing)."""
-    for op, av in seq:
-        name = str(op)
-        if name == "LITERAL":
-            out.append(chr(av))
-        elif name in ("NOT_LITERAL", "IN"):
-            out.append(_draw(_class_ranges(_class_key(name, av)), rng))
-        elif name == "ANY":
-            out.append(_draw(_PRINTABLE, rng))
-        elif name == "SUBPATTERN":
-            inner: list[str] = []
-            _emit(av[3], rng, groups, inner)
-            if av[0] is not None:
-                groups[av[0]] = "".join(inner)
-            out.extend(inner)
-        elif name == "ATOMIC_GROUP":
-            _emit(av, rng, groups, out)
-        elif name == "BRANCH":
-            _emit(rng.choice(av[1]), rng, groups, out)
-        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            for _ in range(rng.randint(av[0], _top(av[0], av[1]))):
-                _emit(av[2], rng, groups, out)
-        elif name == "GROUPREF":
-            out.append(groups.get(av, ""))
