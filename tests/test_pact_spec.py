@@ -16,7 +16,7 @@ import subprocess
 import pytest
 
 import pact_cases as pc
-from conftest import ROOT, STUNTMAN, free_port, parse_responses, raw_exchange, wait_port
+from conftest import ROOT, STUNTMAN, free_port, parse_responses, raw_exchange, stop_process, wait_port
 
 VERSIONS = list(pc.VERSIONS)
 SENDABLE = {v: [(name, case) for name, case in pc.cases(v, "request") if pc.unsendable(case) is None]
@@ -46,8 +46,7 @@ def served(tmp_path_factory):
 
     yield port_of
     for proc, _ in procs.values():
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 def _state(i: int) -> str:

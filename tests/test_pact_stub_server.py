@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
 
-from conftest import free_port, wait_port
+from conftest import free_port, stop_process, wait_port
 from stuntman.pact.compare import Received, compare_request
 from stuntman.pact.document import Pact, load_pact
 from stuntman.settings import Settings
@@ -692,13 +692,7 @@ class Reference:
         return send(self.port, sent)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if self.proc.stderr is not None:
             self.proc.stderr.close()
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, STUNTMAN, free_port, wait_port
+from conftest import ROOT, STUNTMAN, free_port, stop_process, wait_port
 
 README = ROOT / "README.md"
 PLACEHOLDERS = {
@@ -253,13 +253,8 @@ class Demo:
         self.played = 0
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
         self.proc = None
 
     def answer(self, index: int) -> Answer:
