@@ -118,3 +118,15 @@ def test_remembered_walks_answer_as_a_fresh_walk_does_and_stay_bounded():
     assert match(ex, state, routes.candidates(ex.path)).name == "user" and ex.params == {"id": "a/b"}
     ex = request("/users/42")
     assert match(ex, state, routes.candidates(ex.path)).name == "user" and ex.params == {"id": "42"}
+
+
+def test_over_the_wire_the_better_ranked_template_answers_whichever_branch_found_it(stuntman):
+    from conftest import call
+
+    st = stuntman({"stubs.yaml": """
+        - {name: literal-first, priority: 5, request: {path: "/a/{x}"}, response: {body: one}}
+        - {name: param-first, priority: 1, request: {path: "/{y}/b"}, response: {body: two}}
+    """})
+    for _ in range(2):  # walked, then remembered
+        assert call(st.port, "GET", "/a/b")[2] == b"two"
+    assert call(st.port, "GET", "/a/c")[2] == b"one"
