@@ -1,14 +1,19 @@
 """Hot reload of stubs/ and the admin API's reload/health/token, end to end over real sockets."""
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
+from pathlib import Path
 
 from conftest import STUNTMAN, call, free_port, wait_port
+from stuntman.server import Server
+from stuntman.settings import Settings
 
 V1 = "- {name: greeting, request: {path: /greeting}, response: {body: v1}}\n"
 V2 = "- {name: greeting, request: {path: /greeting}, response: {body: v2}}\n"
@@ -57,6 +62,30 @@ def test_added_and_deleted_files_take_effect(stuntman):
     (st.stubs / "g.yaml").unlink()
     eventually(lambda: call(st.port, "GET", "/greeting")[0] == 404)
     assert body(st, "/extra") == b"extra"
+
+
+def test_a_change_made_the_moment_start_returns_is_seen(tmp_path: Path):
+    """The port opens only once the watches are in place: a file written right after start(),
+    before the loop runs anything else, is reloaded (it was lost while the watcher started late)."""
+    (tmp_path / "g.yaml").write_text(V1)
+
+    async def scenario() -> dict[str, int]:
+        server = Server(replace(Settings(), stubs=tmp_path, port=0, admin_port=None, watch=True))
+        server.load()
+        await server.start()
+        try:
+            (tmp_path / "more").mkdir()  # no await between start() and these writes
+            (tmp_path / "more" / "x.yaml").write_text("- {request: {path: /extra}, response: {body: extra}}\n")
+            for _ in range(600):  # a deadline for a hang (30 s), not a timing
+                if len(server.table.routes) == 2:
+                    break
+                await asyncio.sleep(0.05)
+            return dict(server.reloads)
+        finally:
+            await server.close()
+
+    reloads = asyncio.run(scenario())
+    assert reloads["ok"] >= 1 and not reloads["error"]
 
 
 def test_a_bad_edit_keeps_the_last_good_configuration_and_is_reported(stuntman):

@@ -22,7 +22,7 @@ from .mappings import Mappings
 from .match.routes import RouteTable
 from .metrics import Metrics
 from .pipeline import Pipeline
-from .reload import watch
+from .reload import start_watching
 from .respond.scenarios import StubState
 from .respond.upstream.target import UpstreamTarget
 from .settings import Settings
@@ -143,6 +143,8 @@ class Server:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        if self.settings.watch:  # before the port opens: a change made once it is open is seen
+            self._watcher = await start_watching(self)
         self._listener = await self.loop.create_server(
             lambda: HTTP1Connection(self), self.settings.host, self.settings.port,
             backlog=4096, reuse_address=True)
@@ -154,8 +156,6 @@ class Server:
             except BaseException:
                 await self.close()
                 raise
-        if self.settings.watch:
-            self._watcher = asyncio.ensure_future(watch(self))
 
     @property
     def port(self) -> int:
