@@ -494,14 +494,14 @@ def test_31_boolean_schemas(gen31: Generator) -> None:
 
 
 def test_schemas_made_per_call_do_not_grow_the_caches(gen31: Generator, monkeypatch: pytest.MonkeyPatch) -> None:
-    import stuntman.openapi.generate as generate
+    import stuntman.openapi.flatten as flatten
 
-    monkeypatch.setattr(generate, "_CACHE_LIMIT", 10)
+    monkeypatch.setattr(flatten, "_CACHE_LIMIT", 10)
     for seed in range(50):
         schema = {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer", "minimum": seed}}}
         value = gen31.value(schema, seed)
         assert value["n"] >= seed and not problems(gen31.spec, schema, value)
-    assert len(gen31._flat) <= 10
+    assert len(gen31.schemas._flat) <= 10
 
 
 # -- found over APIs.guru's corpus (bench/openapi_corpus.py): what the validators refused ---------

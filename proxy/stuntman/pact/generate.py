@@ -24,7 +24,7 @@ Follows the Rust reference (pact_models generators/mod.rs, datetime_expressions.
   look-arounds and conditionals are refused (Rust's regex parser refuses them, and back-references
   too). Java's `(?<name>...)`, `\\k<name>` and `\\z` are read. Classes draw from printable ASCII (and
   the class's own ranges). No library: rstr bounds only `*` and `+` (so `a{99999}` or nested repeats
-  make huge strings), exrex draws from the global random; stuntman.openapi.generate's maker aims at
+  make huge strings), exrex draws from the global random; stuntman.openapi.patterns' maker aims at
   a length and a search, not a full match.
 * Uuid `format`: simple, lower-case-hyphenated (the default, as in Rust and pact-jvm; the v3 spec
   text says "simple"), upper-case-hyphenated, URN; a non-string example gets the hyphenated form.
