@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ..jsontext import loads
 from ..jsontext import scan as _scan
 from .document import escape, unescape, walk_pointer
+from .fastpath import acceptor
 from .jsonschema import REQUEST, RESPONSE, Compiled, compiled
 
 if TYPE_CHECKING:
@@ -228,6 +229,24 @@ class _Schema:
         self.validator, self.entry = schemas.validator(ptr)
         self.is_valid: Callable[[Any], bool] = self.validator.is_valid
         self.compiled, self.spec = schemas, schemas.spec
+
+    def keeps(self) -> Callable[[bytes], bool]:
+        """For a JSON body (bytes): True when it surely validates, False when only the full path
+        can tell. One pass in Rust where the schema compiles to it (fastpath.py), else the C
+        scanner alone (no white space around the document, no BOM, UTF-8) and is_valid."""
+        fast = acceptor(self.compiled.defs, self.entry)
+        if fast is not None:
+            return fast
+        is_valid = self.is_valid
+
+        def scanned_and_valid(body: bytes) -> bool:
+            try:
+                text = body.decode("utf-8")
+                value, end = _scan(text, 0)
+            except (UnicodeDecodeError, StopIteration, ValueError, RecursionError):
+                return False
+            return end == len(text) and is_valid(value)
+        return scanned_and_valid
 
     def violations(self, value: Any, location: str, out: list[Violation]) -> None:
         for n, error in enumerate(self.validator.iter_errors(value)):
@@ -644,7 +663,7 @@ class _Content:
         if len(self.picked) < 64:
             self.picked[content_type] = found
             if media is not None and found[1] and media.reader == "json" and media.schema is not None:
-                self.json_checks[content_type] = media.schema.is_valid
+                self.json_checks[content_type] = media.schema.keeps()
         return found
 
     def _pick(self, essence: str) -> _Media | None:
@@ -673,26 +692,20 @@ class _Content:
             return
         if not readable:
             return  # a */* range took a body that is not JSON: nothing to read it with
-        is_valid = self.json_checks.get(content_type)
-        if is_valid is not None and self._json_keeps(is_valid, content_type, body):
+        keeps = self.json_checks.get(content_type)
+        if keeps is not None and self._json_keeps(keeps, content_type, body):
             return
         value = _read(media, body, content_type, location, out)
         if value is not _MISSING and not media.schema.is_valid(value):
             media.schema.violations(value, location, out)
 
-    def _json_keeps(self, is_valid: Callable[[Any], bool], content_type: str, body: bytes) -> bool:
-        """The usual JSON body: read by the C scanner alone, and valid (or remembered as valid).
-        False for anything else (white space around it, a BOM, not UTF-8, invalid): _read and
-        the violations then say what is wrong, as if this had not been tried."""
+    def _json_keeps(self, keeps: Callable[[bytes], bool], content_type: str, body: bytes) -> bool:
+        """The usual JSON body, found valid in one go (or remembered as valid). False for anything
+        else: _read and the violations then say what is wrong, as if this had not been tried."""
         key = (content_type, body)
         if key in self.valid:
             return True
-        try:
-            text = body.decode("utf-8")
-            value, end = _scan(text, 0)
-        except (UnicodeDecodeError, StopIteration, ValueError, RecursionError):
-            return False
-        if end != len(text) or not is_valid(value):
+        if not keeps(body):
             return False
         if len(body) <= VALID_BODY_BYTES:
             if len(self.valid) >= VALID_BODIES:
