@@ -341,7 +341,7 @@ def test_a_body_is_judged_the_same_however_its_json_is_written(encode):
 
 
 def test_valid_bodies_are_remembered_by_content_type_and_bytes_and_invalid_ones_never():
-    from stuntman.openapi import validate
+    from stuntman.openapi import bodies
 
     content = RequestValidator(spec("shop30.yaml"), _op("shop30.yaml", "POST /orders")).body
     assert content is not None
@@ -355,10 +355,10 @@ def test_valid_bodies_are_remembered_by_content_type_and_bytes_and_invalid_ones_
     out = []
     content.check(good, "application/merge-patch+json", "body", out)  # judged again under its own type
     assert out == [] and ("application/merge-patch+json", good) in content.valid
-    for n in range(3 * validate.VALID_BODIES):  # bounded
+    for n in range(3 * bodies.VALID_BODIES):  # bounded
         content.check(json.dumps({**ORDER, "secret": f"s{n:04}"}).encode(), JSON, "body", out)
-        assert len(content.valid) <= validate.VALID_BODIES
-    big = json.dumps({**ORDER, "secret": "x" * validate.VALID_BODY_BYTES}).encode()
+        assert len(content.valid) <= bodies.VALID_BODIES
+    big = json.dumps({**ORDER, "secret": "x" * bodies.VALID_BODY_BYTES}).encode()
     content.check(big, JSON, "body", out)
     assert out == [] and (JSON, big) not in content.valid
 

@@ -34,7 +34,7 @@ class Exchange:
         "keep_alive", "has_body", "declared_length", "content_type", "body", "body_size", "complete", "too_large",
         "route", "params", "action", "status", "started", "phase", "call", "expect_continue",
         "candidates", "error", "ended", "raw", "raw_index", "reparse", "plan", "pending", "response", "down",
-        "responder", "leave", "watch", "_received_at", "_headers", "_query", "_body_view",
+        "responder", "leave", "watch", "grpc", "_received_at", "_headers", "_query", "_body_view",
     )
 
     def __init__(self) -> None:
@@ -64,6 +64,7 @@ class Exchange:
         self.responder: Any = None   # the response source chosen for it
         self.leave: Any = None       # what it holds until it ends (a limit's place): see on_leave
         self.watch: Any = None       # its check against a monitored contract (stuntman.monitor.Watch)
+        self.grpc: Any = None        # a gRPC call's status and messages (stuntman.grpc.call.GrpcOutcome)
         # the protocol's way back to the client: set by the protocol before the pipeline sees ex
         self.down: Downstream = None  # type: ignore[assignment]
         self.expect_continue = False

@@ -86,4 +86,6 @@ def entry_json(entry_id: int, ex: Exchange) -> dict:
     }
     if ex.watch is not None:  # checked against a monitored contract (stuntman.monitor)
         entry["contract"] = ex.watch.as_json()
+    if ex.grpc is not None:  # a gRPC call: its status, details and messages (stuntman.grpc.call)
+        entry["grpc"] = ex.grpc.as_json()
     return entry

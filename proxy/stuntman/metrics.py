@@ -28,6 +28,7 @@ class Metrics:
         self.upstream_errors: dict[str, int] = {}  # cause → count
         self.faults: dict[tuple[str, str], int] = {}  # (route, fault type) → injections
         self.violations: dict[tuple[str, str, str], int] = {}  # (contract, operation, direction) → count
+        self.grpc_calls: dict[tuple[str, str], int] = {}  # (gRPC method, status code name) → calls
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -45,6 +46,9 @@ class Metrics:
             for fault in ex.plan.fired:
                 slot = (key[0], fault.type)
                 self.faults[slot] = self.faults.get(slot, 0) + 1
+        if ex.grpc is not None:
+            slot2 = (ex.path, ex.grpc.code.name)
+            self.grpc_calls[slot2] = self.grpc_calls.get(slot2, 0) + 1
         watch = ex.watch
         if watch is not None and watch.violations:
             rules = watch.rules
@@ -104,6 +108,12 @@ class Metrics:
         for labels, count in sorted(self.violations.items()):
             violations.add_metric(labels, count)
         yield violations
+        grpc_calls = CounterMetricFamily(
+            "stuntman_grpc_calls", "gRPC calls answered, by method (/package.Service/Method) and status code.",
+            labels=("grpc_method", "code"))
+        for labels2, count in sorted(self.grpc_calls.items()):
+            grpc_calls.add_metric(labels2, count)
+        yield grpc_calls
         reloads = CounterMetricFamily("stuntman_config_reloads", "Reloads of the stub files, by outcome.",
                                       labels=("outcome",))
         for outcome, count in sorted(self.server.reloads.items()):

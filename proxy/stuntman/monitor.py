@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from .fields import field_dict
 from .match.routes import RouteTable
-from .openapi.validate import RequestValidator, ResponseValidator, Violation, problem
+from .openapi.validate import RequestValidator, ResponseValidator
+from .openapi.violations import Violation, problem
 from .response import SERVER, Response
 
 if TYPE_CHECKING:

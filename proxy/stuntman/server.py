@@ -29,6 +29,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .admin import Admin
+    from .grpc.listener import GrpcListener
 
 log = logging.getLogger("stuntman")
 
@@ -77,6 +78,7 @@ class Server:
         self._listener: asyncio.base_events.Server | None = None
         self._admin: Admin | None = None
         self._watcher: asyncio.Task | None = None
+        self.grpc: GrpcListener | None = None  # --grpc-port
         self.config_errors: list[ConfigError] = []  # of the last load that failed, until one works
         self.reloads = {"ok": 0, "error": 0}
         self.stop_requested = asyncio.Event()  # POST /__admin/shutdown
@@ -145,6 +147,11 @@ class Server:
         self.loop = asyncio.get_running_loop()
         if self.settings.watch:  # before the port opens: a change made once it is open is seen
             self._watcher = await start_watching(self)
+        if self.settings.grpc_port is not None:
+            from .grpc.listener import GrpcListener
+
+            self.grpc = GrpcListener(self)
+            await self.grpc.start()
         self._listener = await self.loop.create_server(
             lambda: HTTP1Connection(self), self.settings.host, self.settings.port,
             backlog=4096, reuse_address=True)
@@ -188,6 +195,8 @@ class Server:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
+        if self.grpc is not None:  # (its calls in flight are cancelled, and journaled as such)
+            await self.grpc.close()
         if self._listener is not None:
             self._listener.close()
         for conn in list(self.connections):

@@ -75,3 +75,7 @@ class Settings:
     pact: tuple[Path, ...] = ()          # pact files (or directories of them) served as stubs (--pact)
     provider_state: str | None = None    # their provider state, fixed (a regex; --provider-state)
     strict_provider_state: bool = False  # interactions without states answer only when none is asked for
+    grpc_port: int | None = None         # gRPC listener (h2c): None, none
+    grpc_host: str | None = None         # its address (None: --host)
+    grpc_upstream: str | None = None     # where gRPC calls pass through: HOST:PORT (h2c) or grpcs://HOST:PORT
+    grpc_upstream_ca: Path | None = None  # CA bundle (PEM) for a grpcs:// upstream (default: system roots)

@@ -76,6 +76,12 @@ def _run_flags(run) -> None:
     env_flag(run, "--upstream-ca", Path, None,
              "CA bundle (PEM) to verify https:// upstreams (default: system store)", "FILE")
     env_flag(run, "--insecure-upstream", bool, False, "do not verify https:// upstream certificates")
+    env_flag(run, "--grpc-port", port_number, None, "also listen for gRPC (h2c) on this port", "P")
+    env_flag(run, "--grpc-host", str, None, "gRPC listen address (default: --host)", "H")
+    env_flag(run, "--grpc-upstream", str, None,
+             "pass gRPC calls through to HOST:PORT (h2c) or grpcs://HOST:PORT (TLS)", "TARGET")
+    env_flag(run, "--grpc-upstream-ca", Path, None,
+             "CA bundle (PEM) to verify a grpcs:// upstream (default: system roots)", "FILE")
     env_flag(run, "--max-body-bytes", int, DEFAULTS.max_body_bytes,
              "largest body buffered for routes that match on it (then 413)", "N")
     env_flag(run, "--max-header-bytes", int, DEFAULTS.max_header_bytes, "largest request head (then 431)", "N")
@@ -403,6 +409,9 @@ async def _serve(settings: Settings, recording: Path | None = None, replacing: i
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     admin = f", admin http://{settings.admin_host}:{server.admin_port}" if server.admin_port else ""
+    if server.grpc is not None:
+        admin += f", gRPC on {settings.grpc_host or settings.host}:{server.grpc.port}" + \
+            (f" → {settings.grpc_upstream}" if settings.grpc_upstream else "")
     upstream = f", unmatched → {settings.upstream}" if settings.upstream else ""
     upstream += _recording_started(recording, replacing)
     faults = len(server.table.faults.rules)

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .document import SpecError, walk_pointer
-from .validate import RequestValidator, ResponseValidator, Violation
+from .validate import RequestValidator, ResponseValidator
+from .violations import Violation
 
 if TYPE_CHECKING:
     from .document import Operation, Spec

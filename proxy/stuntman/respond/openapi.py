@@ -156,7 +156,7 @@ class OperationResponder(WholeResponse):
                                      body, ex.content_type if body or validator.body else None)
         if not violations:
             return None
-        from ..openapi.validate import problem
+        from ..openapi.violations import problem
 
         status = 415 if all(v.location == "content-type" for v in violations) else \
             (422 if "422" in self.op.responses and "400" not in self.op.responses else 400)

@@ -1,0 +1,90 @@
+"""Calls passed through to a gRPC upstream as they are: messages as raw bytes both ways (no
+deserializer, so any service passes, known or not), request metadata, the upstream's initial
+metadata, trailers, status code and details (`grpc-status-details-bin` is a trailer like any
+other). The client's deadline goes upstream as the call's timeout; a client that cancels cancels
+the upstream call, and an upstream that cancels is passed on as CANCELLED.
+
+Every call is a stream both ways, whatever its kind: the four kinds are one wire format (HTTP/2,
+length-prefixed messages, trailers), so one handler forwards them all without knowing which it is.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from ..exchange import Exchange
+
+# what the channel sets itself (a client's user-agent would be joined to grpc-python's)
+DROPPED_METADATA = frozenset(("user-agent",))
+
+
+class GrpcUpstream:
+    """One upstream (HOST:PORT in h2c, or grpcs://HOST:PORT over TLS): one channel, kept."""
+
+    def __init__(self, target: str, ca: Path | None, max_message_bytes: int):
+        self.target = target
+        options = [("grpc.max_receive_message_length", max_message_bytes),
+                   ("grpc.max_send_message_length", max_message_bytes)]
+        if target.startswith("grpcs://"):
+            roots = ca.read_bytes() if ca is not None else None
+            self.channel = aio.secure_channel(target[len("grpcs://"):], grpc.ssl_channel_credentials(roots), options)
+        else:
+            self.channel = aio.insecure_channel(target.removeprefix("grpc://"), options)
+        self._callables: dict[str, Any] = {}  # method → its multicallable, made once
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def forward(self, ex: Exchange, requests: AsyncIterator[bytes], context: aio.ServicerContext,
+                      keep_bytes: int) -> None:
+        """Pass the call on; its outcome (code, details, message counts) into ex.grpc."""
+        outcome = ex.grpc
+        method = ex.path
+        callable_ = self._callables.get(method)
+        if callable_ is None:
+            callable_ = self._callables[method] = self.channel.stream_stream(method)
+        metadata = [(key, value) for key, value in context.invocation_metadata() or ()
+                    if key not in DROPPED_METADATA]
+        call = callable_(metadata=metadata, timeout=context.time_remaining())
+        sending = asyncio.ensure_future(_send(requests, call, ex, keep_bytes))
+        try:
+            try:
+                await context.send_initial_metadata(await call.initial_metadata() or ())
+                async for message in call:
+                    outcome.responses += 1
+                    outcome.response_bytes += len(message)
+                    await context.write(message)
+            except aio.AioRpcError:
+                pass  # the call's status, details and trailers: passed on below, as they are
+            outcome.code = await call.code()
+            outcome.details = await call.details() or ""
+            context.set_trailing_metadata(await call.trailing_metadata() or ())
+            if outcome.code is not grpc.StatusCode.OK:
+                context.set_code(outcome.code)
+                context.set_details(outcome.details)
+        finally:
+            sending.cancel()
+            call.cancel()  # (a no-op once it ended; the client cancelled or left: the upstream stops too)
+
+
+async def _send(requests: AsyncIterator[bytes], call: Any, ex: Exchange, keep_bytes: int) -> None:
+    """The client's messages to the upstream as they come, then the half-close; the first
+    keep_bytes of them kept on ex for the journal."""
+    outcome = ex.grpc
+    try:
+        async for message in requests:
+            outcome.requests += 1
+            outcome.request_bytes += len(message)
+            ex.body_size += len(message)
+            if keep_bytes > 0 and ex.body is not None:
+                ex.body.append(message[:keep_bytes])
+                keep_bytes -= len(message)
+            await call.write(message)
+        await call.done_writing()
+    except (aio.AioRpcError, asyncio.InvalidStateError, aio.UsageError):
+        pass  # the upstream ended the call first: its status says why
