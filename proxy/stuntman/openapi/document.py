@@ -4,7 +4,9 @@ the shape of 3.x, and its operations listed.
 What the rest of stuntman sees (`Spec`) is one JSON tree in which every `$ref` is internal
 (`#/...`): a `$ref` into another local file is rewritten to point at that file's copy, embedded
 under `#/x-stuntman-files/<n>`. Serving, validating, generating and diffing then follow one kind
-of reference, and `Spec.where(pointer)` names the file and pointer a message should show.
+of reference, and `Spec.where(pointer)` names the file and pointer a message should show (for
+Swagger 2.0, in the file as written: the 2.0 node a node of the 3.x shape was made from, as
+swagger2.py records it).
 
 Every error (unreadable file, bad YAML, a `$ref` to nothing, an unknown version, a malformed
 paths object, a schema that is not a valid schema) is a `SpecError` naming the file, the JSON
@@ -52,6 +54,13 @@ def unescape(token: str) -> str:
 
 def pointer(*tokens: str | int) -> str:
     return "".join("/" + escape(str(t)) for t in tokens)
+
+
+def canonical(ptr: str) -> str:
+    """A pointer as the bundle's keys spell it (a `$ref` may percent-encode: ~1pets~1%7Bid%7D)."""
+    if "%" not in ptr:
+        return ptr
+    return "".join("/" + escape(unescape(unquote(t))) for t in ptr.split("/")[1:])
 
 
 def walk_pointer(root: Any, ptr: str) -> Any:
@@ -138,6 +147,8 @@ class Spec:
     operations: list[Operation] = field(default_factory=list)
     base_paths: list[str] = field(default_factory=list)  # from servers / basePath ("" for none)
     notes: list[str] = field(default_factory=list)       # what is loaded but not served, and why
+    # Swagger 2.0: a pointer of the 3.x shape it is read in → the 2.0 node it was made from (swagger2.py)
+    origins: dict[str, str] = field(default_factory=dict)
     paths: list[Path] = field(default_factory=list)      # every file read (resolved): what to watch
     # its schemas compiled for validation, per direction (stuntman.openapi.jsonschema.compiled):
     # checked once at load, then used by every validator of the spec
@@ -159,11 +170,26 @@ class Spec:
         return node
 
     def where(self, ptr: str) -> str:
-        """A bundle pointer as `file#pointer`, in the file it came from."""
+        """A bundle pointer as `file#pointer`, in the file it came from (for Swagger 2.0, where the
+        node it points at was made from)."""
+        if self.origins:
+            ptr = self.origin(ptr)
         for prefix, name in self.files.items():
             if ptr == prefix or ptr.startswith(prefix + "/"):
                 return f"{name}#{ptr[len(prefix):]}"
         return f"{self.file}#{ptr}"
+
+    def origin(self, ptr: str) -> str:
+        """A bundle pointer of a 2.0 spec's 3.x shape, mapped through the longest recorded prefix
+        to the 2.0 node it came from (a pointer deeper than the prefix keeps its tail)."""
+        key = canonical(ptr)
+        at = key
+        while at:
+            found = self.origins.get(at)
+            if found is not None:
+                return found + key[len(at):]
+            at = at[:at.rfind("/")]
+        return ptr
 
 
 # -- bundling ----------------------------------------------------------------------------------
