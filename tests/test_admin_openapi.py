@@ -74,7 +74,7 @@ def _unsayable(doc: dict) -> dict:
     schemas["UniformSpec"] = {"enum": [{"min_ms": 1, "max_ms": 2.5}]}
 
     def pin(node):
-        if node == JSONPATH:
+        if node == JSONPATH or isinstance(node, dict) and node.get("description") == JSONPATH["description"]:
             return {"enum": ["$.items", "$.items[?@.qty > 0]"]}
         if isinstance(node, dict):
             return {key: pin(value) for key, value in node.items()}
@@ -133,6 +133,13 @@ BAD_STUBS = [
     {"response": {}, "faults": [{"type": "error", "headers": {"X": "a\nb"}}]},
     {"proxy": {"upstream": "ftp://h"}}, {"proxy": {"upstream": "http://h", "record": "../x"}},
     {"replay": {"recording": "kept", "mode": "spy"}}, {"response": {}, "id": "another"},
+    # gRPC stubs: request.grpc and grpc: together, nothing of HTTP's beside them, names without /
+    {"grpc": {}}, {"response": {}, "request": {"grpc": {"service": "a.B"}}},
+    {"grpc": {}, "request": {"grpc": {"service": "a/B"}}}, {"grpc": {}, "request": {"grpc": {"method": ""}}},
+    {"grpc": {}, "request": {"grpc": {"service": "a.B"}, "path": "/x"}},
+    {"grpc": {}, "request": {"grpc": {"service": "a.B"}, "method": "GET"}},
+    {"grpc": {}, "request": {"grpc": {"service": "a.B", "serviceRegex": "a.*"}}},
+    {"grpc": {"upstream": "http://h:1"}, "request": {"grpc": {"service": "a.B"}}},
 ]
 
 

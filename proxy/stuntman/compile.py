@@ -21,6 +21,7 @@ from .openapi.document import SpecError
 from .pact.document import PactError
 from .record.recorder import recording_dir
 from .record.replay import load_recording
+from .respond import grpc as _grpc  # noqa: F401
 from .respond import replay as _replay  # noqa: F401  (importing a source module registers its source)
 from .respond import stub as _stub  # noqa: F401
 from .respond.responder import BuildContext, build

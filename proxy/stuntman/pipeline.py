@@ -141,25 +141,32 @@ class Pipeline:
             if refused is not None:  # it breaks the contract: it goes nowhere
                 ex.action, ex.error = "error", "contract-violation"
                 return self.respond_now(ex, refused)
-        state = self.state
-        route = match(ex, state, ex.candidates)
+        route = match(ex, self.state, ex.candidates)
         ex.route = route
-        rules = self.server.table.faults
-        if rules.active:  # the faults stage: decide now, carry out as the response is made
-            faults = rules.fixed.get(route.id if route is not None else None)  # (most routes: made once)
-            if faults is None:
-                faults = rules.for_request(ex, route, state)
-            if faults:
-                ex.plan = plan = decide(faults, ex, self.counters, self.session_of)
-                if plan is not None:
-                    if plan.queue is not None:  # a concurrency limit: in line first, then on
-                        ex.phase = "queued"
-                        ex.pending = plan.queue.wait(ex, self._admitted)
-                        return
-                    if plan.answer is not None:
-                        ex.action = "fault"
-                        return self._when_read(ex)
+        plan = self.decide_faults(ex, route)  # carried out as the response is made
+        if plan is not None:
+            if plan.queue is not None:  # a concurrency limit: in line first, then on
+                ex.phase = "queued"
+                ex.pending = plan.queue.wait(ex, self._admitted)
+                return
+            if plan.answer is not None:
+                ex.action = "fault"
+                return self._when_read(ex)
         self._respond(ex, route)
+
+    def decide_faults(self, ex: Exchange, route: Route | None) -> Plan | None:
+        """The faults stage, for every protocol: which faults apply to ex (taken by route), and
+        what those that fire will do (ex.plan too)."""
+        rules = self.server.table.faults
+        if not rules.active:
+            return None
+        faults = rules.fixed.get(route.id if route is not None else None)  # (most routes: made once)
+        if faults is None:
+            faults = rules.for_request(ex, route, self.state)
+        if not faults:
+            return None
+        ex.plan = plan = decide(faults, ex, self.counters, self.session_of)
+        return plan
 
     def _admitted(self, ex: Exchange) -> None:
         """Out of a queue: let in, or turned away (the plan's answer then says how)."""

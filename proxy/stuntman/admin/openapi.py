@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from .. import __version__
-from ..config.model import HTTP_METHODS, FaultSpec, RequestSpec, StubSpec
+from ..config.model import GRPC_TARGET, HTTP_METHODS, FaultSpec, RequestSpec, StubSpec
 
 REF = "#/components/schemas/{model}"
 
@@ -264,12 +264,29 @@ def _strict(c: dict) -> None:
     replay["if"] = {"required": ["mode"], "properties": {"mode": {"const": "spy"}}}
     replay["then"] = _given("upstream")
 
+    # a gRPC call: service and method names (no /) or RE2 regexes; nothing of HTTP's beside it
+    call = c["GrpcCallSpec"]
+    for name in ("service", "method"):
+        call["properties"][name] = _string(call["properties"][name], {"type": "string", "pattern": "^[^/]+$"})
+        call["properties"][f"{name}Regex"] = _string(call["properties"][f"{name}Regex"], REGEX)
+        _at_most_one(call, [name, f"{name}Regex"])
+    request.setdefault("allOf", []).append({"if": _given("grpc"), "then": {"properties": {
+        "path": NULL, "pathRegex": NULL, "pathPrefix": NULL, "body": NULL, "query": {"maxProperties": 0},
+        "method": {"const": "ANY"}}}})
+    answer = c["GrpcAnswerSpec"]
+    answer["properties"]["upstream"] = _string(answer["properties"]["upstream"], {
+        "type": "string", "pattern": f"^{GRPC_TARGET.pattern}$"})
+
     stub = c["StubSpec"]
-    _exactly_one(stub, ["response", "responses", "proxy", "replay"])
+    _exactly_one(stub, ["response", "responses", "proxy", "replay", "grpc"])
     stub["allOf"] = [{  # a (non-empty) requiredState or newState needs a (non-empty) scenario
         "if": {"required": [state], "properties": {state: {"type": "string", "minLength": 1}}},
         "then": {"required": ["scenario"], "properties": {"scenario": {"type": "string", "minLength": 1}}},
     } for state in ("requiredState", "newState")]
+    stub["allOf"].append({  # a gRPC stub matches with request.grpc and answers with grpc:, else neither
+        "if": _given("grpc"),
+        "then": {"required": ["request"], "properties": {"request": _given("grpc")}},
+        "else": {"properties": {"request": {"properties": {"grpc": NULL}}}}})
     stub["properties"]["faults"]["items"] = {
         "allOf": [_ref("FaultSpec")], "properties": {"route": NULL, "request": NULL},
         "description": "a stub's own faults apply to it: no `route` or `request`"}

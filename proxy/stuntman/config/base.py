@@ -163,6 +163,42 @@ BodyMatcher = Annotated[
 BodyMatcherSpec.model_rebuild()
 
 
+class GrpcCallSpec(Model):
+    """A gRPC call's service and method: each exact, or a regular expression (RE2); left out, any."""
+
+    service: str | None = Field(None, description="the full service name, e.g. payments.v1.Payments")
+    service_regex: str | None = Field(None, alias="serviceRegex")
+    method: str | None = Field(None, description="the method name, e.g. Charge")
+    method_regex: str | None = Field(None, alias="methodRegex")
+
+    @field_validator("service_regex", "method_regex")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        return check_regex(value)
+
+    @field_validator("service", "method")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and (not value or "/" in value):
+            raise ValueError(f"a name without '/': {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_each(self) -> GrpcCallSpec:
+        for exact, regex in (("service", "service_regex"), ("method", "method_regex")):
+            if getattr(self, exact) is not None and getattr(self, regex) is not None:
+                raise ValueError(f"use one of {exact}, {exact}Regex")
+        return self
+
+    def path(self) -> tuple[str, str]:
+        """("exact", /service/method) when both are names, else ("regex", a pattern over the path)."""
+        if self.service is not None and self.method is not None:
+            return "exact", f"/{self.service}/{self.method}"
+        service = re.escape(self.service) if self.service is not None else f"(?:{self.service_regex or '[^/]+'})"
+        method = re.escape(self.method) if self.method is not None else f"(?:{self.method_regex or '[^/]+'})"
+        return "regex", f"/{service}/{method}"
+
+
 class RequestSpec(Model):
     """What a request must look like. Every field is optional; an empty request matches all."""
 
@@ -173,6 +209,8 @@ class RequestSpec(Model):
     query: dict[str, Matcher] = Field(default_factory=dict)
     headers: dict[str, Matcher] = Field(default_factory=dict)
     body: BodyMatcher | None = None
+    grpc: GrpcCallSpec | None = Field(
+        None, description="a gRPC call (on --grpc-port) to this service and method; `headers` match its metadata")
 
     @field_validator("method")
     @classmethod
@@ -213,6 +251,12 @@ class RequestSpec(Model):
         kinds = [n for n in ("path", "path_regex", "path_prefix") if getattr(self, n) is not None]
         if len(kinds) > 1:
             raise ValueError("use only one of path, pathRegex, pathPrefix")
+        if self.grpc is not None:
+            http = [n for n in ("path", "pathRegex", "pathPrefix", "query", "body")
+                    if getattr(self, {"pathRegex": "path_regex", "pathPrefix": "path_prefix"}.get(n, n))]
+            if http or self.method != "ANY":
+                raise ValueError(f"a gRPC call is matched by grpc: and headers: (its metadata), not by "
+                                 f"{', '.join(http) or 'method'}")
         return self
 
 

@@ -13,6 +13,7 @@ re-exported here, so `from stuntman.config.model import ErrorFault, MatcherSpec`
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, Field, field_validator, model_validator
@@ -106,6 +107,23 @@ class ProxySpec(Model):
         return value
 
 
+GRPC_TARGET = re.compile(r"(?:grpcs?://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}")
+
+
+class GrpcAnswerSpec(Model):
+    """How a gRPC stub answers the calls it matches: passed through to an upstream."""
+
+    upstream: str | None = Field(None, description="HOST:PORT (h2c) or grpcs://HOST:PORT (TLS, verified "
+                                                     "against --grpc-upstream-ca); default: --grpc-upstream")
+
+    @field_validator("upstream")
+    @classmethod
+    def _target(cls, value: str | None) -> str | None:
+        if value is not None and not GRPC_TARGET.fullmatch(value):
+            raise ValueError(f"a gRPC upstream is HOST:PORT or grpcs://HOST:PORT, got {value!r}")
+        return value
+
+
 class FaultFileSpec(Model):
     """A file of standalone faults: each applies to a stub (`route`), to matching requests
     (`request`), or, with neither, to every request (before any stub's own faults)."""
@@ -150,6 +168,7 @@ class StubSpec(Model):
     )
     proxy: ProxySpec | None = None
     replay: ReplaySpec | None = Field(None, description="answer from a recording, for the requests this stub matches")
+    grpc: GrpcAnswerSpec | None = Field(None, description="answer the gRPC calls `request.grpc` matches")
     seed: int | None = Field(None, description="faker seed (default: derived from the stub name)")
     scenario: str | None = None
     required_state: str | None = Field(None, alias="requiredState")
@@ -162,7 +181,10 @@ class StubSpec(Model):
 
     @model_validator(mode="after")
     def _one_action(self) -> StubSpec:
-        exactly_one(self, ("response", "responses", "proxy", "replay"), "a stub")
+        exactly_one(self, ("response", "responses", "proxy", "replay", "grpc"), "a stub")
+        if (self.request.grpc is None) != (self.grpc is None):
+            raise ValueError("a gRPC stub matches with request.grpc and answers with grpc:; "
+                             "an HTTP stub uses neither")
         if (self.required_state or self.new_state) and not self.scenario:
             raise ValueError("requiredState/newState need a `scenario` name")
         for fault in self.faults:

@@ -1,24 +1,31 @@
 """The gRPC listener: a grpc.aio server (h2c) on --grpc-port whose one generic handler takes
 every call, whatever its service, method or kind, as raw bytes.
 
-Each call becomes an Exchange (call.py) that the pipeline finishes like any other: journaled,
-counted, its limits' places given back, however the call ends (answered, failed, cancelled, past
-its deadline). Calls go to --grpc-upstream; without one they are UNIMPLEMENTED.
+Each call becomes an Exchange (call.py) that goes through the pipeline's stages as an HTTP request
+does: matched against the gRPC routes (`request.grpc`, metadata as headers), its faults decided by
+the same `decide() → Plan` and carried out here in gRPC's terms (answer.py), then passed through
+to its route's upstream or --grpc-upstream (without either: UNIMPLEMENTED), and finished by the
+pipeline however it ends (answered, failed, cancelled, past its deadline): journaled, counted, its
+limits' places given back.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc import aio
 
+from ..match.routes import match
+from .answer import CallDown, Ending
 from .call import call_exchange
 from .proxy import GrpcUpstream
 
 if TYPE_CHECKING:
+    from ..exchange import Exchange
+    from ..faults.plan import Plan
     from ..server import Server
 
 log = logging.getLogger("stuntman.grpc")
@@ -27,9 +34,7 @@ log = logging.getLogger("stuntman.grpc")
 class GrpcListener:
     def __init__(self, server: Server):
         self.server = server
-        settings = server.settings
-        self.upstream = (GrpcUpstream(settings.grpc_upstream, settings.grpc_upstream_ca, settings.max_body_bytes)
-                         if settings.grpc_upstream else None)
+        self.upstreams: dict[str, GrpcUpstream] = {}  # by target: --grpc-upstream and the routes'
         self.port = 0
         self._server: aio.Server | None = None
 
@@ -51,15 +56,44 @@ class GrpcListener:
     async def close(self, grace: float | None = None) -> None:
         if self._server is not None:
             await self._server.stop(grace)
-        if self.upstream is not None:
-            await self.upstream.close()
+        for upstream in self.upstreams.values():
+            await upstream.close()
+
+    def _upstream(self, route: Any) -> GrpcUpstream | None:
+        """The route's upstream, else --grpc-upstream; a channel per target, kept."""
+        settings = self.server.settings
+        target = getattr(route.action, "upstream", None) if route is not None else None
+        target = target or settings.grpc_upstream
+        if target is None:
+            return None
+        upstream = self.upstreams.get(target)
+        if upstream is None:
+            upstream = self.upstreams[target] = GrpcUpstream(target, settings.grpc_upstream_ca,
+                                                             settings.max_body_bytes)
+        return upstream
 
     async def handle(self, method: str, requests: AsyncIterator[bytes], context: aio.ServicerContext) -> None:
+        """One call: matched against the gRPC routes, its faults decided and carried out, then
+        passed through (or ended by a fault's answer); finished by the pipeline however it ends."""
+        server = self.server
+        pipeline = server.pipeline
         ex = call_exchange(method, context.invocation_metadata() or (), context.peer())
         ex.status = 200  # (HTTP's: a gRPC call's own status is ex.grpc.code)
+        ex.down = down = CallDown(asyncio.get_running_loop())
         outcome = ex.grpc
         try:
-            if self.upstream is None:
+            ex.route = route = match(ex, pipeline.state, server.table.grpc_candidates(ex.path))
+            plan = pipeline.decide_faults(ex, route)
+            ending = await _carry_out(ex, plan, down) if plan is not None else None
+            if ending is not None:
+                ex.action = "fault"
+                outcome.code, outcome.details = ending.code, ending.details
+                context.set_trailing_metadata(tuple(ending.trailers))
+                context.set_code(ending.code)
+                context.set_details(ending.details)
+                return
+            upstream = self._upstream(route)
+            if upstream is None:
                 ex.action, ex.error = "none", "no gRPC upstream"
                 outcome.code = grpc.StatusCode.UNIMPLEMENTED
                 outcome.details = f"stuntman: no stub or upstream for {method}"
@@ -67,7 +101,7 @@ class GrpcListener:
                 context.set_details(outcome.details)
                 return
             ex.action = "proxy"
-            await self.upstream.forward(ex, requests, context, self.server.settings.journal_body_bytes)
+            await upstream.forward(ex, requests, context, server.settings.journal_body_bytes)
         except asyncio.CancelledError:  # the client cancelled, or its deadline passed
             remaining = context.time_remaining()
             outcome.code = grpc.StatusCode.DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 \
@@ -80,10 +114,33 @@ class GrpcListener:
             context.set_code(outcome.code)
             context.set_details(outcome.details)
         finally:
-            if outcome.code is grpc.StatusCode.UNAVAILABLE and not outcome.responses:
+            if ex.pending is not None:  # a queue's place, a hang's timer
+                ex.pending.cancel()
+                ex.pending = None
+            if ex.action == "proxy" and outcome.code is grpc.StatusCode.UNAVAILABLE and not outcome.responses:
                 ex.action, ex.error = "error", "grpc upstream unavailable"
             ex.complete = True
-            self.server.pipeline.finish(ex)
+            pipeline.finish(ex)
+
+
+async def _carry_out(ex: Exchange, plan: Plan, down: CallDown) -> Ending | None:
+    """A plan's waits (a concurrency limit's queue, then its delays) and its answer, if any: how
+    the call ends (None: it goes on, upstream)."""
+    if plan.queue is not None:
+        admitted: asyncio.Future[None] = down.loop.create_future()
+
+        def let_in(_: Any) -> None:
+            if not admitted.done():
+                admitted.set_result(None)
+        ex.pending = plan.queue.wait(ex, let_in)
+        await admitted
+        ex.pending, plan.queue = None, None
+    if plan.delay:
+        await asyncio.sleep(plan.delay)
+    if plan.answer is None:
+        return None
+    plan.answer.answer(ex, down)  # an error delivers at once; a hang waits (for_ms, or the deadline)
+    return await down.ending
 
 
 class _Handler(grpc.GenericRpcHandler):

@@ -54,7 +54,10 @@ class GrpcUpstream:
         sending = asyncio.ensure_future(_send(requests, call, ex, keep_bytes))
         try:
             try:
-                await context.send_initial_metadata(await call.initial_metadata() or ())
+                initial = tuple(await call.initial_metadata() or ())
+                if ex.plan is not None and ex.plan.headers:  # X-Stuntman-Fault of a delay that fired
+                    initial += tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in ex.plan.headers)
+                await context.send_initial_metadata(initial)
                 async for message in call:
                     outcome.responses += 1
                     outcome.response_bytes += len(message)

@@ -33,13 +33,16 @@ _KIND_WORD = {"exact": "", "template": "template ", "prefix": "prefix ", "regex"
 
 class RequestMatcher:
     __slots__ = ("methods", "path_kind", "path_text", "path_re", "query", "headers", "body", "scenario",
-                 "required_state", "specificity", "needs_body")
+                 "required_state", "specificity", "needs_body", "grpc")
 
     def __init__(self, spec: RequestSpec, scenario: str | None = None, required_state: str | None = None):
         methods = {m.upper() for m in ([spec.method] if isinstance(spec.method, str) else spec.method)}
         # frozenset of method names (GET brings HEAD), or None for ANY
         self.methods = None if "ANY" in methods else frozenset(methods | ({"HEAD"} if "GET" in methods else set()))
-        if spec.path is not None:
+        self.grpc = spec.grpc is not None  # only gRPC calls (their path is /service/method)
+        if spec.grpc is not None:
+            kind, text = spec.grpc.path()
+        elif spec.path is not None:
             kind, text = ("template", spec.path) if "{" in spec.path else ("exact", spec.path)
         elif spec.path_regex is not None:
             kind, text = "regex", spec.path_regex
@@ -97,6 +100,10 @@ class RequestMatcher:
     def accepts(self, ex: Exchange, state: Any, why: list[str] | None = None) -> bool:
         """Everything but the path (the route index checked it). With `why`, every condition is
         checked, the path too, and each one that fails says so there."""
+        if self.grpc and ex.grpc is None:
+            if why is None:
+                return False
+            why.append("protocol: expected a gRPC call, got HTTP")
         if self.methods is not None and ex.method not in self.methods:
             if why is None:
                 return False

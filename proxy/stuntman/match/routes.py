@@ -161,7 +161,16 @@ class RouteTable:
         self._walked: dict[str, tuple[list[Route], int]] = {}  # path → the trie's answer (see candidates)
         self._affixed = AffixIndex()  # pathPrefix and pathRegex routes
         self._anywhere: list[Route] = []
+        # gRPC routes, apart: an HTTP request never meets them, a gRPC call meets only them
+        self._grpc_exact: dict[str, list[Route]] = {}
+        self._grpc_patterns: list[Route] = []
         for route in routes:
+            if route.grpc:
+                if route.path_kind == "exact":
+                    self._grpc_exact.setdefault(route.path_text, []).append(route)
+                else:
+                    self._grpc_patterns.append(route)
+                continue
             kind = route.path_kind
             if kind == "exact":
                 self._exact.setdefault(route.path_text, []).append(route)
@@ -178,6 +187,14 @@ class RouteTable:
         self.contracts: list = []  # the contracts (stuntman.contracts.Contract) these routes serve
         self.monitor: Any = None   # the monitored contracts' operations (stuntman.monitor.Monitor), if any
         self.any_needs_body = any(r.needs_body for r in routes) or self.faults.needs_body
+
+    def grpc_candidates(self, path: str) -> list[Route]:
+        """The gRPC routes that may take a call to path (/service/method), in rank order."""
+        exact = self._grpc_exact.get(path, [])
+        if not self._grpc_patterns:
+            return exact
+        return sorted([*exact, *(r for r in self._grpc_patterns if r.path_params(path) is not None)],
+                      key=lambda r: r.rank)
 
     def _add_template(self, route: Route) -> None:
         self._has_templates = True

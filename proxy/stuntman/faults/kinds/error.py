@@ -7,9 +7,9 @@ and `body` (default: a line naming the fault) make the HTTP answer. A mapping or
 written as JSON (as a stub's `json:` is); it, and a string holding a JSON object or array, go out as
 `application/json`, any other string as `text/plain`, unless `headers` names a Content-Type (then
 that one, once). `grpcStatus`, a gRPC status code (0-16, or its canonical name such as
-UNAVAILABLE), is the code a gRPC request gets instead. stuntman does not speak gRPC yet: HTTP
-requests are answered with `status` either way, and the code is carried on the compiled fault
-(`Error.grpc_status`, None when not given) for when it does.
+UNAVAILABLE), is the code a gRPC call gets instead (the body its details, `headers` its trailers;
+without it, `status` is mapped as gRPC maps HTTP statuses: stuntman.grpc.answer). HTTP requests
+are answered with `status` either way.
 """
 from __future__ import annotations
 
@@ -60,9 +60,10 @@ class ErrorFault(FaultBase):
     status: int = Field(503, ge=200, le=599)
     grpc_status: GrpcStatus | None = Field(
         None, alias="grpcStatus",
-        description="the gRPC status gRPC requests are answered with: a code 0-16 or its canonical name, "
-                    "e.g. 14 or UNAVAILABLE (kept as the code). HTTP requests are answered with `status`, "
-                    "`headers` and `body` whether or not this is set")
+        description="the gRPC status gRPC calls are answered with: a code 0-16 or its canonical name, "
+                    "e.g. 14 or UNAVAILABLE (kept as the code); `body` is its details, `headers` its trailers. "
+                    "Without it a gRPC call gets `status` mapped (503 → UNAVAILABLE). HTTP requests are "
+                    "answered with `status`, `headers` and `body` whether or not this is set")
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | dict[str, Any] | list[Any] | None = Field(
         None, description="default: a line naming the fault. A mapping or a list is sent as JSON; it and a string "
