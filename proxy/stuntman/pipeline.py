@@ -143,7 +143,8 @@ class Pipeline:
                 return self.respond_now(ex, refused)
         route = match(ex, self.state, ex.candidates)
         ex.route = route
-        plan = self.decide_faults(ex, route)  # carried out as the response is made
+        # the faults stage, carried out as the response is made (no call at all when no fault exists)
+        plan = self.decide_faults(ex, route) if self.server.table.faults.active else None
         if plan is not None:
             if plan.queue is not None:  # a concurrency limit: in line first, then on
                 ex.phase = "queued"
