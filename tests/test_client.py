@@ -91,6 +91,12 @@ def exercise(admin, run, st) -> None:
     assert [c["id"] for c in run(admin.contracts())] == [contract["id"]]
     assert run(admin.get_contract(contract["id"]))["mode"] == "stub"
     assert run(admin.delete_contract(contract["id"])) == {"deleted": contract["id"]} and run(admin.contracts()) == []
+    # gRPC: without --grpc-port, 404 (tests/test_grpc_reflection.py has them with a listener)
+    for grpc_call in (admin.grpc_services, lambda: admin.set_grpc_health("shop.v1.Orders", "NOT_SERVING"),
+                      lambda: admin.set_grpc_health("", "SERVING")):
+        with pytest.raises(StuntmanError) as no_grpc:
+            run(grpc_call())
+        assert no_grpc.value.status == 404 and "--grpc-port" in str(no_grpc.value)
     # errors name what is wrong
     with pytest.raises(StuntmanError) as bad:
         run(admin.create_stub({"request": {"methd": "GET"}, "response": {}}))
@@ -110,6 +116,7 @@ class Recording:
 
         def noted(method, path, *args, **kwargs):
             route = re.sub(r"^(/__admin/(mappings|faults|contracts))/(?!reset$|reload$)[^/]+$", r"\1/{id}", path)
+            route = re.sub(r"^/__admin/grpc/health/[^/]+$", "/__admin/grpc/health/{service}", route)
             self.calls.add((method, route))
             return original(method, path, *args, **kwargs)
         client._call = noted

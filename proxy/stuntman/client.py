@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 if TYPE_CHECKING:
     import aiohttp
@@ -206,6 +206,18 @@ class Operations(Generic[T]):
 
     def delete_contract(self, contract_id: str) -> T:
         return self._call("DELETE", f"/__admin/contracts/{contract_id}")
+
+    # -- gRPC --------------------------------------------------------------------------------
+    def grpc_services(self) -> T:
+        """The services of the loaded .proto files (--proto) with their methods (path, kind, input
+        and output types) and health status; `builtin` (health, reflection), `overall`, `otherHealth`."""
+        return self._call("GET", "/__admin/grpc/services")
+
+    def set_grpc_health(self, service: str, status: str) -> T:
+        """The status grpc.health.v1.Health answers for `service` ("" for the server as a whole):
+        SERVING, NOT_SERVING, SERVICE_UNKNOWN or UNKNOWN."""
+        path = "/__admin/grpc/health" + (f"/{quote(service, safe='')}" if service else "")
+        return self._call("PUT", path, {"status": status})
 
     # -- scenarios, health, the rest ---------------------------------------------------------
     def scenarios(self, session: str = "") -> T:

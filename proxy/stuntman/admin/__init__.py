@@ -22,6 +22,7 @@ from ..journal import entry_json
 from ..match.nearmiss import described, first_match, nearest, report
 from .contracts import add_contract_routes
 from .faults import add_fault_routes, fault_json, fault_listing, no_such_fault
+from .grpc import add_grpc_routes
 from .inputs import MAX_BODY_BYTES, YAML_TYPES, BadBody, bad_input_is_400, read_body, request_matcher
 from .openapi import docs_page, document
 from .recordings import add_recording_routes
@@ -422,6 +423,7 @@ async def start_admin(server) -> Admin:
     add_fault_routes(app, server)  # PATCH and reset
     add_recording_routes(app, server)
     add_contract_routes(app, server)
+    add_grpc_routes(app, server)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/__admin/openapi.json", openapi)
     app.router.add_get("/__admin/docs", docs)

@@ -134,6 +134,37 @@ CONTRACT_BODY = {"required": True, "content": {"application/json": {"schema": {
         "priority": {"type": "integer"}, "monitor": {"type": "boolean"}, "enforce": {"type": "boolean"},
         "violationHeader": {"type": "boolean"}}}}}}
 SESSION = [{"name": "session", "in": "query", "required": False, "schema": {"type": "string"}}]
+HEALTH_STATUS = {"enum": ["SERVING", "NOT_SERVING", "SERVICE_UNKNOWN", "UNKNOWN"]}
+GRPC_SERVICES = {"type": "object", "required": ["services", "builtin", "overall", "otherHealth", "meta"],
+                 "properties": {
+    "services": {"type": "array", "description": "the services of the .proto files loaded now (--proto)",
+                 "items": {"type": "object", "required": ["name", "file", "health", "methods"], "properties": {
+                     "name": {"type": "string"}, "file": {"type": "string"}, "health": HEALTH_STATUS,
+                     "methods": {"type": "array", "items": {
+                         "type": "object", "required": ["name", "path", "kind", "input", "output"], "properties": {
+                             "name": {"type": "string"}, "path": {"type": "string", "description": "/pkg.Service/M"},
+                             "kind": {"enum": ["unary", "server-streaming", "client-streaming", "bidi-streaming"]},
+                             "input": {"type": "string"}, "output": {"type": "string"}}}}}}},
+    "builtin": {"type": "array", "description": "the services stuntman serves itself: health, reflection v1 and "
+                "v1alpha", "items": {"type": "object", "required": ["name", "health"], "properties": {
+                    "name": {"type": "string"}, "health": HEALTH_STATUS}}},
+    "overall": HEALTH_STATUS,
+    "otherHealth": {"type": "object", "additionalProperties": HEALTH_STATUS,
+                    "description": "statuses set for services no loaded .proto describes"},
+    "meta": {"type": "object", "properties": {"total": {"type": "integer"}, "protos": {"type": "boolean"}}}}}
+GRPC_HEALTH_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["status"], "properties": {"status": HEALTH_STATUS}}}}}
+GRPC_HEALTH = {"type": "object", "required": ["service", "status"], "properties": {
+    "service": {"type": "string", "description": "'' for the overall status"}, "status": HEALTH_STATUS}}
+GRPC_HEALTH_ERROR = _json({"type": "object", "required": ["error"], "properties": {
+    "error": {"type": "string"},
+    "errors": ERROR["content"]["application/json"]["schema"]["properties"]["errors"],
+    "known": {"type": "array", "items": {"type": "string"}, "description": "the statuses there are"}}},
+    "Invalid input: the body is not {status}, or the status is none of the four")
+NO_GRPC = _json({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "No gRPC listener (stuntman was started without --grpc-port)")
+GRPC_HEALTH_PUT = ("Set the status grpc.health.v1.Health answers for {what} (Check, and Watch streams the "
+                   "change); it holds across reloads until set again")
 
 
 REFUSED = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
@@ -411,6 +442,18 @@ def document() -> dict:
                           "file: 409)", {"200": _json({"type": "object", "required": ["deleted"]}),
                                          "404": NOT_FOUND, "409": CONFLICT}),
         },
+        "/__admin/grpc/services": {"get": _op(
+            "The gRPC services of the .proto files loaded now, each with its methods (path, kind, input and output "
+            "types) and its health status; stuntman's own services (health, reflection) and the overall status",
+            {"200": _json(GRPC_SERVICES), "404": NO_GRPC})},
+        "/__admin/grpc/health": {"put": _op(GRPC_HEALTH_PUT.format(what="the server as a whole (service '')"), {
+            "200": _json(GRPC_HEALTH), "400": GRPC_HEALTH_ERROR, "404": NO_GRPC}, requestBody=GRPC_HEALTH_BODY)},
+        "/__admin/grpc/health/{service}": {
+            "parameters": [{"name": "service", "in": "path", "required": True, "schema": {"type": "string"},
+                            "description": "the service's full name, e.g. shop.v1.Orders (any name: one passed "
+                                           "through without a .proto too)"}],
+            "put": _op(GRPC_HEALTH_PUT.format(what="one service"), {
+                "200": _json(GRPC_HEALTH), "400": GRPC_HEALTH_ERROR, "404": NO_GRPC}, requestBody=GRPC_HEALTH_BODY)},
         "/__admin/faults/reset": {"post": _op("Back to the files' and --fault flags' faults; counters, generators "
                                               "and limits start afresh. With `session`, only that session's "
                                               "counters, generators and limits keyed by session (the faults stay "
