@@ -19,6 +19,7 @@ from .match.request import RequestMatcher
 from .match.routes import Route, RouteTable
 from .openapi.document import SpecError
 from .pact.document import PactError
+from .proto.protoset import UNREADABLE, ProtoError, ProtoSet, load_protos
 from .record.recorder import recording_dir
 from .record.replay import load_recording
 from .respond import grpc as _grpc  # noqa: F401
@@ -30,13 +31,13 @@ from .settings import Settings
 
 
 def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, settings: Settings,
-                  faults: FaultState | None = None) -> Route:
+                  faults: FaultState | None = None, protos: ProtoSet | None = None) -> Route:
     spec = loaded.spec
     source = f"{loaded.file}:{loaded.line}" if loaded.line else loaded.file
     # stable across reloads while the stub keeps its place in its file
     route_id = spec.id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"stuntman:{loaded.file}:{loaded.loc}:{spec.name}"))
     action = build(BuildContext(loaded, route_id, source, root, pools, settings, faults or FaultState(0),
-                                compile_table))
+                                compile_table, protos))
 
     return Route(
         spec.request, name=spec.name, id=route_id, file=loaded.file, source=source,
@@ -59,7 +60,8 @@ def compile_fault_rule(loaded: LoadedStub, settings: Settings, faults: FaultStat
 
 
 def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Settings,
-                  faults: FaultState | None = None) -> tuple[RouteTable, list[ConfigError]]:
+                  faults: FaultState | None = None,
+                  protos: ProtoSet | None = None) -> tuple[RouteTable, list[ConfigError]]:
     """Stubs and standalone faults (fault files) → a route table; every error found."""
     faults = faults or FaultState(0)
     routes: list[Route] = []
@@ -84,7 +86,7 @@ def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Se
             continue
         try:
             if isinstance(loaded.spec, StubSpec):
-                item = compile_route(loaded, order, root, pools, settings, faults)
+                item = compile_route(loaded, order, root, pools, settings, faults, protos)
             else:
                 item = compile_fault_rule(loaded, settings, faults)
         except ConfigValueError as exc:
@@ -106,6 +108,7 @@ def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Se
     kept = [rule for rule, _ in rules if rule.route_name is None or rule.route_name in names]
     table = RouteTable(routes, FaultRules(kept, routes, settings.fault_headers))
     table.contracts = contracts
+    table.protos = protos
     return table, errors
 
 
@@ -133,7 +136,14 @@ def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: 
                                     ignore_body=settings.replay_ignore_body)
         except (ConfigErrors, ValueError) as exc:
             errors += exc.errors if isinstance(exc, ConfigErrors) else [ConfigError(name, None, "", str(exc))]
-    table, compile_errors = compile_table(stubs, root, pools, settings, faults)
+    protos = None
+    if settings.proto:
+        try:
+            protos = load_protos(settings.proto, settings.proto_include)
+        except ProtoError as exc:  # (the stubs' messages are not read against nothing: one error, not a cascade)
+            errors.append(proto_error(exc))
+            protos = UNREADABLE
+    table, compile_errors = compile_table(stubs, root, pools, settings, faults, protos)
     # the files a contract was read from (its spec, the schemas it refers to) are not stub files
     read = {path for contract in table.contracts for path in contract.spec.paths}
     if read:
@@ -148,3 +158,13 @@ def pact_files(given: Collection[Path]) -> list[Path]:
     for path in given:
         out += sorted(p for p in path.glob("*.json") if p.is_file()) if path.is_dir() else [path]
     return out
+
+
+def proto_error(exc: ProtoError) -> ConfigError:
+    """protoc's `file:line:column: message` (its first line) as a config error at that line."""
+    first = exc.message.splitlines()[0] if exc.message else ""
+    parts = first.split(":", 3)
+    if len(parts) == 4 and parts[1].isdigit():
+        return ConfigError(exc.file, int(parts[1]), "", f"column {parts[2]}: {parts[3].strip()}"
+                           + ("".join("\n  " + line for line in exc.message.splitlines()[1:])))
+    return ConfigError(exc.file, None, "", exc.message)

@@ -80,6 +80,7 @@ class Mappings:
         self._loaded = False  # the first load checks the --fault flags' routes
         self.file_contracts: list = []          # from stub files and --openapi (stuntman.contracts.Contract)
         self.api_contracts: dict[str, Any] = {}  # created through the admin API, by id
+        self.protos: Any = None  # the --proto services of the last load (stuntman.proto.protoset.ProtoSet)
 
 
     def load_files(self, emptied_means_busy: Collection[str] = ()) -> None:
@@ -96,6 +97,7 @@ class Mappings:
         self.stubs.base = table.routes
         self.faults.base = self.flag_faults + table.faults.rules
         self.file_contracts = table.contracts
+        self.protos = table.protos
 
     def contracts(self) -> list:
         return self.file_contracts + list(self.api_contracts.values())
@@ -106,6 +108,7 @@ class Mappings:
             routes += contract.routes
         table = RouteTable(routes, FaultRules(self.faults.items(), routes, self.settings.fault_headers))
         table.contracts = contracts = self.contracts()
+        table.protos = self.protos
         watches = [route for contract in contracts for route in contract.watches]
         table.monitor = Monitor(watches) if watches else None
         return table
@@ -146,7 +149,7 @@ class Mappings:
             self._api_order += 1
         try:
             return compile_route(loaded, old.order if old else self._api_order, self.settings.stubs, self.pools,
-                                 self.settings, self.fault_state)
+                                 self.settings, self.fault_state, self.protos)
         except ConfigValueError as exc:
             raise ConfigErrors([LoadedStub(loaded.spec, API_SOURCE, None).error(exc.loc, str(exc))]) from None
 

@@ -93,10 +93,13 @@ class Server:
         return len(self.table.routes)
 
     def contract_files(self) -> list[Path]:
-        """Every file the contracts served were read from, and the --openapi specs (resolved)."""
+        """Every file the contracts served were read from, the --openapi specs, and the --proto files
+        (resolved)."""
         found = {path for contract in self.mappings.contracts() for path in contract.spec.paths}
         found.update(Path(spec).resolve() for spec in (*self.settings.openapi, *self.settings.openapi_monitor))
         found.update(path.resolve() for path in self.settings.pact if not path.is_dir())
+        protos = self.table.protos  # (--proto: each .proto read, imports across directories too)
+        found.update(path.resolve() for path in (protos.sources if protos is not None else ()))
         return sorted(found)
 
     def contract_dirs(self) -> list[Path]:

@@ -79,3 +79,5 @@ class Settings:
     grpc_host: str | None = None         # its address (None: --host)
     grpc_upstream: str | None = None     # where gRPC calls pass through: HOST:PORT (h2c) or grpcs://HOST:PORT
     grpc_upstream_ca: Path | None = None  # CA bundle (PEM) for a grpcs:// upstream (default: system roots)
+    proto: tuple[Path, ...] = ()         # .proto files (or directories, or descriptor sets) served (--proto)
+    proto_include: tuple[Path, ...] = ()  # more import paths for them (--proto-include)

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from .. import __version__
-from ..config.model import GRPC_TARGET, HTTP_METHODS, FaultSpec, RequestSpec, StubSpec
+from ..config.model import GRPC_TARGET, HTTP_METHODS, METADATA_KEY, METADATA_VALUE, FaultSpec, RequestSpec, StubSpec
 
 REF = "#/components/schemas/{model}"
 
@@ -307,6 +307,19 @@ def _strict(c: dict) -> None:
     answer = c["GrpcAnswerSpec"]
     answer["properties"]["upstream"] = _string(answer["properties"]["upstream"], {
         "type": "string", "pattern": f"^{GRPC_TARGET.pattern}$"})
+    _at_most_one(answer, ["message", "messages"])
+    answer["allOf"].append({"if": _given("upstream"), "then": {  # an upstream answers: nothing of a stub's
+        "properties": {"message": NULL, "messages": NULL, "metadata": {"maxProperties": 0},
+                       "trailers": {"maxProperties": 0}, "details": {"const": ""}},
+        "not": {"required": ["status"]}}})
+    for name in ("metadata", "trailers"):
+        answer["properties"][name].update(
+            propertyNames={"pattern": f"^{METADATA_KEY.pattern}$",
+                           "not": {"anyOf": [{"pattern": "^grpc-"}, {"pattern": "-bin$"}]}},
+            additionalProperties={"type": "string", "pattern": f"^{METADATA_VALUE.pattern}$"})
+    for name in ("message", "messages"):
+        answer["properties"][name]["description"] += (" (of the method's output type: the stub names its service and "
+                                                      "method exactly, and --proto has them)")
 
     stub = c["StubSpec"]
     _exactly_one(stub, ["response", "responses", "proxy", "replay", "grpc"])

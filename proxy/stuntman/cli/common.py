@@ -126,6 +126,8 @@ def settings_from(args) -> Settings:
     values["openapi_validate"] = not args.no_validate
     values["openapi_monitor"] = tuple(args.openapi_monitor)
     values["pact"] = tuple(getattr(args, "pact", ()) or ())
+    values["proto"] = tuple(getattr(args, "proto", ()) or ())
+    values["proto_include"] = tuple(getattr(args, "proto_include", ()) or ())
     values["redact"], values["redact_json"] = tuple(args.redact), tuple(args.redact_json)
     values["replay"] = tuple(map(recording_path, getattr(args, "replay", ()) or ()))
     values["record_to"] = recording_path(args.record_to) if args.record_to else None

@@ -82,6 +82,12 @@ def _run_flags(run) -> None:
              "pass gRPC calls through to HOST:PORT (h2c) or grpcs://HOST:PORT (TLS)", "TARGET")
     env_flag(run, "--grpc-upstream-ca", Path, None,
              "CA bundle (PEM) to verify a grpcs:// upstream (default: system roots)", "FILE")
+    run.add_argument("--proto", action="append", type=Path, default=[], metavar="DIR_OR_FILE",
+                     help="gRPC services from a .proto file, every .proto under a directory, or a descriptor set "
+                          "(.pb, .desc), compiled in-process: stubs answer their methods with messages written "
+                          "as JSON (repeatable; reloaded when they change)")
+    run.add_argument("--proto-include", action="append", type=Path, default=[], metavar="DIR",
+                     help="another import path for --proto files (repeatable; the well-known types are built in)")
     env_flag(run, "--max-body-bytes", int, DEFAULTS.max_body_bytes,
              "largest body buffered for routes that match on it (then 413)", "N")
     env_flag(run, "--max-header-bytes", int, DEFAULTS.max_header_bytes, "largest request head (then 431)", "N")

@@ -35,6 +35,7 @@ from ..faults.kinds import (  # noqa: F401  (re-exported: the fault kinds' model
     UniformSpec,
     UpstreamTimeoutFault,
 )
+from ..faults.kinds.error import GrpcStatus
 from .base import (  # noqa: F401  (re-exported: the specs matchers and fault kinds are built from)
     DAY_MS,
     HTTP_METHODS,
@@ -107,14 +108,48 @@ class ProxySpec(Model):
         return value
 
 
+METADATA_KEY, METADATA_VALUE = re.compile(r"[0-9a-z_.-]+"), re.compile(r"[\x20-\x7e]*")
 GRPC_TARGET = re.compile(r"(?:grpcs?://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}")
 
 
 class GrpcAnswerSpec(Model):
-    """How a gRPC stub answers the calls it matches: passed through to an upstream."""
+    """How a gRPC stub answers the calls it matches: with messages written as JSON (protobuf's JSON
+    mapping, for the method's output type from --proto) and a status, or passed through to an
+    upstream (the default when it says neither)."""
 
     upstream: str | None = Field(None, description="HOST:PORT (h2c) or grpcs://HOST:PORT (TLS, verified "
                                                      "against --grpc-upstream-ca); default: --grpc-upstream")
+    message: dict[str, Any] | None = Field(None, description="the one response message, as JSON")
+    messages: list[dict[str, Any]] | None = Field(None, description="response messages in turn (a stream)")
+    delay_ms: int = Field(0, alias="delayMs", ge=0, le=DAY_MS, description="before each message")
+    status: GrpcStatus = Field(0, description="the status the call ends with: a code 0-16 or its name")
+    details: str = Field("", description="the status's details (with a status other than OK)")
+    metadata: dict[str, str] = Field(default_factory=dict, description="initial metadata sent first")
+    trailers: dict[str, str] = Field(default_factory=dict, description="trailing metadata, with the status")
+
+    @field_validator("metadata", "trailers")
+    @classmethod
+    def _metadata(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            if not METADATA_KEY.fullmatch(key) or key.startswith("grpc-") or key.endswith("-bin"):
+                raise ValueError(f"metadata key {key!r}: lower-case letters, digits, _ . - (not grpc-*, "
+                                 "not *-bin)")
+            if not METADATA_VALUE.fullmatch(text):
+                raise ValueError(f"metadata {key}: printable ASCII only")
+        return value
+
+    @property
+    def answers(self) -> bool:
+        """It answers itself (messages or a status), rather than passing the call on."""
+        return self.message is not None or self.messages is not None or "status" in self.model_fields_set
+
+    @model_validator(mode="after")
+    def _one_way(self) -> GrpcAnswerSpec:
+        if self.message is not None and self.messages is not None:
+            raise ValueError("use one of message, messages")
+        if self.upstream is not None and (self.answers or self.metadata or self.trailers or self.details):
+            raise ValueError("an upstream answers the call: no message, messages, status or metadata beside it")
+        return self
 
     @field_validator("upstream")
     @classmethod

@@ -17,7 +17,7 @@ import grpc
 
 from ..response import Response
 
-_BY_CODE = {code.value[0]: code for code in grpc.StatusCode}
+STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 HTTP_TO_GRPC = {400: grpc.StatusCode.INTERNAL, 401: grpc.StatusCode.UNAUTHENTICATED,
                 403: grpc.StatusCode.PERMISSION_DENIED, 404: grpc.StatusCode.UNIMPLEMENTED,
                 429: grpc.StatusCode.UNAVAILABLE, 502: grpc.StatusCode.UNAVAILABLE,
@@ -56,7 +56,7 @@ class CallDown:
             return
         fault = ex.plan.answer if ex.plan is not None else None
         grpc_status = getattr(fault, "grpc_status", None)
-        code = _BY_CODE[grpc_status] if grpc_status is not None else \
+        code = STATUS_BY_NUMBER[grpc_status] if grpc_status is not None else \
             HTTP_TO_GRPC.get(response.status, grpc.StatusCode.UNKNOWN)
         details = (response.body or b"").decode("utf-8", "replace").strip()
         shown = ex.plan.headers if ex.plan is not None else []  # X-Stuntman-Fault, RateLimit-*

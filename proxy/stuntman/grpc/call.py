@@ -52,6 +52,18 @@ def call_exchange(method: str, metadata: Iterable[tuple[str, str | bytes]], peer
     return ex
 
 
+def received(ex: Exchange, message: bytes, keep_bytes: int) -> int:
+    """A request message counted, and kept for the journal while keep_bytes last (what is left)."""
+    outcome = ex.grpc
+    outcome.requests += 1
+    outcome.request_bytes += len(message)
+    ex.body_size += len(message)
+    if keep_bytes > 0 and ex.body is not None:
+        ex.body.append(message[:keep_bytes])
+        keep_bytes -= len(message)
+    return keep_bytes
+
+
 def metadata_fields(metadata: Iterable[tuple[str, str | bytes]]) -> list[tuple[bytes, bytes]]:
     return [(key.encode("latin-1", "replace"),
              base64.b64encode(value) if isinstance(value, bytes) else value.encode("utf-8", "replace"))

@@ -11,21 +11,27 @@ limits' places given back.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc import aio
 
 from ..match.routes import match
-from .answer import CallDown, Ending
-from .call import call_exchange
+from ..proto.generate import generate
+from ..respond.grpc import GrpcStub
+from .answer import STATUS_BY_NUMBER, CallDown, Ending
+from .call import call_exchange, received
 from .proxy import GrpcUpstream
+from .services import builtin_handlers
 
 if TYPE_CHECKING:
     from ..exchange import Exchange
     from ..faults.plan import Plan
+    from ..proto.protoset import Method, ProtoSet
     from ..server import Server
 
 log = logging.getLogger("stuntman.grpc")
@@ -44,7 +50,7 @@ class GrpcListener:
         self._server = aio.server(options=[("grpc.max_receive_message_length", limit),
                                            ("grpc.max_send_message_length", limit),
                                            ("grpc.so_reuseport", 0)])
-        self._server.add_generic_rpc_handlers([_Handler(self)])
+        self._server.add_generic_rpc_handlers([*builtin_handlers(self), _Handler(self)])
         host = settings.grpc_host or settings.host
         address = f"[{host}]:{settings.grpc_port}" if ":" in host else f"{host}:{settings.grpc_port}"
         try:
@@ -92,11 +98,23 @@ class GrpcListener:
                 context.set_code(ending.code)
                 context.set_details(ending.details)
                 return
+            answer = route.action if route is not None else None
+            if isinstance(answer, GrpcStub):
+                ex.action = "stub"
+                await _stub_answer(ex, answer, requests, context, server.settings.journal_body_bytes)
+                return
             upstream = self._upstream(route)
             if upstream is None:
+                protos = server.table.protos
+                known = protos.methods.get(method) if protos is not None else None
+                if known is not None:  # a .proto alone is a stand-in: an answer made from its descriptor
+                    ex.action = "stub"
+                    await _generated_answer(ex, known, protos, server.seed, requests, context,
+                                            server.settings.journal_body_bytes)
+                    return
                 ex.action, ex.error = "none", "no gRPC upstream"
                 outcome.code = grpc.StatusCode.UNIMPLEMENTED
-                outcome.details = f"stuntman: no stub or upstream for {method}"
+                outcome.details = f"stuntman: no stub or upstream for {method}{_nearest(server.table, method)}"
                 context.set_code(outcome.code)
                 context.set_details(outcome.details)
                 return
@@ -121,6 +139,64 @@ class GrpcListener:
                 ex.action, ex.error = "error", "grpc upstream unavailable"
             ex.complete = True
             pipeline.finish(ex)
+
+
+async def _stub_answer(ex: Exchange, stub: GrpcStub, requests: AsyncIterator[bytes],
+                       context: aio.ServicerContext, keep_bytes: int) -> None:
+    """A stub's answer: once the client's messages are in (read to the end: a unary or
+    server-streaming call sends one), its metadata, its messages (each after its delay), then its
+    trailers and status."""
+    outcome = ex.grpc
+    async for message in requests:
+        keep_bytes = received(ex, message, keep_bytes)
+    if stub.metadata:
+        await context.send_initial_metadata(tuple(stub.metadata))
+    for message in stub.messages:
+        if stub.delay:
+            await asyncio.sleep(stub.delay)
+        await context.write(message)
+        outcome.responses += 1
+        outcome.response_bytes += len(message)
+    if stub.trailers:
+        context.set_trailing_metadata(tuple(stub.trailers))
+    outcome.code, outcome.details = STATUS_BY_NUMBER[stub.code], stub.details
+    if stub.code:
+        context.set_code(outcome.code)
+        context.set_details(stub.details)
+
+
+async def _generated_answer(ex: Exchange, method: Method, protos: ProtoSet, seed: int,
+                            requests: AsyncIterator[bytes], context: aio.ServicerContext, keep_bytes: int) -> None:
+    """A method no stub answers, answered from its output type (proto/generate.py): one message,
+    or three for a stream, each seeded by the request it answers (the last, for a client stream)."""
+    outcome = ex.grpc
+    last = b""
+    async for message in requests:
+        keep_bytes = received(ex, message, keep_bytes)
+        last = message
+    request = protos.message_class(method.input)()
+    try:
+        request.ParseFromString(last)
+    except DecodeError:
+        outcome.code = grpc.StatusCode.INVALID_ARGUMENT
+        outcome.details = f"stuntman: the request is not a {method.input.full_name}"
+        context.set_code(outcome.code)
+        context.set_details(outcome.details)
+        return
+    output = protos.message_class(method.output)
+    for i in range(3 if method.server_streaming else 1):
+        answer = generate(output, method.path, last + bytes([i]) if i else last, seed, request).SerializeToString()
+        await context.write(answer)
+        outcome.responses += 1
+        outcome.response_bytes += len(answer)
+
+
+def _nearest(table: Any, method: str) -> str:
+    """`; nearest: ...`: the known methods (--proto and the gRPC stubs) most like method."""
+    known = set(table.protos.methods) if table.protos is not None else set()
+    known.update(route.path_text for route in table.routes if route.grpc and route.path_kind == "exact")
+    close = difflib.get_close_matches(method, sorted(known), n=3, cutoff=0.5)
+    return f"; nearest: {', '.join(close)}" if close else ""
 
 
 async def _carry_out(ex: Exchange, plan: Plan, down: CallDown) -> Ending | None:

@@ -18,6 +18,7 @@ import grpc
 from grpc import aio
 
 from ..exchange import Exchange
+from .call import received
 
 # what the channel sets itself (a client's user-agent would be joined to grpc-python's)
 DROPPED_METADATA = frozenset(("user-agent",))
@@ -78,15 +79,9 @@ class GrpcUpstream:
 async def _send(requests: AsyncIterator[bytes], call: Any, ex: Exchange, keep_bytes: int) -> None:
     """The client's messages to the upstream as they come, then the half-close; the first
     keep_bytes of them kept on ex for the journal."""
-    outcome = ex.grpc
     try:
         async for message in requests:
-            outcome.requests += 1
-            outcome.request_bytes += len(message)
-            ex.body_size += len(message)
-            if keep_bytes > 0 and ex.body is not None:
-                ex.body.append(message[:keep_bytes])
-                keep_bytes -= len(message)
+            keep_bytes = received(ex, message, keep_bytes)
             await call.write(message)
         await call.done_writing()
     except (aio.AioRpcError, asyncio.InvalidStateError, aio.UsageError):

@@ -186,6 +186,7 @@ class RouteTable:
         self.faults: Any = faults if faults is not None else NO_FAULTS
         self.contracts: list = []  # the contracts (stuntman.contracts.Contract) these routes serve
         self.monitor: Any = None   # the monitored contracts' operations (stuntman.monitor.Monitor), if any
+        self.protos: Any = None    # the --proto services (stuntman.proto.protoset.ProtoSet), swapped with the table
         self.any_needs_body = any(r.needs_body for r in routes) or self.faults.needs_body
 
     def grpc_candidates(self, path: str) -> list[Route]:

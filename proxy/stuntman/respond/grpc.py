@@ -1,26 +1,31 @@
-"""A gRPC stub's answer: the call passed through to its upstream (or --grpc-upstream).
+"""A gRPC stub's answer: messages and a status of its own (GrpcStub), or the call passed through to
+its upstream, else --grpc-upstream (GrpcPassThrough).
 
-The gRPC listener carries it out (stuntman.grpc.listener): only gRPC calls reach gRPC routes,
-which sit apart in the route table, so the HTTP pipeline never asks this source for a response.
+The gRPC listener carries both out (stuntman.grpc.listener): only gRPC calls reach gRPC routes,
+which sit apart in the route table, so the HTTP pipeline never asks these sources for a response.
+A stub's messages are written as JSON in the stub file and turned into bytes here, once, with the
+method's output type from --proto: a message that does not fit its type is refused at load,
+naming the stub's field and protobuf's reason (the field it does not know, the value it cannot
+read).
 """
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from google.protobuf import json_format
+
+from ..config.errors import ConfigValueError
+from ..proto.protoset import UNREADABLE
 from .responder import BuildContext, Responder, source
 
 
-class GrpcPassThrough:
-    action: ClassVar[Literal["stub", "proxy"]] = "proxy"
+class _GrpcSource:
     streams: ClassVar[bool] = True
     delegates: ClassVar[bool] = False
     needs_body = False
 
-    def __init__(self, upstream: str | None):
-        self.upstream = upstream  # None: --grpc-upstream
-
     def resolve(self, ex: Any, state: Any) -> Responder | None:
-        return self
+        return self  # type: ignore[return-value]
 
     def respond(self, ex: Any, state: Any) -> Any:
         raise TypeError("a gRPC route answers gRPC calls only")
@@ -28,7 +33,60 @@ class GrpcPassThrough:
     start = respond
 
 
+class GrpcPassThrough(_GrpcSource):
+    action: ClassVar[Literal["stub", "proxy"]] = "proxy"
+
+    def __init__(self, upstream: str | None):
+        self.upstream = upstream  # None: --grpc-upstream
+
+
+class GrpcStub(_GrpcSource):
+    """Messages (serialized once), a delay before each, metadata, and the status the call ends with."""
+
+    action: ClassVar[Literal["stub", "proxy"]] = "stub"
+    upstream = None
+
+    def __init__(self, messages: list[bytes], delay: float, code: int, details: str,
+                 metadata: list[tuple[str, str]], trailers: list[tuple[str, str]]):
+        self.messages, self.delay = messages, delay
+        self.code, self.details = code, details
+        self.metadata, self.trailers = metadata, trailers
+
+
 @source("grpc")
 def _build(ctx: BuildContext) -> Responder:
-    assert ctx.spec.grpc is not None
-    return GrpcPassThrough(ctx.spec.grpc.upstream)
+    spec = ctx.spec.grpc
+    assert spec is not None
+    if not spec.answers:
+        return GrpcPassThrough(spec.upstream)  # type: ignore[return-value]
+    written = [spec.message] if spec.message is not None else spec.messages or []
+    field = "message" if spec.message is not None else "messages"
+    messages = []
+    if written and ctx.protos is not UNREADABLE:  # (else the --proto error is the one to report)
+        output = _output_type(ctx, field)
+        for i, value in enumerate(written):
+            loc = ("grpc", field) if field == "message" else ("grpc", field, i)
+            try:
+                messages.append(json_format.ParseDict(value, output()).SerializeToString())
+            except json_format.ParseError as exc:
+                raise ConfigValueError(loc, f"does not fit {output.DESCRIPTOR.full_name}: {exc}") from None
+    return GrpcStub(messages, spec.delay_ms / 1000, spec.status, spec.details,  # type: ignore[return-value]
+                    [(k.lower(), v) for k, v in spec.metadata.items()],
+                    [(k.lower(), v) for k, v in spec.trailers.items()])
+
+
+def _output_type(ctx: BuildContext, field: str) -> Any:
+    """The message class of the stub's method's output: the method named exactly, in --proto."""
+    call = ctx.spec.request.grpc
+    assert call is not None
+    if call.service is None or call.method is None:
+        raise ConfigValueError(("request", "grpc"), f"a stub with a {field} names its service and method "
+                               "exactly (its messages are of that method's output type)")
+    path = f"/{call.service}/{call.method}"
+    protos = ctx.protos
+    method = protos.methods.get(path) if protos is not None else None
+    if method is None:
+        known = ", ".join(sorted(protos.methods)[:5]) if protos is not None and protos.methods else "none"
+        raise ConfigValueError(("request", "grpc"), f"{path} is not a method of the --proto services "
+                               f"(known: {known}); its messages cannot be read without it")
+    return protos.message_class(method.output)

@@ -78,6 +78,7 @@ class BuildContext:
     faults: Any                  # the server's FaultState
     # compile other stubs into a route table (a replay's recorded routes): (table, errors)
     compile_table: Callable[..., Any] = field(repr=False, default=None)  # type: ignore[assignment]
+    protos: Any = None           # the --proto services (stuntman.proto.protoset.ProtoSet), if any
 
     @property
     def spec(self) -> StubSpec:
