@@ -194,11 +194,15 @@ def test_an_upstream_error_passes_with_its_details_and_trailers(proxied):
 
 
 def test_an_unknown_service_passes_through_untouched_and_gets_the_upstreams_answer(proxied):
+    """The upstream answers before reading the request: every time its own status, never the
+    INTERNAL "Internal error from Core" grpc.aio's write reported in its place one time in seven."""
     _, channel = proxied
-    with pytest.raises(grpc.RpcError) as caught:
-        channel.unary_unary("/other.Unknown/Call")(b"x", timeout=10)
-    assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED  # type: ignore[attr-defined]
-    assert "stuntman" not in caught.value.details()  # type: ignore[attr-defined]  # (the upstream's own)
+    answers = set()
+    for _ in range(60):
+        with pytest.raises(grpc.RpcError) as caught:
+            channel.unary_unary("/other.Unknown/Call")(b"x", timeout=10)
+        answers.add((caught.value.code(), caught.value.details()))  # type: ignore[attr-defined]
+    assert answers == {(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")}  # (the upstream's own)
 
 
 # -- deadlines and cancellation -----------------------------------------------------------------
