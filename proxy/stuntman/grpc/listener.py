@@ -3,10 +3,12 @@ every call, whatever its service, method or kind, as raw bytes.
 
 Each call becomes an Exchange (call.py) that goes through the pipeline's stages as an HTTP request
 does: matched against the gRPC routes (`request.grpc`, metadata as headers), its faults decided by
-the same `decide() → Plan` and carried out here in gRPC's terms (answer.py), then passed through
-to its route's upstream or --grpc-upstream (without either: UNIMPLEMENTED), and finished by the
-pipeline however it ends (answered, failed, cancelled, past its deadline): journaled, counted, its
-limits' places given back.
+the same `decide() → Plan` and carried out here in gRPC's terms (answer.py), then answered: by its
+stub's messages and status, else passed through to its route's upstream or --grpc-upstream, else
+with a message made from the method's output type when --proto knows it, else UNIMPLEMENTED
+naming the nearest methods. The pipeline finishes it however it ends (answered, failed,
+cancelled, past its deadline): journaled, counted, its limits' places given back. Health and
+reflection (services.py) take their own calls first.
 """
 from __future__ import annotations
 
