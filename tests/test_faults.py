@@ -251,12 +251,22 @@ def test_when_header_faults_only_tagged_requests(stuntman):
 
 
 def test_a_window_turns_a_fault_on_and_off(stuntman):
-    st = stuntman({"s.yaml": stub("w", "/w", "- {type: error, window: {after_ms: 300, for_ms: 400}}")})
-    assert call(st.port, "GET", "/w")[0] == 200
-    time.sleep(0.45)
-    assert call(st.port, "GET", "/w")[0] == 503
-    time.sleep(0.4)
-    assert call(st.port, "GET", "/w")[0] == 200
+    """The window opens 1.5 s after the fault is loaded, for 1.5 s. The load happens between
+    `before` and `started`, so the window surely covers [started + 1.5, before + 3.0] and surely
+    excludes what ends before `before + 1.5` or starts after `started + 3.0`: each call is made in
+    such a span (the spans are about a second wide, for a loaded machine), and checked to be."""
+    before = time.monotonic()
+    st = stuntman({"s.yaml": stub("w", "/w", "- {type: error, window: {after_ms: 1500, for_ms: 1500}}")})
+    started = time.monotonic()
+
+    def at(earliest: float, latest: float) -> int:
+        time.sleep(max(0.0, earliest - time.monotonic()))
+        status = call(st.port, "GET", "/w")[0]
+        assert time.monotonic() <= latest, "the machine was too slow to call inside the span"
+        return status
+    assert at(started, before + 1.5) == 200
+    assert at(started + 1.55, before + 3.0) == 503
+    assert at(started + 3.05, float("inf")) == 200
 
 
 def test_faults_compose_latency_then_error_and_hide_the_header(stuntman):

@@ -38,13 +38,19 @@ def generated(tmp_path_factory):
     assert protoc.main(["protoc", f"-I{PROTOS}", f"-I{COMMON}", f"-I{well_known}", f"--python_out={out}",
                         f"--grpc_python_out={out}", str(PROTOS / "shop/v1/orders.proto"),
                         str(COMMON / "money/v1/money.proto")]) == 0
+    for package in ("shop", "shop/v1", "money", "money/v1"):  # regular packages: examples/shop's `shop`
+        (out / package / "__init__.py").touch()            # (a regular one) would win over a namespace
+    # (another test may have imported that other package named shop: set it aside meanwhile)
+    ours = [n for n in sys.modules if n.split(".")[0] in ("shop", "money")]
+    saved = {name: sys.modules.pop(name) for name in ours}
     sys.path.insert(0, str(out))
     try:
         yield importlib.import_module("shop.v1.orders_pb2"), importlib.import_module("shop.v1.orders_pb2_grpc")
     finally:
         sys.path.remove(str(out))
-        for name in [n for n in sys.modules if n.startswith(("shop", "money"))]:
+        for name in [n for n in sys.modules if n.split(".")[0] in ("shop", "money")]:
             del sys.modules[name]
+        sys.modules.update(saved)
 
 
 def stub(method: str, answer: str, extra: str = "") -> str:
