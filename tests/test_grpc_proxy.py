@@ -8,6 +8,7 @@ takes every call as a stream both ways, is seen to speak to each kind as its pee
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime
 import json
 import threading
@@ -83,6 +84,11 @@ class EchoHandler(grpc.GenericRpcHandler):
                 raise
             return b"late"
 
+        async def pause(request: bytes, context):
+            self._note(method, context)
+            await asyncio.sleep(1)
+            return b"done"
+
         async def stream_then_cancel(request: bytes, context):
             yield b"one"
             await context.abort(grpc.StatusCode.CANCELLED, "the upstream gave up")
@@ -93,6 +99,7 @@ class EchoHandler(grpc.GenericRpcHandler):
                  "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
                  "Fail": grpc.unary_unary_rpc_method_handler(fail),
                  "Slow": grpc.unary_unary_rpc_method_handler(slow),
+                 "Pause": grpc.unary_unary_rpc_method_handler(pause),
                  "GiveUp": grpc.unary_stream_rpc_method_handler(stream_then_cancel)}
         return kinds.get(name) if method.startswith("/test.Echo/") else None
 
@@ -354,3 +361,19 @@ def test_run_with_grpc_port_says_where_it_listens_and_passes_calls(cli_server, u
         assert channel.unary_unary("/test.Echo/Unary")(b"cli", timeout=10) == b"echo:cli"
     stop_process(proc)
     assert f"gRPC on 127.0.0.1:{grpc_port} → {upstream.target}" in proc.stdout.read()
+
+
+def test_a_graceful_stop_lets_a_call_in_flight_finish(cli_server, upstream, tmp_path):
+    grpc_port = free_port()
+    proc, _ = cli_server("--stubs", str(tmp_path), "--grpc-port", str(grpc_port), "--grpc-upstream", upstream.target,
+                         "--drain-timeout", "20")
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel, \
+            concurrent.futures.ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(channel.unary_unary("/test.Echo/Pause"), b"x", timeout=30)
+        for _ in range(400):  # until the upstream has it
+            if "/test.Echo/Pause" in upstream.seen.metadata:
+                break
+            time.sleep(0.02)
+        proc.terminate()  # SIGTERM: drain
+        assert in_flight.result(30) == b"done"  # (the upstream takes 1 s; the drain allows 20)
+    assert proc.wait(30) == 0 and "drained" in proc.stderr.read() + proc.stdout.read()

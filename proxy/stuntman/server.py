@@ -185,12 +185,16 @@ class Server:
             self._listener.close()
         for conn in list(self.connections):
             conn.drain()
+        # gRPC calls in flight get the same time, beside (grpc.aio refuses new calls meanwhile)
+        grpc_stopped = asyncio.ensure_future(self.grpc.close(timeout)) if self.grpc is not None else None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self.connections and loop.time() < deadline:
             await asyncio.sleep(0.02)
         if self.connections:
             log.warning("drain: %d connection(s) still busy after %g s; closing them", len(self.connections), timeout)
+        if grpc_stopped is not None:
+            await grpc_stopped
         return len(self.connections)
 
     async def close(self) -> None:

@@ -62,8 +62,11 @@ class GrpcListener:
         await self._server.start()
 
     async def close(self, grace: float | None = None) -> None:
-        if self._server is not None:
-            await self._server.stop(grace)
+        """Stop: calls in flight get `grace` seconds to end (None: cancelled now). Once only."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        await server.stop(grace)
         for upstream in self.upstreams.values():
             await upstream.close()
 
