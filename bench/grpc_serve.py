@@ -4,7 +4,9 @@ in the same run (configurations interleaved, the order rotated every round).
 
   grpc_serve.py [--rounds 3] [--duration 10] [--warmup 2] [--channels 4] [--concurrency 16]
                 [--rate R] [--size 64] [--stuntman BIN] [--configs direct,passthrough]
+  grpc_serve.py --configs servicer,stub [--rounds 3] [--duration 10] ...   (stub serving, below)
   grpc_serve.py --serve-echo [--port 0]     (the upstream; prints its port once it listens)
+  grpc_serve.py --serve-reply [--port 0]    (the hand-written servicer; prints its port)
 
 The upstream is a grpc.aio server (uvloop) whose one generic handler answers every unary call to
 /bench.Echo/* with the request's bytes (unary_unary, no (de)serializer: raw bytes, no generated
@@ -38,6 +40,21 @@ whose command line contains --quiet-pattern (default: pytest) runs, and a round 
 was seen anyway is set aside and run again (up to --retries times; the set-aside runs are in the
 .json). Steal time (the hypervisor running another guest) is shown with the CPU busy figures.
 
+Stub serving (--configs servicer,stub; a phase and table of its own, closed loop only, same
+--channels x --concurrency; not run by default): stuntman answering a stub from a .proto at runtime
+vs a hand-written grpc.aio server that returns the same message. Both alone on CPU 1, grpc_load
+(--no-check) on CPU 0:
+
+  servicer      grpc_serve.py --serve-reply: grpc.aio (uvloop), one generic handler for
+                /bench.Echo/Unary (unary_unary, raw bytes, no generated code) returning constant
+                bytes: bench.Reply of bench/stubs/grpc/stubs/echo.yaml's message, serialized
+                (bench/stubs/grpc/bench.proto compiled with stuntman.proto.protoset, ParseDict)
+  stub          stuntman run --stubs COPY_OF(bench/stubs/grpc/stubs) --port P --admin-port A
+                             --grpc-port G --proto bench/stubs/grpc/bench.proto --no-watch
+
+Before the load of every run, one call: its answer must be exactly those bytes (so both answer
+byte-identical messages). Goal (issue): stub >= 0.8x servicer calls/s.
+
 Report and raw data: bench/results/grpc-serve-STAMP.{md,json} (the report is printed too).
 """
 from __future__ import annotations
@@ -48,6 +65,7 @@ import math
 import os
 import platform
 import shlex
+import shutil
 import socket
 import statistics
 import subprocess
@@ -68,7 +86,11 @@ ROOT = HERE.parent
 GEN_CPU, SUT_CPU = "0", "1"
 HOST = "127.0.0.1"
 CONFIGS = ["direct", "passthrough"]
+SERVE_CONFIGS = ["servicer", "stub"]
 GOAL_CALLS = 0.5  # passthrough calls/s >= 0.5 x direct's
+GOAL_SERVE = 0.8  # stub calls/s >= 0.8 x servicer's
+GRPC_STUBS = HERE / "stubs" / "grpc"
+METHOD = "/bench.Echo/Unary"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,6 +114,45 @@ class EchoHandler(grpc.GenericRpcHandler):
 async def serve_echo(port: int) -> None:
     server = aio.server(options=[("grpc.so_reuseport", 0)])
     server.add_generic_rpc_handlers([EchoHandler()])
+    bound = server.add_insecure_port(f"{HOST}:{port}")
+    await server.start()
+    print(bound, flush=True)
+    await server.wait_for_termination()
+
+
+# ---------------------------------------------------------------------------------------------
+# the hand-written servicer (--serve-reply): the stub's answer, as constant bytes
+# ---------------------------------------------------------------------------------------------
+def reply_bytes() -> bytes:
+    """bench.Reply with the message of bench/stubs/grpc/stubs/echo.yaml, serialized."""
+    import yaml
+    from google.protobuf import json_format
+
+    from stuntman.proto.protoset import load_protos
+
+    stubs = yaml.safe_load((GRPC_STUBS / "stubs" / "echo.yaml").read_text())
+    protos = load_protos([GRPC_STUBS / "bench.proto"])
+    cls = protos.message_class(protos.pool.FindMessageTypeByName("bench.Reply"))
+    return bytes(json_format.ParseDict(stubs[0]["grpc"]["message"], cls()).SerializeToString())
+
+
+class ReplyHandler(grpc.GenericRpcHandler):
+    """/bench.Echo/Unary: always the same bytes."""
+
+    def __init__(self, reply: bytes) -> None:
+        async def unary(request: bytes, context: aio.ServicerContext) -> bytes:
+            return reply
+
+        self.handler: grpc.RpcMethodHandler = grpc.unary_unary_rpc_method_handler(unary)  # raw bytes
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        return self.handler if method == METHOD else None
+
+
+async def serve_reply(port: int) -> None:
+    server = aio.server(options=[("grpc.so_reuseport", 0)])
+    server.add_generic_rpc_handlers([ReplyHandler(reply_bytes())])
     bound = server.add_insecure_port(f"{HOST}:{port}")
     await server.start()
     print(bound, flush=True)
@@ -177,9 +238,28 @@ def start_stuntman(binary: str, stubs: Path, upstream: int, log: Path) -> tuple[
     return proc, grpc_port
 
 
-def load_cmd(args: argparse.Namespace, port: int, rate: float, pids: list[int]) -> list[str]:
+def start_stub_server(binary: str, stubs: Path, log: Path) -> tuple[Proc, int]:
+    grpc_port = free_port()
+    cmd = [binary, "run", "--stubs", str(stubs), "--port", str(free_port()), "--admin-port", str(free_port()),
+           "--grpc-port", str(grpc_port), "--proto", str(GRPC_STUBS / "bench.proto"), "--no-watch"]
+    proc = Proc(SUT_CPU, cmd, log)
+    proc.wait_port(grpc_port)
+    return proc, grpc_port
+
+
+def one_call(port: int) -> bytes:
+    """One call to METHOD (a fresh channel): the answer's bytes."""
+    with grpc.insecure_channel(f"{HOST}:{port}") as channel:
+        call: Any = channel.unary_unary(METHOD)  # no (de)serializer: raw bytes
+        answer: bytes = call(b"", timeout=10)
+    return answer
+
+
+def load_cmd(args: argparse.Namespace, port: int, rate: float, pids: list[int], check: bool = True) -> list[str]:
     cmd = [sys.executable, str(HERE / "grpc_load.py"), f"{HOST}:{port}", "--size", str(args.size),
            "--channels", str(args.channels)]
+    if not check:
+        cmd.append("--no-check")
     cmd += ["--rate", f"{rate:g}"] if rate > 0 else ["--concurrency", str(args.concurrency)]
     cmd += ["--warmup", f"{args.warmup:g}", "--duration", f"{args.duration:g}", "--json"]
     for pid in pids:
@@ -225,17 +305,32 @@ def one_run(args: argparse.Namespace, config: str, rate: float, work: Path, tag:
     procs: list[Proc] = []
     waited = wait_quiet(args)
     before = others(args.quiet_pattern)
+    answer = None
     try:
         up_cpu = SUT_CPU if config == "direct" else GEN_CPU
-        upstream, up_port = start_upstream(up_cpu, work / f"{tag}-upstream.log")
-        procs.append(upstream)
+        if config == "servicer":
+            sut = upstream = Proc(SUT_CPU, [sys.executable, str(HERE / "grpc_serve.py"), "--serve-reply"],
+                                  work / f"{tag}-servicer.log")
+            procs.append(sut)
+            port = int(sut.line())
+        elif config == "stub":
+            sut, port = start_stub_server(args.stuntman, work / "grpc-stubs", work / f"{tag}-stuntman.log")
+            upstream = sut
+            procs.append(sut)
+        else:
+            upstream, up_port = start_upstream(up_cpu, work / f"{tag}-upstream.log")
+            procs.append(upstream)
         if config == "direct":
             sut, port = upstream, up_port
-        else:
+        elif config == "passthrough":
             sut, port = start_stuntman(args.stuntman, work / "stubs", up_port, work / f"{tag}-stuntman.log")
             procs.append(sut)
+        if config in SERVE_CONFIGS:  # the answer, byte for byte: the same message from both
+            answer = one_call(port)
+            if answer != args.reply:
+                raise RuntimeError(f"{config}: answered {answer!r}, not {args.reply!r}")
         pids = [sut.pid] + ([upstream.pid] if sut is not upstream else [])
-        cmd = ["taskset", "-c", GEN_CPU, *load_cmd(args, port, rate, pids)]
+        cmd = ["taskset", "-c", GEN_CPU, *load_cmd(args, port, rate, pids, check=config not in SERVE_CONFIGS)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.warmup + args.duration + 120)
         if not done.stdout.strip():
             raise RuntimeError(f"{config}: grpc_load failed ({done.returncode}): {done.stderr[-800:]}\n"
@@ -259,11 +354,14 @@ def one_run(args: argparse.Namespace, config: str, rate: float, work: Path, tag:
         **{f"cpu{cpu}_{kind}": r["cpu_detail_percent"][cpu][kind] for cpu in (GEN_CPU, SUT_CPU)
            for kind in ("softirq", "steal")},
         "waited_s": waited, "others_running": sorted(set(before) | set(after)),
-        "commands": {"upstream": shlex.join(["taskset", "-c", up_cpu, *upstream.cmd]),
-                     **({"stuntman": shlex.join(["taskset", "-c", SUT_CPU, *sut.cmd])} if sut is not upstream else {}),
-                     "load": shlex.join(cmd)},
+        "commands": ({config: shlex.join(["taskset", "-c", SUT_CPU, *sut.cmd])} if config in SERVE_CONFIGS else
+                     {"upstream": shlex.join(["taskset", "-c", up_cpu, *upstream.cmd]),
+                      **({"stuntman": shlex.join(["taskset", "-c", SUT_CPU, *sut.cmd])}
+                         if sut is not upstream else {})}) | {"load": shlex.join(cmd)},
         "raw": r,
     }
+    if answer is not None:
+        out["answer_hex"] = answer.hex()
     if sut is not upstream:
         up = r["pids"][str(upstream.pid)]
         out["upstream_cpu_percent"] = up["cpu_percent"]
@@ -274,13 +372,13 @@ def one_run(args: argparse.Namespace, config: str, rate: float, work: Path, tag:
     return out
 
 
-def phase(args: argparse.Namespace, rate: float, work: Path, results: list[dict[str, Any]],
+def phase(args: argparse.Namespace, configs: list[str], rate: float, work: Path, results: list[dict[str, Any]],
           discarded: list[dict[str, Any]]) -> None:
     """--rounds rounds of every configuration, the order rotated; a round during which another test
     run (--quiet-pattern) was seen is set aside and run again (up to --retries times)."""
     label = f"rate {rate:g}/s" if rate > 0 else f"closed {args.channels}x{args.concurrency}"
     for rnd in range(args.rounds):
-        order = args.configs[rnd % len(args.configs):] + args.configs[:rnd % len(args.configs)]
+        order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]
         for attempt in range(args.retries + 1):
             runs = []
             for config in order:
@@ -356,11 +454,12 @@ def mm(rs: list[dict[str, Any]], key: str, f: str = ",.1f") -> str:
     return f"{med(rs, key):{f}} ({min(values):{f}}-{max(values):{f}})" if values else "-"
 
 
-def per_round(rs: list[dict[str, Any]], key: str, rounds: int) -> list[float]:
+def per_round(rs: list[dict[str, Any]], key: str, rounds: int, base: str = "direct",
+              other: str = "passthrough") -> list[float]:
     out = []
     for rnd in range(1, rounds + 1):
-        d = [r for r in rs if r["config"] == "direct" and r["round"] == rnd]
-        p = [r for r in rs if r["config"] == "passthrough" and r["round"] == rnd]
+        d = [r for r in rs if r["config"] == base and r["round"] == rnd]
+        p = [r for r in rs if r["config"] == other and r["round"] == rnd]
         if d and p and pick(d[0], key):
             out.append(pick(p[0], key) / pick(d[0], key))
     return out
@@ -383,6 +482,41 @@ def limit(rs: list[dict[str, Any]]) -> str:
     return f"neither CPU saturated ({figures}): latency-bound"
 
 
+def render_serve(args: argparse.Namespace, rs: list[dict[str, Any]]) -> list[str]:
+    """The stub-serving phase: its method, table, ratios stub / servicer."""
+    out = [f"## Stub serving: closed loop, {args.channels} channels x {args.concurrency} calls in flight", "",
+           "The process under test alone on CPU 1, the load generator (grpc_load.py --no-check) on CPU 0. "
+           "`servicer` = `grpc_serve.py --serve-reply`: a grpc.aio server (uvloop), one generic unary_unary "
+           "handler for /bench.Echo/Unary returning constant bytes (no generated code); `stub` = stuntman "
+           "serving bench/stubs/grpc/stubs/echo.yaml from bench/stubs/grpc/bench.proto (nothing else "
+           f"configured). Both answer the same {len(args.reply)}-byte bench.Reply "
+           f"(`{args.reply.hex()}`), checked byte for byte with one call before every run's load. "
+           f"Requests: {args.size} bytes (ignored by both).", "",
+           "| config | calls/s median (min-max) | p50 ms | p99 ms | CPU µs/call median (min-max) "
+           "| SUT CPU % | generator CPU % | CPU 0 busy % (steal) | CPU 1 busy % (softirq, steal) | errors / calls |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in args.serve_configs:
+        x = of(rs, c)
+        out.append(f"| {c} | {mm(x, 'calls_per_s')} | {med(x, 'latency_ms.p50'):.2f} | "
+                   f"{med(x, 'latency_ms.p99'):.2f} | {mm(x, 'sut_us_per_call')} | "
+                   f"{med(x, 'sut_cpu_percent'):.0f} | {med(x, 'generator_cpu_percent'):.0f} | "
+                   f"{med(x, 'cpu0_busy'):.0f} ({med(x, 'cpu0_steal'):.0f}) | {med(x, 'cpu1_busy'):.0f} "
+                   f"({med(x, 'cpu1_softirq'):.0f}, {med(x, 'cpu1_steal'):.0f}) | "
+                   f"{sum(r['errors'] for r in x):,} / {sum(r['calls'] for r in x):,} |")
+    if len(args.serve_configs) == 2:
+        base, other = of(rs, "servicer"), of(rs, "stub")
+        out += ["", "| stub / servicer | ratio of the medians | per round |", "|---|---:|---|"]
+        for name, key in (("calls/s", "calls_per_s"), ("CPU µs/call", "sut_us_per_call")):
+            ratio = med(other, key) / med(base, key)
+            goal = f" (goal ≥ {GOAL_SERVE}: **{'met' if ratio >= GOAL_SERVE else 'missed'}**)" \
+                if name == "calls/s" else ""
+            rounds = ", ".join(f"{v:.3f}" for v in per_round(rs, key, args.rounds, "servicer", "stub"))
+            out.append(f"| {name} | **{ratio:.3f}**{goal} | {rounds} |")
+    out += ["", "What limited the throughput (medians): "
+            + "; ".join(f"`{c}`: {limit(of(rs, c))}" for c in args.serve_configs) + ".", ""]
+    return out
+
+
 def render(args: argparse.Namespace, data: dict[str, Any]) -> str:
     closed, rated = data["closed"], data["rate"]
     build, mach = data["build"], data["machine"]
@@ -392,7 +526,10 @@ def render(args: argparse.Namespace, data: dict[str, Any]) -> str:
     measured = ("the editable install, i.e. the work tree as it was" if build["editable_work_tree"]
                 else build["stuntman"])
     moved = data["build_end"]["commit"] != build["commit"]
-    out = [f"# gRPC pass-through vs direct — {data['stamp']}", "",
+    serve = data["serve"]
+    title = " and ".join(t for t, on in (("gRPC pass-through vs direct", args.pass_configs),
+                                         ("gRPC stub serving vs a hand-written servicer", args.serve_configs)) if on)
+    out = [f"# {title} — {data['stamp']}", "",
            f"stuntman **{build['commit']}** ({build['commit_date']}); {dirty}. Measured: {measured}."
            + (f" HEAD moved to {data['build_end']['commit']} during the run." if moved else ""), "",
            f"Machine: {mach['nproc']} CPU ({mach['cpu']}), kernel {mach['kernel']}, Python {mach['python']}, "
@@ -409,8 +546,11 @@ def render(args: argparse.Namespace, data: dict[str, Any]) -> str:
            "kernel's softirq work for its sockets is not in it, see the CPU busy columns). Closed loop: "
            f"{args.channels} channels x {args.concurrency} = {args.channels * args.concurrency} calls in flight "
            "(bench/README.md, gRPC: why). One load generator process (grpc_load.py).", ""]
+    if not args.pass_configs:
+        out[-2:] = [f"Method: `bench/grpc_serve.py {' '.join(data['argv'])}`: see below.", ""]
     for title, rs, rate in ((f"Closed loop: {args.channels} channels x {args.concurrency} calls in flight", closed, 0),
-                            (f"Constant rate: {data['rate_calls_s']:g} calls/s ({data['rate_source']})", rated, 1)):
+                            (f"Constant rate: {data.get('rate_calls_s', 0):g} calls/s ({data.get('rate_source')})",
+                             rated, 1)):
         if not rs:
             continue
         out += [f"## {title}", ""]
@@ -419,7 +559,7 @@ def render(args: argparse.Namespace, data: dict[str, Any]) -> str:
                     "| SUT CPU % | generator CPU % | CPU 0 busy % (steal) | CPU 1 busy % (softirq, steal) "
                     "| errors / calls |",
                     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-            for c in args.configs:
+            for c in args.pass_configs:
                 x = of(rs, c)
                 out.append(f"| {c} | {mm(x, 'calls_per_s')} | {med(x, 'latency_ms.p50'):.2f} | "
                            f"{med(x, 'latency_ms.p99'):.2f} | {mm(x, 'sut_us_per_call')} | "
@@ -432,7 +572,7 @@ def render(args: argparse.Namespace, data: dict[str, Any]) -> str:
                     "p99 ms | CPU µs/call median (min-max) | SUT CPU % | generator CPU % | CPU 0 busy % (steal) | "
                     "CPU 1 busy % (steal) | errors / calls |",
                     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-            for c in args.configs:
+            for c in args.pass_configs:
                 x = of(rs, c)
                 out.append(f"| {c} | {med(x, 'calls_per_s'):,.1f} | {med(x, 'latency_ms.p50'):.2f} | "
                            f"{med(x, 'latency_ms.p90'):.2f} | {med(x, 'latency_ms.p99'):.2f} | "
@@ -442,7 +582,7 @@ def render(args: argparse.Namespace, data: dict[str, Any]) -> str:
                            f"{med(x, 'generator_cpu_percent'):.0f} | {med(x, 'cpu0_busy'):.0f} "
                            f"({med(x, 'cpu0_steal'):.0f}) | {med(x, 'cpu1_busy'):.0f} ({med(x, 'cpu1_steal'):.0f}) | "
                            f"{sum(r['errors'] for r in x):,} / {sum(r['calls'] for r in x):,} |")
-        if len(args.configs) == 2:
+        if len(args.pass_configs) == 2:
             d, p = of(rs, "direct"), of(rs, "passthrough")
             out += ["", "| passthrough / direct | ratio of the medians | per round |", "|---|---:|---|"]
             keys = [("calls/s", "calls_per_s"), ("CPU µs/call", "sut_us_per_call")] if not rate else \
@@ -462,9 +602,11 @@ def render(args: argparse.Namespace, data: dict[str, Any]) -> str:
                     f"({med(p, 'upstream_cpu_percent'):.0f}% of a CPU)."]
         if not rate:
             out += ["", "What limited the throughput (medians): "
-                    + "; ".join(f"`{c}`: {limit(of(rs, c))}" for c in args.configs) + "."]
+                    + "; ".join(f"`{c}`: {limit(of(rs, c))}" for c in args.pass_configs) + "."]
         out.append("")
-    runs = closed + rated
+    if serve:
+        out += render_serve(args, serve)
+    runs = closed + rated + serve
     busy = [r for r in runs if r["others_running"]]
     waited = sum(r["waited_s"] for r in runs)
     which = ", ".join(f"{r['mode']} round {r['round']} {r['config']}" for r in busy)
@@ -476,7 +618,7 @@ def render(args: argparse.Namespace, data: dict[str, Any]) -> str:
             f"{waited:.0f} s waited for them before runs. Steal (time the hypervisor gave another guest) is in "
             "the CPU busy columns.", ""]
     out += ["## Commands (round 1; ports differ every run)", ""]
-    for r in [r for r in closed + rated if r["round"] == 1]:
+    for r in [r for r in closed + rated + serve if r["round"] == 1]:
         out.append(f"{r['config']}, {'closed loop' if r['mode'] == 'closed' else 'constant rate'}:")
         out.append("```")
         out += list(r["commands"].values())
@@ -488,9 +630,12 @@ def render(args: argparse.Namespace, data: dict[str, Any]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--serve-echo", action="store_true", help="run the echo upstream (prints its port)")
-    ap.add_argument("--port", type=int, default=0, help="--serve-echo: port (default: any free one)")
+    ap.add_argument("--serve-reply", action="store_true",
+                    help="run the hand-written servicer answering the stub's bench.Reply (prints its port)")
+    ap.add_argument("--port", type=int, default=0, help="--serve-echo, --serve-reply: port (default: any free one)")
     ap.add_argument("--stuntman", default=os.environ.get("BENCH_STUNTMAN", str(ROOT / ".venv" / "bin" / "stuntman")))
-    ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated (default: %(default)s)")
+    ap.add_argument("--configs", default=",".join(CONFIGS),
+                    help=f"comma-separated, of {', '.join(CONFIGS + SERVE_CONFIGS)} (default: %(default)s)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=2.0)
@@ -512,28 +657,39 @@ def main() -> int:
     if args.serve_echo:
         grpc_load._asyncio_run(serve_echo(args.port))
         return 0
+    if args.serve_reply:
+        grpc_load._asyncio_run(serve_reply(args.port))
+        return 0
     args.configs = [c for c in args.configs.split(",") if c]
     for c in args.configs:
-        if c not in CONFIGS:
-            raise SystemExit(f"unknown config {c!r}; one of {', '.join(CONFIGS)}")
+        if c not in CONFIGS + SERVE_CONFIGS:
+            raise SystemExit(f"unknown config {c!r}; one of {', '.join(CONFIGS + SERVE_CONFIGS)}")
+    args.pass_configs = [c for c in args.configs if c in CONFIGS]
+    args.serve_configs = [c for c in args.configs if c in SERVE_CONFIGS]
+    args.reply = reply_bytes() if args.serve_configs else b""
     os.sched_setaffinity(0, {int(GEN_CPU)})  # this script beside the load generator, never on CPU 1
     data: dict[str, Any] = {"stamp": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "argv": sys.argv[1:],
                             "build": build_info(args.stuntman), "machine": machine_info(),
-                            "options": {k: v for k, v in vars(args).items() if k not in ("serve_echo", "port")},
-                            "closed": [], "rate": [], "set_aside": []}
+                            "options": {k: v for k, v in vars(args).items()
+                                        if k not in ("serve_echo", "serve_reply", "port", "reply")},
+                            "reply_hex": args.reply.hex(), "closed": [], "rate": [], "serve": [], "set_aside": []}
     with tempfile.TemporaryDirectory(prefix="stuntman-grpc-serve-") as tmp:
         work = Path(tmp)
         (work / "stubs").mkdir()
-        phase(args, 0.0, work, data["closed"], data["set_aside"])
-        if args.rate >= 0:
+        shutil.copytree(GRPC_STUBS / "stubs", work / "grpc-stubs")
+        if args.pass_configs:
+            phase(args, args.pass_configs, 0.0, work, data["closed"], data["set_aside"])
+        if args.pass_configs and args.rate >= 0:
             if args.rate > 0:
                 rate, source = args.rate, "--rate"
             else:
-                lowest = min(med(of(data["closed"], c), "calls_per_s") for c in args.configs)
+                lowest = min(med(of(data["closed"], c), "calls_per_s") for c in args.pass_configs)
                 rate = max(100.0, math.floor(0.5 * lowest / 100) * 100)
                 source = f"50% of the lower closed-loop median, {lowest:,.0f} calls/s, rounded down to 100"
             data["rate_calls_s"], data["rate_source"] = rate, source
-            phase(args, rate, work, data["rate"], data["set_aside"])
+            phase(args, args.pass_configs, rate, work, data["rate"], data["set_aside"])
+        if args.serve_configs:
+            phase(args, args.serve_configs, 0.0, work, data["serve"], data["set_aside"])
     data["loadavg_end"] = os.getloadavg()
     data["build_end"] = build_info(args.stuntman)
     md = render(args, data)
