@@ -21,7 +21,7 @@ import grpc
 import pytest
 from grpc import aio
 
-from conftest import free_port, stop_process
+from conftest import ROOT, free_port, stop_process
 from stuntman.testing import LoopThread
 
 DETAILS_BIN = b"\x08\x09\x12\x04nope"  # a google.rpc.Status (code 9, message "nope"), as bytes
@@ -133,10 +133,16 @@ def upstream():
     up.stop()
 
 
-@pytest.fixture
-def proxied(stuntman, upstream):
-    """(stuntman with --grpc-port in front of the upstream, a channel to it)."""
-    st = stuntman({}, grpc_port=0, grpc_upstream=upstream.target, admin_port=0)
+ECHO_PROTO = ROOT / "tests" / "fixtures" / "grpc-echo" / "echo.proto"
+
+
+@pytest.fixture(params=["unknown", "known"])
+def proxied(request, stuntman, upstream):
+    """(stuntman with --grpc-port in front of the upstream, a channel to it): each test twice,
+    with the methods unknown (every call a stream each way) and known from a .proto (a unary
+    method then takes grpc.aio's unary handler)."""
+    protos = (ECHO_PROTO,) if request.param == "known" else ()
+    st = stuntman({}, grpc_port=0, grpc_upstream=upstream.target, admin_port=0, proto=protos)
     channel = grpc.insecure_channel(f"127.0.0.1:{st.server.grpc.port}")
     yield st, channel
     channel.close()

@@ -16,7 +16,7 @@ import asyncio
 import difflib
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -83,7 +83,8 @@ class GrpcListener:
                                                              settings.max_body_bytes)
         return upstream
 
-    async def handle(self, method: str, requests: AsyncIterator[bytes], context: aio.ServicerContext) -> None:
+    async def handle(self, method: str, requests: AsyncIterator[bytes], context: aio.ServicerContext,
+                     replies: Replies) -> None:
         """One call: matched against the gRPC routes, its faults decided and carried out, then
         passed through (or ended by a fault's answer); finished by the pipeline however it ends."""
         server = self.server
@@ -106,7 +107,7 @@ class GrpcListener:
             answer = route.action if route is not None else None
             if isinstance(answer, GrpcStub):
                 ex.action = "stub"
-                await _stub_answer(ex, answer, requests, context, server.settings.journal_body_bytes)
+                await _stub_answer(ex, answer, requests, context, replies, server.settings.journal_body_bytes)
                 return
             upstream = self._upstream(route)
             if upstream is None:
@@ -114,7 +115,7 @@ class GrpcListener:
                 known = protos.methods.get(method) if protos is not None else None
                 if known is not None:  # a .proto alone is a stand-in: an answer made from its descriptor
                     ex.action = "stub"
-                    await _generated_answer(ex, known, protos, server.seed, requests, context,
+                    await _generated_answer(ex, known, protos, server.seed, requests, context, replies,
                                             server.settings.journal_body_bytes)
                     return
                 ex.action, ex.error = "none", "no gRPC upstream"
@@ -124,7 +125,7 @@ class GrpcListener:
                 context.set_details(outcome.details)
                 return
             ex.action = "proxy"
-            await upstream.forward(ex, requests, context, server.settings.journal_body_bytes)
+            await upstream.forward(ex, requests, context, replies, server.settings.journal_body_bytes)
         except asyncio.CancelledError:  # the client cancelled, or its deadline passed
             remaining = context.time_remaining()
             outcome.code = grpc.StatusCode.DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 \
@@ -147,7 +148,7 @@ class GrpcListener:
 
 
 async def _stub_answer(ex: Exchange, stub: GrpcStub, requests: AsyncIterator[bytes],
-                       context: aio.ServicerContext, keep_bytes: int) -> None:
+                       context: aio.ServicerContext, replies: Replies, keep_bytes: int) -> None:
     """A stub's answer: once the client's messages are in (read to the end: a unary or
     server-streaming call sends one), its metadata, its messages (each after its delay), then its
     trailers and status."""
@@ -159,7 +160,7 @@ async def _stub_answer(ex: Exchange, stub: GrpcStub, requests: AsyncIterator[byt
     for message in stub.messages:
         if stub.delay:
             await asyncio.sleep(stub.delay)
-        await context.write(message)
+        await replies.write(message)
         outcome.responses += 1
         outcome.response_bytes += len(message)
     if stub.trailers:
@@ -170,8 +171,8 @@ async def _stub_answer(ex: Exchange, stub: GrpcStub, requests: AsyncIterator[byt
         context.set_details(stub.details)
 
 
-async def _generated_answer(ex: Exchange, method: Method, protos: ProtoSet, seed: int,
-                            requests: AsyncIterator[bytes], context: aio.ServicerContext, keep_bytes: int) -> None:
+async def _generated_answer(ex: Exchange, method: Method, protos: ProtoSet, seed: int, requests: AsyncIterator[bytes],
+                            context: aio.ServicerContext, replies: Replies, keep_bytes: int) -> None:
     """A method no stub answers, answered from its output type (proto/generate.py): one message,
     or three for a stream, each seeded by the request it answers (the last, for a client stream)."""
     outcome = ex.grpc
@@ -191,7 +192,7 @@ async def _generated_answer(ex: Exchange, method: Method, protos: ProtoSet, seed
     output = protos.message_class(method.output)
     for i in range(3 if method.server_streaming else 1):
         answer = generate(output, method.path, last + bytes([i]) if i else last, seed, request).SerializeToString()
-        await context.write(answer)
+        await replies.write(answer)
         outcome.responses += 1
         outcome.response_bytes += len(answer)
 
@@ -224,16 +225,62 @@ async def _carry_out(ex: Exchange, plan: Plan, down: CallDown) -> Ending | None:
     return await down.ending
 
 
+class Replies(Protocol):
+    """Where a call's answers go: the call itself (a stream), or one message to return (unary)."""
+
+    async def write(self, message: bytes) -> None: ...
+
+
+class _Single:
+    """The answer of a unary method: its one message (a second one is a mistake, and dropped)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self) -> None:
+        self.message: bytes | None = None
+
+    async def write(self, message: bytes) -> None:
+        if self.message is None:
+            self.message = message
+
+
+async def _one(request: bytes) -> AsyncIterator[bytes]:
+    yield request
+
+
 class _Handler(grpc.GenericRpcHandler):
-    """Every method, as a stream of bytes each way."""
+    """Every method: a stream of bytes each way, or, for a method --proto says is unary, one
+    message each way (grpc.aio's unary handler costs much less than its stream handler)."""
 
     def __init__(self, listener: GrpcListener):
         self.listener = listener
+        # grpc.aio asks for every call: the handler of each method, made once per set of protos
+        self._made: dict[str, grpc.RpcMethodHandler] = {}
+        self._protos: Any = None
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         method = handler_call_details.method  # type: ignore[attr-defined]
+        protos = self.listener.server.table.protos
+        if protos is not self._protos:  # (a reload: kinds may have changed)
+            self._made.clear()
+            self._protos = protos
+        made = self._made.get(method)
+        if made is None:
+            if len(self._made) >= 4096:  # (unknown methods are any string a client sends)
+                self._made.clear()
+            made = self._made[method] = self._make(method, protos)
+        return made
+
+    def _make(self, method: str, protos: Any) -> grpc.RpcMethodHandler:
         handle = self.listener.handle
+        known = protos.methods.get(method) if protos is not None else None
+        if known is not None and not known.client_streaming and not known.server_streaming:
+            async def unary(request: bytes, context: aio.ServicerContext) -> bytes | None:
+                single = _Single()
+                await handle(method, _one(request), context, single)
+                return single.message  # (None with an error status: no message is sent)
+            return grpc.unary_unary_rpc_method_handler(unary)
 
         async def call(requests: AsyncIterator[bytes], context: aio.ServicerContext) -> None:
-            await handle(method, requests, context)
+            await handle(method, requests, context, context)
         return grpc.stream_stream_rpc_method_handler(call)

@@ -43,7 +43,7 @@ class GrpcUpstream:
         await self.channel.close()
 
     async def forward(self, ex: Exchange, requests: AsyncIterator[bytes], context: aio.ServicerContext,
-                      keep_bytes: int) -> None:
+                      replies: Any, keep_bytes: int) -> None:
         """Pass the call on; its outcome (code, details, message counts) into ex.grpc."""
         outcome = ex.grpc
         method = ex.path
@@ -63,7 +63,7 @@ class GrpcUpstream:
                 async for message in call:
                     outcome.responses += 1
                     outcome.response_bytes += len(message)
-                    await context.write(message)
+                    await replies.write(message)
             except aio.AioRpcError:
                 pass  # the call's status, details and trailers: passed on below, as they are
             outcome.code = await call.code()
