@@ -65,7 +65,7 @@ def _unsayable(doc: dict) -> dict:
     """The document with the few rules JSON Schema cannot state pinned to values that keep them:
     a body file and a recording that exist (the fixture makes them), a uniform range in order,
     a JSONPath that compiles. Every other rule the bodies below meet comes from the document."""
-    from stuntman.admin.openapi import JSONPATH
+    from stuntman.admin.schema_rules import JSONPATH
 
     doc = copy.deepcopy(doc)
     schemas = doc["components"]["schemas"]
