@@ -482,6 +482,22 @@ def limit(rs: list[dict[str, Any]]) -> str:
     return f"neither CPU saturated ({figures}): latency-bound"
 
 
+def closed_loop_table(rs: list[dict[str, Any]], configs: list[str]) -> list[str]:
+    """A closed-loop phase's table: per configuration, medians (min-max) over its rounds."""
+    out = ["| config | calls/s median (min-max) | p50 ms | p99 ms | CPU µs/call median (min-max) "
+           "| SUT CPU % | generator CPU % | CPU 0 busy % (steal) | CPU 1 busy % (softirq, steal) | errors / calls |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in configs:
+        x = of(rs, c)
+        out.append(f"| {c} | {mm(x, 'calls_per_s')} | {med(x, 'latency_ms.p50'):.2f} | "
+                   f"{med(x, 'latency_ms.p99'):.2f} | {mm(x, 'sut_us_per_call')} | "
+                   f"{med(x, 'sut_cpu_percent'):.0f} | {med(x, 'generator_cpu_percent'):.0f} | "
+                   f"{med(x, 'cpu0_busy'):.0f} ({med(x, 'cpu0_steal'):.0f}) | {med(x, 'cpu1_busy'):.0f} "
+                   f"({med(x, 'cpu1_softirq'):.0f}, {med(x, 'cpu1_steal'):.0f}) | "
+                   f"{sum(r['errors'] for r in x):,} / {sum(r['calls'] for r in x):,} |")
+    return out
+
+
 def render_serve(args: argparse.Namespace, rs: list[dict[str, Any]]) -> list[str]:
     """The stub-serving phase: its method, table, ratios stub / servicer."""
     out = [f"## Stub serving: closed loop, {args.channels} channels x {args.concurrency} calls in flight", "",
@@ -492,17 +508,7 @@ def render_serve(args: argparse.Namespace, rs: list[dict[str, Any]]) -> list[str
            f"configured). Both answer the same {len(args.reply)}-byte bench.Reply "
            f"(`{args.reply.hex()}`), checked byte for byte with one call before every run's load. "
            f"Requests: {args.size} bytes (ignored by both).", "",
-           "| config | calls/s median (min-max) | p50 ms | p99 ms | CPU µs/call median (min-max) "
-           "| SUT CPU % | generator CPU % | CPU 0 busy % (steal) | CPU 1 busy % (softirq, steal) | errors / calls |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for c in args.serve_configs:
-        x = of(rs, c)
-        out.append(f"| {c} | {mm(x, 'calls_per_s')} | {med(x, 'latency_ms.p50'):.2f} | "
-                   f"{med(x, 'latency_ms.p99'):.2f} | {mm(x, 'sut_us_per_call')} | "
-                   f"{med(x, 'sut_cpu_percent'):.0f} | {med(x, 'generator_cpu_percent'):.0f} | "
-                   f"{med(x, 'cpu0_busy'):.0f} ({med(x, 'cpu0_steal'):.0f}) | {med(x, 'cpu1_busy'):.0f} "
-                   f"({med(x, 'cpu1_softirq'):.0f}, {med(x, 'cpu1_steal'):.0f}) | "
-                   f"{sum(r['errors'] for r in x):,} / {sum(r['calls'] for r in x):,} |")
+           *closed_loop_table(rs, args.serve_configs)]
     if len(args.serve_configs) == 2:
         base, other = of(rs, "servicer"), of(rs, "stub")
         out += ["", "| stub / servicer | ratio of the medians | per round |", "|---|---:|---|"]
@@ -555,18 +561,7 @@ def render(args: argparse.Namespace, data: dict[str, Any]) -> str:
             continue
         out += [f"## {title}", ""]
         if not rate:
-            out += ["| config | calls/s median (min-max) | p50 ms | p99 ms | CPU µs/call median (min-max) "
-                    "| SUT CPU % | generator CPU % | CPU 0 busy % (steal) | CPU 1 busy % (softirq, steal) "
-                    "| errors / calls |",
-                    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-            for c in args.pass_configs:
-                x = of(rs, c)
-                out.append(f"| {c} | {mm(x, 'calls_per_s')} | {med(x, 'latency_ms.p50'):.2f} | "
-                           f"{med(x, 'latency_ms.p99'):.2f} | {mm(x, 'sut_us_per_call')} | "
-                           f"{med(x, 'sut_cpu_percent'):.0f} | {med(x, 'generator_cpu_percent'):.0f} | "
-                           f"{med(x, 'cpu0_busy'):.0f} ({med(x, 'cpu0_steal'):.0f}) | {med(x, 'cpu1_busy'):.0f} "
-                           f"({med(x, 'cpu1_softirq'):.0f}, {med(x, 'cpu1_steal'):.0f}) | "
-                           f"{sum(r['errors'] for r in x):,} / {sum(r['calls'] for r in x):,} |")
+            out += closed_loop_table(rs, args.pass_configs)
         else:
             out += ["| config | calls/s | p50 ms | p90 ms | p99 ms | max ms | service p50 / p99 ms | started late "
                     "p99 ms | CPU µs/call median (min-max) | SUT CPU % | generator CPU % | CPU 0 busy % (steal) | "
