@@ -35,12 +35,14 @@ FILES = {"files.yaml": """
 """}
 
 
-def api(st, method: str, path: str, body=None, content_type: str = "application/json"):
+def api(st, method: str, path: str, body=None, content_type: str = "application/json", token: str | None = None):
     data = None
     if body is not None:
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
     req = urllib.request.Request(st.admin_url + path, method=method, data=data,
                                  headers={"Content-Type": content_type} if data is not None else {})
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, json.loads(resp.read())

@@ -10,11 +10,8 @@ directory's package (acme.common.v1), a well-known type (Timestamp), and proto2 
 """
 from __future__ import annotations
 
-import json
 import shutil
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import grpc
@@ -27,6 +24,7 @@ from grpc_reflection.v1alpha.reflection_pb2_grpc import ServerReflectionStub
 
 from stuntman.client import Stuntman, StuntmanError
 from stuntman.proto.protoset import load_protos
+from test_admin import api
 
 FIXTURES = Path(__file__).parent / "fixtures" / "grpc"
 PROTOS = FIXTURES / "protos"
@@ -88,20 +86,6 @@ def pool_of(files: list[descriptor_pb2.FileDescriptorProto]) -> descriptor_pool.
 
 def check(channel, service: str):
     return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
-
-
-def admin_call(st, method: str, path: str, body=None, token: str | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(st.admin_url + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None)
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 # -- reflection ----------------------------------------------------------------------------------
@@ -268,9 +252,9 @@ def test_a_status_set_through_the_admin_api_is_what_check_and_watch_answer(serve
         admin.set_grpc_health("shop.v1.Orders", "HEALTHY")
     assert bad.value.status == 400 and bad.value.answer["errors"][0]["field"] == "status"
     assert "NOT_SERVING" in bad.value.answer["error"]
-    status, answer = admin_call(st, "PUT", "/__admin/grpc/health/shop.v1.Orders", ["NOT_SERVING"], token="s3cret")
+    status, answer = api(st, "PUT", "/__admin/grpc/health/shop.v1.Orders", ["NOT_SERVING"], token="s3cret")
     assert status == 400 and answer["errors"][0]["field"] == ""
-    assert admin_call(st, "PUT", "/__admin/grpc/health/shop.v1.Orders", {"status": "NOT_SERVING"})[0] == 401
+    assert api(st, "PUT", "/__admin/grpc/health/shop.v1.Orders", {"status": "NOT_SERVING"})[0] == 401
     assert check(channel, "shop.v1.Orders").status == SERVING
 
 
