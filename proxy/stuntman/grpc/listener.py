@@ -91,12 +91,11 @@ class GrpcListener:
         pipeline = server.pipeline
         ex = call_exchange(method, context.invocation_metadata() or (), context.peer())
         ex.status = 200  # (HTTP's: a gRPC call's own status is ex.grpc.code)
-        ex.down = down = CallDown(asyncio.get_running_loop())
         outcome = ex.grpc
         try:
             ex.route = route = match(ex, pipeline.state, server.table.grpc_candidates(ex.path))
             plan = pipeline.decide_faults(ex, route)
-            ending = await _carry_out(ex, plan, down) if plan is not None else None
+            ending = await _carry_out(ex, plan) if plan is not None else None
             if ending is not None:
                 ex.action = "fault"
                 outcome.code, outcome.details = ending.code, ending.details
@@ -205,9 +204,11 @@ def _nearest(table: Any, method: str) -> str:
     return f"; nearest: {', '.join(close)}" if close else ""
 
 
-async def _carry_out(ex: Exchange, plan: Plan, down: CallDown) -> Ending | None:
+async def _carry_out(ex: Exchange, plan: Plan) -> Ending | None:
     """A plan's waits (a concurrency limit's queue, then its delays) and its answer, if any: how
-    the call ends (None: it goes on, upstream)."""
+    the call ends (None: it goes on, upstream). The call's Downstream is made here, for the calls
+    a fault touches: what a fault's answer needs of it."""
+    ex.down = down = CallDown(asyncio.get_running_loop())
     if plan.queue is not None:
         admitted: asyncio.Future[None] = down.loop.create_future()
 
