@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config.errors import ConfigValueError
 from .config.loader import ConfigError, ConfigErrors, LoadedStub, load_dir
@@ -19,7 +20,6 @@ from .match.request import RequestMatcher
 from .match.routes import Route, RouteTable
 from .openapi.document import SpecError
 from .pact.document import PactError
-from .proto.protoset import UNREADABLE, ProtoError, ProtoSet, load_protos
 from .record.recorder import recording_dir
 from .record.replay import load_recording
 from .respond import grpc as _grpc  # noqa: F401
@@ -28,6 +28,9 @@ from .respond import stub as _stub  # noqa: F401
 from .respond.responder import BuildContext, build
 from .respond.upstream import target as _target  # noqa: F401
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .proto.protoset import ProtoError, ProtoSet
 
 
 def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, settings: Settings,
@@ -137,7 +140,9 @@ def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: 
         except (ConfigErrors, ValueError) as exc:
             errors += exc.errors if isinstance(exc, ConfigErrors) else [ConfigError(name, None, "", str(exc))]
     protos = None
-    if settings.proto:
+    if settings.proto:  # (protobuf is imported only for those who use it: ~10 MB of RSS)
+        from .proto.protoset import UNREADABLE, ProtoError, load_protos
+
         try:
             protos = load_protos(settings.proto, settings.proto_include)
         except ProtoError as exc:  # (the stubs' messages are not read against nothing: one error, not a cascade)

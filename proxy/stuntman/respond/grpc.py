@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from google.protobuf import json_format
-
 from ..config.errors import ConfigValueError
-from ..proto.protoset import UNREADABLE
 from .responder import BuildContext, Responder, source
 
 
@@ -62,7 +59,11 @@ def _build(ctx: BuildContext) -> Responder:
     written = [spec.message] if spec.message is not None else spec.messages or []
     field = "message" if spec.message is not None else "messages"
     messages = []
+    from ..proto.protoset import UNREADABLE  # (protobuf: imported by the stubs that have messages)
+
     if written and ctx.protos is not UNREADABLE:  # (else the --proto error is the one to report)
+        from google.protobuf import json_format
+
         output = _output_type(ctx, field)
         for i, value in enumerate(written):
             loc = ("grpc", field) if field == "message" else ("grpc", field, i)
