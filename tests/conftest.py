@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import hashlib
 import http.client
+import importlib
 import os
 import socket
 import subprocess
@@ -369,3 +370,35 @@ def read_request(conn: socket.socket) -> bytes:
             return data
         data += chunk
     return data
+
+
+# -- gRPC: the fixture protos, and the client code a user would generate from them ------------------
+GRPC_PROTOS = ROOT / "tests" / "fixtures" / "grpc-stubs" / "protos"
+GRPC_COMMON = ROOT / "tests" / "fixtures" / "grpc-stubs" / "common"
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """orders_pb2 and orders_pb2_grpc, generated from the fixture protos as a client would."""
+    from grpc_tools import protoc
+
+    out = tmp_path_factory.mktemp("generated")
+    from importlib import resources
+
+    well_known = str(resources.files("grpc_tools") / "_proto")
+    assert protoc.main(["protoc", f"-I{GRPC_PROTOS}", f"-I{GRPC_COMMON}", f"-I{well_known}", f"--python_out={out}",
+                        f"--grpc_python_out={out}", str(GRPC_PROTOS / "shop/v1/orders.proto"),
+                        str(GRPC_COMMON / "money/v1/money.proto")]) == 0
+    for package in ("shop", "shop/v1", "money", "money/v1"):  # regular packages: examples/shop's `shop`
+        (out / package / "__init__.py").touch()            # (a regular one) would win over a namespace
+    # (another test may have imported that other package named shop: set it aside meanwhile)
+    ours = [n for n in sys.modules if n.split(".")[0] in ("shop", "money")]
+    saved = {name: sys.modules.pop(name) for name in ours}
+    sys.path.insert(0, str(out))
+    try:
+        yield importlib.import_module("shop.v1.orders_pb2"), importlib.import_module("shop.v1.orders_pb2_grpc")
+    finally:
+        sys.path.remove(str(out))
+        for name in [n for n in sys.modules if n.split(".")[0] in ("shop", "money")]:
+            del sys.modules[name]
+        sys.modules.update(saved)

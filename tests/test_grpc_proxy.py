@@ -8,6 +8,7 @@ takes every call as a stream both ways, is seen to speak to each kind as its pee
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import datetime
 import json
@@ -286,11 +287,18 @@ def test_each_call_is_journaled_and_counted_with_its_status(proxied):
     entries = {e["request"]["url"]: e for e in _until_journaled(st, 3)}
     unary, fail, bidi = (entries[f"/test.Echo/{name}"] for name in ("Unary", "Fail", "Bidi"))
     assert unary["action"] == "proxy" and unary["request"]["httpVersion"] == "2"
-    assert ["x-tenant", "acme"] in unary["request"]["headers"] and unary["request"]["body"] == "hello"
+    assert ["x-tenant", "acme"] in unary["request"]["headers"]
+    messages = unary["grpc"].pop("messages")
     assert unary["grpc"] == {"status": "OK", "code": 0, "details": "", "requestMessages": 1,
-                             "responseMessages": 1, "requestBytes": 5, "responseBytes": 10}
+                             "responseMessages": 1, "requestBytes": 5, "responseBytes": 10,
+                             "messagesTruncated": False}
+    # each message as it went, timed; not a Bytes message (b"hello" does not parse as one): base64
+    assert [(m["direction"], base64.b64decode(m["base64"])) for m in messages] == \
+        [("request", b"hello"), ("response", b"echo:hello")]
+    assert 0 <= messages[0]["atMs"] <= messages[1]["atMs"]
     assert fail["grpc"]["status"] == "FAILED_PRECONDITION" and fail["grpc"]["details"] == "the order is closed"
     assert bidi["grpc"]["requestMessages"] == 3 and bidi["grpc"]["responseMessages"] == 3  # every frame counted
+    assert len(bidi["grpc"]["messages"]) == 6  # and every frame kept, both ways (not only the first)
     with urllib.request.urlopen(st.admin_url + "/metrics", timeout=10) as resp:
         text = resp.read().decode()
     assert 'stuntman_grpc_calls_total{code="OK",grpc_method="/test.Echo/Unary"} 1.0' in text

@@ -5,52 +5,20 @@ through its typed stub. What it decodes is what the stub file said.
 """
 from __future__ import annotations
 
-import importlib
-import sys
 import time
-from pathlib import Path
 
 import grpc
 import pytest
 from google.protobuf import json_format
 
-from conftest import ROOT
+from conftest import GRPC_COMMON as COMMON
+from conftest import GRPC_PROTOS as PROTOS
 from test_grpc_proxy import journal
-
-FIXTURES = ROOT / "tests" / "fixtures" / "grpc-stubs"
-PROTOS, COMMON = FIXTURES / "protos", FIXTURES / "common"
 
 ORDER = {"id": "o-42", "state": "SHIPPED", "lines": [{"sku": "ABC-1", "qty": 2,
                                                       "price": {"currency": "EUR", "units": "12", "nanos": 500000000}}],
          "labels": {"channel": "web"}, "cardToken": "tok_1", "placedAt": "2024-01-15T09:30:00Z", "eta": "3600s",
          "extra": {"gift": True, "notes": ["ring twice"]}, "note": "fragile"}
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    """orders_pb2 and orders_pb2_grpc, generated from the fixture protos as a client would."""
-    from grpc_tools import protoc
-
-    out = tmp_path_factory.mktemp("generated")
-    from importlib import resources
-
-    well_known = str(resources.files("grpc_tools") / "_proto")
-    assert protoc.main(["protoc", f"-I{PROTOS}", f"-I{COMMON}", f"-I{well_known}", f"--python_out={out}",
-                        f"--grpc_python_out={out}", str(PROTOS / "shop/v1/orders.proto"),
-                        str(COMMON / "money/v1/money.proto")]) == 0
-    for package in ("shop", "shop/v1", "money", "money/v1"):  # regular packages: examples/shop's `shop`
-        (out / package / "__init__.py").touch()            # (a regular one) would win over a namespace
-    # (another test may have imported that other package named shop: set it aside meanwhile)
-    ours = [n for n in sys.modules if n.split(".")[0] in ("shop", "money")]
-    saved = {name: sys.modules.pop(name) for name in ours}
-    sys.path.insert(0, str(out))
-    try:
-        yield importlib.import_module("shop.v1.orders_pb2"), importlib.import_module("shop.v1.orders_pb2_grpc")
-    finally:
-        sys.path.remove(str(out))
-        for name in [n for n in sys.modules if n.split(".")[0] in ("shop", "money")]:
-            del sys.modules[name]
-        sys.modules.update(saved)
 
 
 def stub(method: str, answer: str, extra: str = "") -> str:
@@ -197,7 +165,6 @@ def test_descriptor_sets_are_read_as_well_as_protos(stuntman, generated, tmp_pat
 
 def test_paths_here_exist():
     assert (PROTOS / "shop/v1/orders.proto").exists() and (COMMON / "money/v1/money.proto").exists()
-    assert isinstance(FIXTURES, Path)
 
 
 # -- a .proto alone: answers made from the descriptor ---------------------------------------------

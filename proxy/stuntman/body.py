@@ -17,6 +17,13 @@ class BodyView:
         self._json: Any = self._MISSING
         self._form: Any = self._MISSING
 
+    @classmethod
+    def of_json(cls, raw: bytes, value: Any) -> BodyView:
+        """The view of a JSON document already parsed (value) whose text is raw."""
+        view = cls(raw)
+        view._json = value
+        return view
+
     @property
     def text(self) -> str:
         if self._text is self._MISSING:

@@ -168,9 +168,13 @@ class Exchange:
 
     @property
     def body_view(self) -> BodyView:
-        if self._body_view is None:
-            self._body_view = BodyView(self.body_bytes)
+        if self._body_view is None:  # (a gRPC call's: its first request message, as JSON when known)
+            self._body_view = BodyView(self.body_bytes) if self.grpc is None else self.grpc.first_view()
         return self._body_view
+
+    def see_body_as(self, view: BodyView) -> None:
+        """What body matchers read is view, not the body's bytes (a gRPC message seen as JSON)."""
+        self._body_view = view
 
     def set_target(self, target: bytes) -> None:
         self.target = target

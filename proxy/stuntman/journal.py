@@ -74,7 +74,8 @@ def entry_json(entry_id: int, ex: Exchange) -> dict:
             "headers": [[n.decode("latin-1"), v.decode("latin-1")] for n, v in ex.fields()],
             "headersDamaged": ex.raw_index < 0,  # kept bytes that no longer parse (Exchange.fields)
             "body": body, "bodyEncoding": encoding, "bodySize": ex.body_size,
-            "bodyTruncated": ex.body_size > len(raw),
+            # (a gRPC call's messages are under grpc, each on its own)
+            "bodyTruncated": ex.body_size > len(raw) and ex.grpc is None,
         },
         "response": {"status": ex.status},
         # stub | proxy | none (unmatched, no upstream) | error (upstream failed) | fault (a fault answered)

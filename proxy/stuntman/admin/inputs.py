@@ -161,7 +161,10 @@ def request_matcher(body, at: str = "") -> RequestMatcher:
     the journal, as routes and standalone faults run it over requests. `at`: where the matcher
     sits in the body (`filter` of a snapshot request), for its errors' field paths."""
     try:  # validated as a stub's `request:`, so errors read as they do in stub files
-        [loaded] = validate_stubs({"request": body, "response": {}}, "request matcher")
+        # (a gRPC call's matcher wraps in a gRPC stub: the model pairs request.grpc with grpc:)
+        grpc_call = isinstance(body, dict) and body.get("grpc") is not None
+        answer: dict[str, dict] = {"grpc": {}} if grpc_call else {"response": {}}
+        [loaded] = validate_stubs({"request": body, **answer}, "request matcher")
     except ConfigErrors as exc:  # fields relative to the body sent, not to the wrapper stub
         raise moved(exc, lambda field: under(at, inside("request", field) or "")) from None
     return RequestMatcher(loaded.spec.request)

@@ -210,7 +210,8 @@ class RequestSpec(Model):
     headers: dict[str, Matcher] = Field(default_factory=dict)
     body: BodyMatcher | None = None
     grpc: GrpcCallSpec | None = Field(
-        None, description="a gRPC call (on --grpc-port) to this service and method; `headers` match its metadata")
+        None, description="a gRPC call (on --grpc-port) to this service and method; `headers` match its metadata, "
+                          "`body` its request messages in protobuf's JSON mapping (each, in a stream; needs --proto)")
 
     @field_validator("method")
     @classmethod
@@ -252,10 +253,11 @@ class RequestSpec(Model):
         if len(kinds) > 1:
             raise ValueError("use only one of path, pathRegex, pathPrefix")
         if self.grpc is not None:
-            http = [n for n in ("path", "pathRegex", "pathPrefix", "query", "body")
+            http = [n for n in ("path", "pathRegex", "pathPrefix", "query")
                     if getattr(self, {"pathRegex": "path_regex", "pathPrefix": "path_prefix"}.get(n, n))]
             if http or self.method != "ANY":
-                raise ValueError(f"a gRPC call is matched by grpc: and headers: (its metadata), not by "
+                raise ValueError(f"a gRPC call is matched by grpc:, headers: (its metadata) and body: (its "
+                                 f"messages' fields, as JSON), not by "
                                  f"{', '.join(http) or 'method'}")
         return self
 

@@ -9,36 +9,80 @@ on the wire in HTTP/2), so matching and the journal see one kind of field.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
-from typing import Any
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from time import monotonic
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 
+from ..body import BodyView
 from ..exchange import Exchange
+
+if TYPE_CHECKING:
+    from ..proto.protoset import Method, ProtoSet
 
 CONTENT_TYPE = "application/grpc"
 
 
 class GrpcOutcome:
-    """What a call ended with, and how many messages (and bytes) went each way."""
+    """What a call ended with; its messages each way, timed, kept (for the journal and
+    recordings) while `keep` bytes last each way; the method's descriptors when --proto has them,
+    to show the messages as JSON."""
 
-    __slots__ = ("code", "details", "requests", "responses", "request_bytes", "response_bytes")
+    __slots__ = ("code", "details", "requests", "responses", "request_bytes", "response_bytes", "messages",
+                 "keep_in", "keep_out", "truncated", "method", "protos", "initial_metadata", "trailers")
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int) -> None:
         self.code: grpc.StatusCode = grpc.StatusCode.OK
         self.details = ""
         self.requests = self.responses = 0
         self.request_bytes = self.response_bytes = 0
+        self.messages: list[tuple[bool, float, bytes]] = []  # (a response?, seconds in, bytes)
+        self.keep_in = self.keep_out = keep
+        self.truncated = False
+        self.method: Method | None = None
+        self.protos: ProtoSet | None = None
+        self.initial_metadata: tuple[tuple[str, str | bytes], ...] = ()  # what the client got
+        self.trailers: tuple[tuple[str, str | bytes], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         number, name = self.code.value
         return {"status": name.upper().replace(" ", "_"), "code": number, "details": self.details,
                 "requestMessages": self.requests, "responseMessages": self.responses,
-                "requestBytes": self.request_bytes, "responseBytes": self.response_bytes}
+                "requestBytes": self.request_bytes, "responseBytes": self.response_bytes,
+                "messages": [self.message_json(response, at, data) for response, at, data in self.messages],
+                "messagesTruncated": self.truncated}
+
+    def first_view(self) -> BodyView:
+        """What body matchers read of the call once it is over (the journal's find and count):
+        its first request message."""
+        first = next((data for response, _, data in self.messages if not response), b"")
+        if self.method is None or self.protos is None:
+            return BodyView(first)
+        from ..proto.messages import message_view
+
+        return message_view(self.protos, self.method.input, first)
+
+    def message_json(self, response: bool, at: float, data: bytes) -> dict[str, Any]:
+        """A message as JSON when the method's type reads it (whole), else base64."""
+        shown: dict[str, Any] = {"direction": "response" if response else "request", "atMs": round(at * 1000, 3)}
+        method = self.method
+        value = None
+        if method is not None and self.protos is not None:
+            from ..proto.messages import message_json
+
+            value = message_json(self.protos, method.output if response else method.input, data)
+        if value is not None:
+            shown["json"] = value
+        else:
+            shown["base64"] = base64.b64encode(data).decode()
+        return shown
 
 
-def call_exchange(method: str, metadata: Iterable[tuple[str, str | bytes]], peer: str) -> Exchange:
-    """The Exchange of a call to `method` (/package.Service/Method)."""
+def call_exchange(method: str, metadata: Iterable[tuple[str, str | bytes]], peer: str, keep: int) -> Exchange:
+    """The Exchange of a call to `method` (/package.Service/Method); keep: bytes of its messages
+    kept each way."""
     ex = Exchange()
     ex.method = "POST"
     ex.set_target(method.encode("latin-1", "replace"))
@@ -47,21 +91,87 @@ def call_exchange(method: str, metadata: Iterable[tuple[str, str | bytes]], peer
     ex.content_type = CONTENT_TYPE
     ex.client = _address(peer)
     ex.has_body = True
-    ex.body = []
-    ex.grpc = GrpcOutcome()
+    ex.body = None  # (the messages are in ex.grpc)
+    ex.grpc = GrpcOutcome(keep)
     return ex
 
 
-def received(ex: Exchange, message: bytes, keep_bytes: int) -> int:
-    """A request message counted, and kept for the journal while keep_bytes last (what is left)."""
-    outcome = ex.grpc
-    outcome.requests += 1
-    outcome.request_bytes += len(message)
-    ex.body_size += len(message)
-    if keep_bytes > 0 and ex.body is not None:
-        ex.body.append(message[:keep_bytes])
-        keep_bytes -= len(message)
-    return keep_bytes
+class TooMuch(Exception):
+    """More request bytes than may be held to route a call."""
+
+
+class Inbound:
+    """The client's messages, each counted and kept once as it comes; those read early, to route
+    the call by their fields, are given again to whatever answers it."""
+
+    __slots__ = ("ex", "source", "ahead")
+
+    def __init__(self, ex: Exchange, source: AsyncIterator[bytes]):
+        self.ex, self.source = ex, source
+        self.ahead: deque[bytes] = deque()
+
+    def __aiter__(self) -> Inbound:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return self.ahead.popleft() if self.ahead else await self._take()
+
+    async def read_ahead(self, limit: int | None, max_bytes: int) -> list[bytes]:
+        """Up to limit messages (None: all, to the client's half-close), read now and given again;
+        TooMuch past max_bytes in all."""
+        read: list[bytes] = []
+        size = 0
+        while limit is None or len(read) < limit:
+            try:
+                message = await self._take()
+            except StopAsyncIteration:
+                break
+            size += len(message)
+            if size > max_bytes:
+                raise TooMuch(f"stuntman: the messages a call is routed by are held, {max_bytes} bytes at most")
+            read.append(message)
+        self.ahead.extend(read)
+        return read
+
+    async def _take(self) -> bytes:
+        message = await self.source.__anext__()
+        outcome = self.ex.grpc
+        outcome.requests += 1
+        outcome.request_bytes += len(message)
+        self.ex.body_size += len(message)
+        if outcome.keep_in >= len(message):
+            outcome.keep_in -= len(message)
+            outcome.messages.append((False, monotonic() - self.ex.started, message))
+        else:
+            outcome.keep_in, outcome.truncated = 0, True
+        return message
+
+
+class Outbound:
+    """Where the call's answers go: the call (a stream) or the one message of a unary method;
+    each counted and kept as it goes."""
+
+    __slots__ = ("ex", "replies")
+
+    def __init__(self, ex: Exchange, replies: Replies):
+        self.ex, self.replies = ex, replies
+
+    async def write(self, message: bytes) -> None:
+        outcome = self.ex.grpc
+        outcome.responses += 1
+        outcome.response_bytes += len(message)
+        if outcome.keep_out >= len(message):
+            outcome.keep_out -= len(message)
+            outcome.messages.append((True, monotonic() - self.ex.started, message))
+        else:
+            outcome.keep_out, outcome.truncated = 0, True
+        await self.replies.write(message)
+
+
+class Replies(Protocol):
+    """Where a call's answers go: the call itself (a stream), or one message to return (unary)."""
+
+    async def write(self, message: bytes) -> None: ...
 
 
 def metadata_fields(metadata: Iterable[tuple[str, str | bytes]]) -> list[tuple[bytes, bytes]]:

@@ -13,26 +13,27 @@ reflection (services.py) take their own calls first.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 import grpc
-from google.protobuf.message import DecodeError
 from grpc import aio
 
-from ..match.routes import match
-from ..proto.generate import generate
+from ..match.routes import match, match_each
+from ..proto.messages import NOT_A_MESSAGE
 from ..respond.grpc import GrpcStub
-from .answer import STATUS_BY_NUMBER, CallDown, Ending
-from .call import call_exchange, received
+from .answer import CallDown, Ending
+from .answers import converse, generated_answer, nearest_methods, not_matched, stub_answer
+from .call import Inbound, Outbound, Replies, TooMuch, call_exchange
 from .proxy import GrpcUpstream
 from .services import builtin_handlers
 
 if TYPE_CHECKING:
+    from ..body import BodyView
     from ..exchange import Exchange
     from ..faults.plan import Plan
+    from ..match.routes import Route
     from ..proto.protoset import Method, ProtoSet
     from ..server import Server
 
@@ -85,15 +86,20 @@ class GrpcListener:
 
     async def handle(self, method: str, requests: AsyncIterator[bytes], context: aio.ServicerContext,
                      replies: Replies) -> None:
-        """One call: matched against the gRPC routes, its faults decided and carried out, then
-        passed through (or ended by a fault's answer); finished by the pipeline however it ends."""
+        """One call: routed (by its messages' fields too, when routes ask), its faults decided and
+        carried out, then answered; finished by the pipeline however it ends."""
         server = self.server
-        pipeline = server.pipeline
-        ex = call_exchange(method, context.invocation_metadata() or (), context.peer())
+        pipeline, table = server.pipeline, server.table
+        ex = call_exchange(method, context.invocation_metadata() or (), context.peer(), server.journal_body_bytes)
         ex.status = 200  # (HTTP's: a gRPC call's own status is ex.grpc.code)
         outcome = ex.grpc
+        protos = table.protos
+        outcome.method = known = protos.methods.get(method) if protos is not None else None
+        outcome.protos = protos
+        inbound, out = Inbound(ex, requests), Outbound(ex, replies)
         try:
-            ex.route = route = match(ex, pipeline.state, server.table.grpc_candidates(ex.path))
+            candidates = table.grpc_candidates(ex.path)
+            ex.route = route = await self._route(ex, known, candidates, inbound)
             plan = pipeline.decide_faults(ex, route)
             ending = await _carry_out(ex, plan) if plan is not None else None
             if ending is not None:
@@ -106,25 +112,19 @@ class GrpcListener:
             answer = route.action if route is not None else None
             if isinstance(answer, GrpcStub):
                 ex.action = "stub"
-                await _stub_answer(ex, answer, requests, context, replies, server.settings.journal_body_bytes)
+                if known is not None and known.client_streaming and known.server_streaming:
+                    assert protos is not None
+                    await converse(ex, answer, candidates, pipeline.state, _viewer(protos, known), inbound,
+                                   context, out)
+                else:
+                    await stub_answer(ex, answer, inbound, context, out)
                 return
-            upstream = self._upstream(route)
-            if upstream is None:
-                protos = server.table.protos
-                known = protos.methods.get(method) if protos is not None else None
-                if known is not None:  # a .proto alone is a stand-in: an answer made from its descriptor
-                    ex.action = "stub"
-                    await _generated_answer(ex, known, protos, server.seed, requests, context, replies,
-                                            server.settings.journal_body_bytes)
-                    return
-                ex.action, ex.error = "none", "no gRPC upstream"
-                outcome.code = grpc.StatusCode.UNIMPLEMENTED
-                outcome.details = f"stuntman: no stub or upstream for {method}{_nearest(server.table, method)}"
-                context.set_code(outcome.code)
-                context.set_details(outcome.details)
-                return
-            ex.action = "proxy"
-            await upstream.forward(ex, requests, context, replies, server.settings.journal_body_bytes)
+            await self._pass_or_stand_in(ex, route, candidates, inbound, context, out)
+        except TooMuch as exc:
+            ex.action, ex.error = "error", "request messages too large"
+            outcome.code, outcome.details = grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
+            context.set_code(outcome.code)
+            context.set_details(outcome.details)
         except asyncio.CancelledError:  # the client cancelled, or its deadline passed
             remaining = context.time_remaining()
             outcome.code = grpc.StatusCode.DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 \
@@ -145,63 +145,56 @@ class GrpcListener:
             ex.complete = True
             pipeline.finish(ex)
 
+    async def _route(self, ex: Exchange, known: Method | None, candidates: list[Route],
+                     inbound: Inbound) -> Route | None:
+        """The route of the call. When the method's descriptors are loaded and a route (or a
+        fault) matches on message fields, messages are read first: a unary or server-streaming
+        call's one, a client stream's every one (a route must accept each), a bidirectional
+        stream's first (the rest are routed as they come, by `converse`); a bidi stream's first
+        is read too when a stub may answer it. Otherwise the call is routed on its metadata."""
+        state = self.server.pipeline.state
+        if known is None or not candidates:
+            return match(ex, state, candidates)
+        protos = self.server.table.protos
+        assert protos is not None
+        view = _viewer(protos, known)
+        limit = self.server.settings.max_body_bytes
+        reads = self.server.table.faults.needs_body or any(route.needs_body for route in candidates)
+        if known.client_streaming and not known.server_streaming:
+            if not reads:
+                return match(ex, state, candidates)
+            read = await inbound.read_ahead(None, limit)
+            return match_each(ex, state, candidates, [view(message) for message in read])
+        if reads or known.client_streaming and any(isinstance(route.action, GrpcStub) for route in candidates):
+            first = await inbound.read_ahead(1, limit)
+            ex.see_body_as(view(first[0]) if first else NOT_A_MESSAGE)
+        return match(ex, state, candidates)
 
-async def _stub_answer(ex: Exchange, stub: GrpcStub, requests: AsyncIterator[bytes],
-                       context: aio.ServicerContext, replies: Replies, keep_bytes: int) -> None:
-    """A stub's answer: once the client's messages are in (read to the end: a unary or
-    server-streaming call sends one), its metadata, its messages (each after its delay), then its
-    trailers and status."""
-    outcome = ex.grpc
-    async for message in requests:
-        keep_bytes = received(ex, message, keep_bytes)
-    if stub.metadata:
-        await context.send_initial_metadata(tuple(stub.metadata))
-    for message in stub.messages:
-        if stub.delay:
-            await asyncio.sleep(stub.delay)
-        await replies.write(message)
-        outcome.responses += 1
-        outcome.response_bytes += len(message)
-    if stub.trailers:
-        context.set_trailing_metadata(tuple(stub.trailers))
-    outcome.code, outcome.details = STATUS_BY_NUMBER[stub.code], stub.details
-    if stub.code:
-        context.set_code(outcome.code)
-        context.set_details(stub.details)
-
-
-async def _generated_answer(ex: Exchange, method: Method, protos: ProtoSet, seed: int, requests: AsyncIterator[bytes],
-                            context: aio.ServicerContext, replies: Replies, keep_bytes: int) -> None:
-    """A method no stub answers, answered from its output type (proto/generate.py): one message,
-    or three for a stream, each seeded by the request it answers (the last, for a client stream)."""
-    outcome = ex.grpc
-    last = b""
-    async for message in requests:
-        keep_bytes = received(ex, message, keep_bytes)
-        last = message
-    request = protos.message_class(method.input)()
-    try:
-        request.ParseFromString(last)
-    except DecodeError:
-        outcome.code = grpc.StatusCode.INVALID_ARGUMENT
-        outcome.details = f"stuntman: the request is not a {method.input.full_name}"
+    async def _pass_or_stand_in(self, ex: Exchange, route: Route | None, candidates: list[Route],
+                                inbound: Inbound, context: aio.ServicerContext, out: Outbound) -> None:
+        """Passed through to the route's upstream or --grpc-upstream; else, with no upstream,
+        NOT_FOUND when stubs answer the method but none matched, an answer made from the method's
+        descriptor when --proto knows it, UNIMPLEMENTED naming the nearest methods otherwise."""
+        server, outcome = self.server, ex.grpc
+        upstream = self._upstream(route)
+        if upstream is not None:
+            ex.action = "proxy"
+            await upstream.forward(ex, inbound, context, out)
+            return
+        stubs = [candidate for candidate in candidates if isinstance(candidate.action, GrpcStub)]
+        if route is None and stubs:
+            return not_matched(ex, stubs, server.pipeline.state, context)
+        known = outcome.method
+        if known is not None:
+            ex.action = "stub"
+            assert outcome.protos is not None
+            await generated_answer(ex, known, outcome.protos, server.seed, inbound, context, out)
+            return
+        ex.action, ex.error = "none", "no gRPC upstream"
+        outcome.code = grpc.StatusCode.UNIMPLEMENTED
+        outcome.details = f"stuntman: no stub or upstream for {ex.path}{nearest_methods(server.table, ex.path)}"
         context.set_code(outcome.code)
         context.set_details(outcome.details)
-        return
-    output = protos.message_class(method.output)
-    for i in range(3 if method.server_streaming else 1):
-        answer = generate(output, method.path, last + bytes([i]) if i else last, seed, request).SerializeToString()
-        await replies.write(answer)
-        outcome.responses += 1
-        outcome.response_bytes += len(answer)
-
-
-def _nearest(table: Any, method: str) -> str:
-    """`; nearest: ...`: the known methods (--proto and the gRPC stubs) most like method."""
-    known = set(table.protos.methods) if table.protos is not None else set()
-    known.update(route.path_text for route in table.routes if route.grpc and route.path_kind == "exact")
-    close = difflib.get_close_matches(method, sorted(known), n=3, cutoff=0.5)
-    return f"; nearest: {', '.join(close)}" if close else ""
 
 
 async def _carry_out(ex: Exchange, plan: Plan) -> Ending | None:
@@ -226,10 +219,11 @@ async def _carry_out(ex: Exchange, plan: Plan) -> Ending | None:
     return await down.ending
 
 
-class Replies(Protocol):
-    """Where a call's answers go: the call itself (a stream), or one message to return (unary)."""
+def _viewer(protos: ProtoSet, method: Method) -> Callable[[bytes], BodyView]:
+    """A request message of method → what its routes' body matchers read (its JSON)."""
+    from ..proto.messages import message_view
 
-    async def write(self, message: bytes) -> None: ...
+    return lambda data: message_view(protos, method.input, data)
 
 
 class _Single:

@@ -19,7 +19,6 @@ from grpc import aio
 from grpc._cython import cygrpc  # type: ignore[attr-defined]  # (InternalError: see _write)
 
 from ..exchange import Exchange
-from .call import received
 
 # what the channel sets itself (a client's user-agent would be joined to grpc-python's)
 DROPPED_METADATA = frozenset(("user-agent",))
@@ -43,8 +42,8 @@ class GrpcUpstream:
         await self.channel.close()
 
     async def forward(self, ex: Exchange, requests: AsyncIterator[bytes], context: aio.ServicerContext,
-                      replies: Any, keep_bytes: int) -> None:
-        """Pass the call on; its outcome (code, details, message counts) into ex.grpc."""
+                      replies: Any) -> None:
+        """Pass the call on (requests and replies count its messages); its outcome into ex.grpc."""
         outcome = ex.grpc
         method = ex.path
         callable_ = self._callables.get(method)
@@ -53,22 +52,22 @@ class GrpcUpstream:
         metadata = [(key, value) for key, value in context.invocation_metadata() or ()
                     if key not in DROPPED_METADATA]
         call = callable_(metadata=metadata, timeout=context.time_remaining())
-        sending = asyncio.ensure_future(_send(requests, call, ex, keep_bytes))
+        sending = asyncio.ensure_future(_send(requests, call))
         try:
             try:
                 initial = tuple(await call.initial_metadata() or ())
                 if ex.plan is not None and ex.plan.headers:  # X-Stuntman-Fault of a delay that fired
                     initial += tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in ex.plan.headers)
                 await context.send_initial_metadata(initial)
+                outcome.initial_metadata = initial
                 async for message in call:
-                    outcome.responses += 1
-                    outcome.response_bytes += len(message)
                     await replies.write(message)
             except aio.AioRpcError:
                 pass  # the call's status, details and trailers: passed on below, as they are
             outcome.code = await call.code()
             outcome.details = await call.details() or ""
-            context.set_trailing_metadata(await call.trailing_metadata() or ())
+            outcome.trailers = tuple(await call.trailing_metadata() or ())
+            context.set_trailing_metadata(outcome.trailers)
             if outcome.code is not grpc.StatusCode.OK:
                 context.set_code(outcome.code)
                 context.set_details(outcome.details)
@@ -77,12 +76,10 @@ class GrpcUpstream:
             call.cancel()  # (a no-op once it ended; the client cancelled or left: the upstream stops too)
 
 
-async def _send(requests: AsyncIterator[bytes], call: Any, ex: Exchange, keep_bytes: int) -> None:
-    """The client's messages to the upstream as they come, then the half-close; each counted, and
-    the first keep_bytes kept on ex for the journal."""
+async def _send(requests: AsyncIterator[bytes], call: Any) -> None:
+    """The client's messages to the upstream as they come, then the half-close."""
     try:
         async for message in requests:
-            keep_bytes = received(ex, message, keep_bytes)
             if not await _write(call, message):
                 return
         await call.done_writing()

@@ -131,7 +131,7 @@ class RequestMatcher:
         if self.body is not None and not self.body.test(ex.body_view):
             if why is None:
                 return False
-            raw = ex.body_bytes
+            raw = ex.body_view.raw  # (a gRPC message's: its JSON)
             shown = repr(raw[:80].decode("utf-8", "replace")) + ("..." if len(raw) > 80 else "")
             why.append(f"body: expected {self.body.describe()}, got {shown if raw else '(empty)'}")
         if self.required_state is not None:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..body import BodyView
 from ..config.base import RequestSpec
 from .request import PARAM as _PARAM
 from .request import RequestMatcher, regex_affixes, template_regex
+
+_EMPTY = BodyView(b"")
 
 
 class Route(RequestMatcher):
@@ -251,6 +254,25 @@ class RouteTable:
 
 def _rank(route: Route) -> int:
     return route.rank
+
+
+def match_each(ex, state, candidates: list[Route], views: list[BodyView]) -> Route | None:
+    """The first candidate that accepts ex with each of views as its body (a gRPC client
+    stream: every message; no message is an empty body); applies its scenario transition."""
+    path = ex.path
+    for route in candidates:
+        params = route.path_params(path)
+        if params is not None and all(_accepts_as(route, ex, state, view) for view in views or (_EMPTY,)):
+            ex.params = params
+            if route.new_state is not None:
+                state.set_scenario_state(ex, route.scenario, route.new_state)
+            return route
+    return None
+
+
+def _accepts_as(route: Route, ex, state, view: BodyView) -> bool:
+    ex.see_body_as(view)
+    return route.accepts(ex, state)
 
 
 def match(ex, state, candidates: list[Route]) -> Route | None:

@@ -54,13 +54,15 @@ class GrpcStub(_GrpcSource):
 def _build(ctx: BuildContext) -> Responder:
     spec = ctx.spec.grpc
     assert spec is not None
+    from ..proto.protoset import UNREADABLE  # (protobuf: imported by the gRPC stubs only)
+
+    if ctx.spec.request.body is not None and ctx.protos is not UNREADABLE:
+        _input_type(ctx, "body")  # (messages are read as JSON by their type: it must be known)
     if not spec.answers:
         return GrpcPassThrough(spec.upstream)  # type: ignore[return-value]
     written = [spec.message] if spec.message is not None else spec.messages or []
     field = "message" if spec.message is not None else "messages"
     messages = []
-    from ..proto.protoset import UNREADABLE  # (protobuf: imported by the stubs that have messages)
-
     if written and ctx.protos is not UNREADABLE:  # (else the --proto error is the one to report)
         from google.protobuf import json_format
 
@@ -77,12 +79,23 @@ def _build(ctx: BuildContext) -> Responder:
 
 
 def _output_type(ctx: BuildContext, field: str) -> Any:
-    """The message class of the stub's method's output: the method named exactly, in --proto."""
+    """The message class of the stub's method's output."""
+    method, protos = _method(ctx, field, "messages are of that method's output type")
+    return protos.message_class(method.output)
+
+
+def _input_type(ctx: BuildContext, field: str) -> Any:
+    """The method's input type (a stub matching on request fields reads them with it)."""
+    return _method(ctx, field, "request messages are read as JSON by its input type")[0].input
+
+
+def _method(ctx: BuildContext, field: str, why: str) -> tuple[Any, Any]:
+    """The stub's method, named exactly, in --proto (and the protos)."""
     call = ctx.spec.request.grpc
     assert call is not None
     if call.service is None or call.method is None:
         raise ConfigValueError(("request", "grpc"), f"a stub with a {field} names its service and method "
-                               "exactly (its messages are of that method's output type)")
+                               f"exactly ({why})")
     path = f"/{call.service}/{call.method}"
     protos = ctx.protos
     method = protos.methods.get(path) if protos is not None else None
@@ -90,4 +103,4 @@ def _output_type(ctx: BuildContext, field: str) -> Any:
         known = ", ".join(sorted(protos.methods)[:5]) if protos is not None and protos.methods else "none"
         raise ConfigValueError(("request", "grpc"), f"{path} is not a method of the --proto services "
                                f"(known: {known}); its messages cannot be read without it")
-    return protos.message_class(method.output)
+    return method, protos
