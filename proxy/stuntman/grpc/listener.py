@@ -46,6 +46,10 @@ class GrpcListener:
         self.upstreams: dict[str, GrpcUpstream] = {}  # by target: --grpc-upstream and the routes'
         self.port = 0
         self._server: aio.Server | None = None
+        # bytes of each call's messages kept each way (the journal's; a recording raises it), and
+        # what is told of each call once it is over (a recording)
+        self.keep = server.journal_body_bytes
+        self.finished: list[Callable[[Exchange], None]] = []
 
     async def start(self) -> None:
         settings = self.server.settings
@@ -90,7 +94,7 @@ class GrpcListener:
         carried out, then answered; finished by the pipeline however it ends."""
         server = self.server
         pipeline, table = server.pipeline, server.table
-        ex = call_exchange(method, context.invocation_metadata() or (), context.peer(), server.journal_body_bytes)
+        ex = call_exchange(method, context.invocation_metadata() or (), context.peer(), self.keep)
         ex.status = 200  # (HTTP's: a gRPC call's own status is ex.grpc.code)
         outcome = ex.grpc
         protos = table.protos
@@ -144,6 +148,8 @@ class GrpcListener:
                 ex.action, ex.error = "error", "grpc upstream unavailable"
             ex.complete = True
             pipeline.finish(ex)
+            for finished in self.finished:
+                finished(ex)
 
     async def _route(self, ex: Exchange, known: Method | None, candidates: list[Route],
                      inbound: Inbound) -> Route | None:
