@@ -10,7 +10,7 @@ common forms; the URL parser takes more).
 """
 from __future__ import annotations
 
-from ..config.model import GRPC_TARGET, HTTP_METHODS, METADATA_KEY, METADATA_VALUE
+from ..config.model import GRPC_TARGET, HTTP_METHODS, METADATA_KEY, METADATA_VALUE, STATUS_DETAILS_KEY
 
 REF = "#/components/schemas/{model}"
 
@@ -129,15 +129,19 @@ def strict(c: dict) -> None:
     answer = c["GrpcAnswerSpec"]
     answer["properties"]["upstream"] = _string(answer["properties"]["upstream"], {
         "type": "string", "pattern": f"^{GRPC_TARGET.pattern}$"})
-    _at_most_one(answer, ["message", "messages"])
+    _at_most_one(answer, ["message", "messages", "rawMessages"])
     answer["allOf"].append({"if": _given("upstream"), "then": {  # an upstream answers: nothing of a stub's
-        "properties": {"message": NULL, "messages": NULL, "metadata": {"maxProperties": 0},
+        "properties": {"message": NULL, "messages": NULL, "rawMessages": NULL, "metadata": {"maxProperties": 0},
                        "trailers": {"maxProperties": 0}, "details": {"const": ""}},
         "not": {"required": ["status"]}}})
-    for name in ("metadata", "trailers"):
+    answer["properties"]["rawMessages"] = _string(answer["properties"]["rawMessages"], {
+        "type": "array", "items": {"type": "string", "pattern": BASE64}})
+    for name in ("metadata", "trailers"):  # text values, or bytes in base64 under a -bin key
+        reserved = {"pattern": "^grpc-"} if name == "metadata" else \
+            {"pattern": "^grpc-", "not": {"const": STATUS_DETAILS_KEY}}
         answer["properties"][name].update(
-            propertyNames={"pattern": f"^{METADATA_KEY.pattern}$",
-                           "not": {"anyOf": [{"pattern": "^grpc-"}, {"pattern": "-bin$"}]}},
+            propertyNames={"pattern": f"^{METADATA_KEY.pattern}$", "not": reserved},
+            patternProperties={"-bin$": {"type": "string", "pattern": BASE64}},
             additionalProperties={"type": "string", "pattern": f"^{METADATA_VALUE.pattern}$"})
     for name in ("message", "messages"):
         answer["properties"][name]["description"] += (" (of the method's output type: the stub names its service and "

@@ -16,7 +16,7 @@ import base64
 import re
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, Field, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator, model_validator
 
 from ..faults.kinds import (  # noqa: F401  (re-exported: the fault kinds' models)
     FAULT_TYPES,
@@ -82,6 +82,13 @@ class ResponseSpec(Model):
         return self
 
 
+def _base64(text: str, what: str) -> None:
+    try:
+        base64.b64decode(text, validate=True)
+    except ValueError:
+        raise ValueError(f"{what} is not valid base64") from None
+
+
 def _recording_name(value: str) -> str:
     problem = recording_name_problem(value)
     if problem is not None:
@@ -112,41 +119,63 @@ METADATA_KEY, METADATA_VALUE = re.compile(r"[0-9a-z_.-]+"), re.compile(r"[\x20-\
 GRPC_TARGET = re.compile(r"(?:grpcs?://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}")
 
 
+# the one grpc-* key a stub may send: a status's google.rpc.Status details, as a trailer
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
 class GrpcAnswerSpec(Model):
     """How a gRPC stub answers the calls it matches: with messages written as JSON (protobuf's JSON
-    mapping, for the method's output type from --proto) and a status, or passed through to an
-    upstream (the default when it says neither)."""
+    mapping, for the method's output type from --proto) or as raw bytes, and a status; or passed
+    through to an upstream (the default when it says neither)."""
 
     upstream: str | None = Field(None, description="HOST:PORT (h2c) or grpcs://HOST:PORT (TLS, verified "
                                                      "against --grpc-upstream-ca); default: --grpc-upstream")
     message: dict[str, Any] | None = Field(None, description="the one response message, as JSON")
     messages: list[dict[str, Any]] | None = Field(None, description="response messages in turn (a stream)")
+    raw_messages: list[str] | None = Field(
+        None, alias="rawMessages", description="response messages in turn, each its bytes in base64, sent as they "
+        "are (no --proto needed): what a recording replays of messages their method's type does not read")
     delay_ms: int = Field(0, alias="delayMs", ge=0, le=DAY_MS, description="before each message")
     status: GrpcStatus = Field(0, description="the status the call ends with: a code 0-16 or its name")
     details: str = Field("", description="the status's details (with a status other than OK)")
-    metadata: dict[str, str] = Field(default_factory=dict, description="initial metadata sent first")
-    trailers: dict[str, str] = Field(default_factory=dict, description="trailing metadata, with the status")
+    metadata: dict[str, str] = Field(default_factory=dict, description="initial metadata sent first; a key "
+                                     "ending in -bin holds bytes, written in base64")
+    trailers: dict[str, str] = Field(default_factory=dict, description="trailing metadata, with the status; a "
+                                     f"key ending in -bin holds bytes, written in base64 ({STATUS_DETAILS_KEY}: "
+                                     "the status's google.rpc.Status)")
 
     @field_validator("metadata", "trailers")
     @classmethod
-    def _metadata(cls, value: dict[str, str]) -> dict[str, str]:
+    def _metadata(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         for key, text in value.items():
-            if not METADATA_KEY.fullmatch(key) or key.startswith("grpc-") or key.endswith("-bin"):
-                raise ValueError(f"metadata key {key!r}: lower-case letters, digits, _ . - (not grpc-*, "
-                                 "not *-bin)")
-            if not METADATA_VALUE.fullmatch(text):
+            allowed = key == STATUS_DETAILS_KEY and info.field_name == "trailers"
+            if not METADATA_KEY.fullmatch(key) or (key.startswith("grpc-") and not allowed):
+                raise ValueError(f"metadata key {key!r}: lower-case letters, digits, _ . - (not grpc-*, but "
+                                 f"{STATUS_DETAILS_KEY} in trailers)")
+            if key.endswith("-bin"):
+                _base64(text, f"metadata {key} (a -bin key: bytes, in base64)")
+            elif not METADATA_VALUE.fullmatch(text):
                 raise ValueError(f"metadata {key}: printable ASCII only")
+        return value
+
+    @field_validator("raw_messages")
+    @classmethod
+    def _raw(cls, value: list[str] | None) -> list[str] | None:
+        for i, text in enumerate(value or ()):
+            _base64(text, f"rawMessages[{i}]")
         return value
 
     @property
     def answers(self) -> bool:
         """It answers itself (messages or a status), rather than passing the call on."""
-        return self.message is not None or self.messages is not None or "status" in self.model_fields_set
+        return (self.message is not None or self.messages is not None or self.raw_messages is not None
+                or "status" in self.model_fields_set)
 
     @model_validator(mode="after")
     def _one_way(self) -> GrpcAnswerSpec:
-        if self.message is not None and self.messages is not None:
-            raise ValueError("use one of message, messages")
+        given = [name for name in ("message", "messages", "raw_messages") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError("use one of message, messages, rawMessages")
         if self.upstream is not None and (self.answers or self.metadata or self.trailers or self.details):
             raise ValueError("an upstream answers the call: no message, messages, status or metadata beside it")
         return self

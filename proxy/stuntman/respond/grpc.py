@@ -6,10 +6,12 @@ which sit apart in the route table, so the HTTP pipeline never asks these source
 A stub's messages are written as JSON in the stub file and turned into bytes here, once, with the
 method's output type from --proto: a message that does not fit its type is refused at load,
 naming the stub's field and protobuf's reason (the field it does not know, the value it cannot
-read).
+read). `rawMessages` are bytes (base64) sent as they are, with no type: what a recording replays
+of messages --proto could not read.
 """
 from __future__ import annotations
 
+import base64
 from typing import Any, ClassVar, Literal
 
 from ..config.errors import ConfigValueError
@@ -44,7 +46,7 @@ class GrpcStub(_GrpcSource):
     upstream = None
 
     def __init__(self, messages: list[bytes], delay: float, code: int, details: str,
-                 metadata: list[tuple[str, str]], trailers: list[tuple[str, str]]):
+                 metadata: list[tuple[str, str | bytes]], trailers: list[tuple[str, str | bytes]]):
         self.messages, self.delay = messages, delay
         self.code, self.details = code, details
         self.metadata, self.trailers = metadata, trailers
@@ -60,6 +62,10 @@ def _build(ctx: BuildContext) -> Responder:
         _input_type(ctx, "body")  # (messages are read as JSON by their type: it must be known)
     if not spec.answers:
         return GrpcPassThrough(spec.upstream)  # type: ignore[return-value]
+    if spec.raw_messages is not None:  # bytes as they are: no type to read them with
+        raw = [base64.b64decode(text) for text in spec.raw_messages]
+        return GrpcStub(raw, spec.delay_ms / 1000, spec.status, spec.details,  # type: ignore[return-value]
+                        _metadata(spec.metadata), _metadata(spec.trailers))
     written = [spec.message] if spec.message is not None else spec.messages or []
     field = "message" if spec.message is not None else "messages"
     messages = []
@@ -74,8 +80,13 @@ def _build(ctx: BuildContext) -> Responder:
             except json_format.ParseError as exc:
                 raise ConfigValueError(loc, f"does not fit {output.DESCRIPTOR.full_name}: {exc}") from None
     return GrpcStub(messages, spec.delay_ms / 1000, spec.status, spec.details,  # type: ignore[return-value]
-                    [(k.lower(), v) for k, v in spec.metadata.items()],
-                    [(k.lower(), v) for k, v in spec.trailers.items()])
+                    _metadata(spec.metadata), _metadata(spec.trailers))
+
+
+def _metadata(written: dict[str, str]) -> list[tuple[str, str | bytes]]:
+    """Metadata as grpc sends it: text, or bytes under a -bin key (written in base64)."""
+    return [(key.lower(), base64.b64decode(value) if key.endswith("-bin") else value)
+            for key, value in written.items()]
 
 
 def _output_type(ctx: BuildContext, field: str) -> Any:
