@@ -10,6 +10,7 @@ import random
 import re
 import time
 from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,9 @@ def _give_back_memory() -> None:
 
 class Server:
     def __init__(self, settings: Settings):
+        if settings.replay and settings.replay_mode == "strict" and settings.grpc_upstream:
+            # a strict replay answers what was not recorded itself, gRPC calls as HTTP requests
+            settings = replace(settings, grpc_upstream=None)
         self.settings = settings
         self.state = StubState(settings.session_header)
         self.pools: dict = {}
@@ -67,6 +71,7 @@ class Server:
                                            and settings.replay else None)
         self.default_upstream = (UpstreamTarget(settings.upstream, self.pools, settings, record=record_to)
                                  if passes and settings.upstream else None)
+        self.record_to = record_to  # the recording what passes upstream goes to (HTTP and gRPC)
         self.pipeline = Pipeline(self)
         self.connections: set[HTTP1Connection] = set()
         # the listener's deadlines, by what a connection is waiting for (None: busy, look later)
@@ -121,6 +126,16 @@ class Server:
                 recorder.saved.append(lambda: self.reload("a missing exchange was recorded"))
         return recorder
 
+    def _record_grpc(self, listener: GrpcListener, name: str) -> None:
+        """The calls the listener passes through, into the recording `name`: their messages kept
+        whole (up to --max-body-bytes each way), and each written once the call is over."""
+        from .record.grpc import GrpcRecording
+
+        settings = self.settings
+        listener.keep = max(listener.keep, settings.max_body_bytes)
+        listener.finished.append(GrpcRecording(name, self.recorder(name), settings.grpc_upstream,
+                                               self.journal_body_bytes))
+
     def publish(self) -> None:
         """Swap in the table of the current mappings: one assignment, so a request sees the old
         table or the new one, never a mix."""
@@ -154,6 +169,8 @@ class Server:
             from .grpc.listener import GrpcListener
 
             self.grpc = GrpcListener(self)
+            if self.record_to is not None:
+                self._record_grpc(self.grpc, self.record_to)
             await self.grpc.start()
         self._listener = await self.loop.create_server(
             lambda: HTTP1Connection(self), self.settings.host, self.settings.port,

@@ -4,7 +4,9 @@
     recordings/<name>/
       index.jsonl                    one line per exchange, appended after its file is in place
       exchanges/000001-GET-api-users-42.json
+      exchanges/000002-GRPC-shop-v1-Orders-GetOrder.json    a gRPC call (record/grpc.py)
       bodies/000007-response.bin     bodies over --record-body-inline (64 KiB), as received (decoded)
+      bodies/000009-message-3.bin    gRPC messages over it, likewise
 
 A JSON body is kept as JSON only when it can be written back byte for byte (its original key
 order and one of the usual spacings), so a replay answers exactly what was recorded; any other
@@ -18,7 +20,7 @@ import json
 import re
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -270,8 +272,58 @@ class RecordedExchange(_Strict):
     timing: dict[str, float] = Field(description="ttfbMs (time to the response head), totalMs")
 
 
+class RecordedGrpcMessage(_Strict):
+    direction: Literal["request", "response"]
+    atMs: float = Field(description="when it passed, since the call began")
+    size: int = Field(description="bytes")
+    json_: Any = Field(None, alias="json", description="the message in protobuf's JSON mapping, when --proto knew "
+                                                       "the method")
+    base64: str | None = Field(None, description="its bytes: when the method's type does not read them, or when the "
+                               "JSON does not give them back (then every message that way has them, and a replay "
+                               "sends these)")
+    file: str | None = Field(None, description="a large message's bytes, in this side file (relative to the "
+                                               "recording)")
+    redacted: bool | None = Field(None, description="secrets in it were hidden: a replay does not match on it")
+
+
+class RecordedGrpcRequest(_Strict):
+    method: str = Field(description="/package.Service/Method")
+    kind: str | None = Field(description="unary, server-streaming, client-streaming or bidi-streaming, as --proto "
+                                         "says; null when it does not know the method")
+    type: str | None = Field(description="the request messages' type, when --proto knew the method")
+    metadata: list[str] = Field(description='"name: value" lines, in order (-bin values in base64), secrets as '
+                                            "[REDACTED]")
+
+
+class RecordedGrpcResponse(_Strict):
+    type: str | None = Field(description="the response messages' type, when --proto knew the method")
+    metadata: list[str] = Field(description="the upstream's initial metadata, as request.metadata")
+    status: str = Field(description="the status code's name: OK, NOT_FOUND...")
+    code: int = Field(description="its number")
+    details: str
+    trailers: list[str] = Field(description="trailing metadata, as request.metadata (grpc-status-details-bin too)")
+
+
+class RecordedGrpcExchange(_Strict):
+    """exchanges/NNNNNN-GRPC-service-method.json: one gRPC call of a recording."""
+
+    seq: int = Field(description="order in the recording, from 1")
+    recordedAt: str
+    protocol: Literal["grpc"]
+    upstream: str = Field(description="the gRPC upstream: HOST:PORT or grpcs://HOST:PORT")
+    route: str | None = Field(description="the stub that passed it on (name or file:line), if any")
+    faults: list[dict] = Field(description="faults that fired on it")
+    request: RecordedGrpcRequest
+    messages: list[RecordedGrpcMessage] = Field(description="every message each way, in the order they passed")
+    response: RecordedGrpcResponse
+    timing: dict[str, float] = Field(description="ttfbMs (to the first response message, else the end), totalMs")
+
+
 def recording_schema() -> dict[str, Any]:
-    schema = RecordedExchange.model_json_schema(by_alias=True)
+    """An exchange file: an HTTP exchange or a gRPC call."""
+    from pydantic import TypeAdapter
+
+    schema = TypeAdapter(RecordedExchange | RecordedGrpcExchange).json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "stuntman recorded exchange"
     return schema

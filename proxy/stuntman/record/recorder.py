@@ -66,9 +66,16 @@ class UnreadableExchange(ValueError):
         self.file = file
 
 
-def read_exchanges(directory: Path):
-    """(index line, exchange) for each exchange of a recording, in recorded order."""
+GRPC = "grpc"  # the protocol of a recorded gRPC call (record/grpc.py); HTTP exchanges say HTTP/1.1
+
+
+def read_exchanges(directory: Path, grpc: bool = False):
+    """(index line, exchange) for each exchange of a recording, in recorded order. The HTTP
+    exchanges only, unless the reader understands gRPC calls too (grpc=True): HAR export, drift
+    and contract checks are about HTTP."""
     for line in read_index(directory):
+        if line.get("protocol") == GRPC and not grpc:
+            continue
         try:
             yield line, json.loads((directory / line["file"]).read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError) as exc:
@@ -165,10 +172,14 @@ class Recorder:
                       ex.route.label if ex.route is not None else None,
                       ex.plan.describe() if ex.plan is not None else []))
 
+    def next_seq(self) -> int:
+        """The number of the next exchange (on the loop thread, as the exchange is built)."""
+        self.count += 1
+        return self.count
+
     def build(self, x: Exchanged) -> tuple[dict, dict[str, bytes]]:
         """The exchange file's content (redacted) and its side files."""
-        self.count += 1
-        seq = self.count
+        seq = self.next_seq()
         name = f"{seq:06d}-{slug(x.method, x.url)}"
         encoding = next((v for n, v in x.response_headers if n.lower() == "content-encoding"), None)
         if x.response_decoded:  # (a HAR's content is stored decoded; the header still says how it came)
@@ -221,8 +232,9 @@ class Recorder:
             _write_atomic(self.directory / entry["file"],
                           json.dumps(record, indent=2, ensure_ascii=False).encode() + b"\n")
             _fsync_dir(self.directory / "exchanges")
-            line = {"seq": record["seq"], "file": entry["file"], "method": record["request"]["method"],
-                    "url": record["request"]["url"], "status": record["response"]["status"]}
+            line = entry.get("index") or {  # (a gRPC call brings its own)
+                "seq": record["seq"], "file": entry["file"], "method": record["request"]["method"],
+                "url": record["request"]["url"], "status": record["response"]["status"]}
             with open(self.directory / INDEX, "ab") as f:
                 f.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
                 f.flush()

@@ -4,7 +4,7 @@ matching, near-miss 404s, faults, the journal and metrics work on replays unchan
 A request is matched on its method, path, query (but parameters in `ignore_query`, and redacted
 values) and body (JSON equality whatever the key order; text equality; binary bodies are not
 compared). Identical requests that got different responses replay them in recorded order, then
-repeat the last (WireMock's repeatsAsScenarios).
+repeat the last (WireMock's repeatsAsScenarios). gRPC calls become gRPC stubs (record/grpcstubs.py).
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from urllib.parse import parse_qsl
 
 from ..config.loader import ConfigError, ConfigErrors, LoadedStub, validate_stubs
 from .format import REDACTED, body_bytes, encode_content, header_pairs
-from .recorder import UnreadableExchange, read_exchanges, side_files
+from .grpcstubs import grpc_stub_specs
+from .recorder import GRPC, UnreadableExchange, read_exchanges, side_files
 
 # response fields a replay sets itself (framing, hop-by-hop) or must not repeat (a stale Date)
 _DROPPED = {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
@@ -81,8 +82,12 @@ def load_recording(directory: Path, name: str, ignore_query: frozenset[str] = fr
     if not directory.is_dir():
         raise ConfigErrors([ConfigError(name, None, "", f"no recording at {directory}")])
     groups: dict[str, dict] = {}
+    calls: list[tuple[dict, dict]] = []  # gRPC calls: record/grpcstubs.py makes their stubs
     try:
-        for entry, record in read_exchanges(directory):
+        for entry, record in read_exchanges(directory, grpc=True):
+            if record.get("protocol") == GRPC:
+                calls.append((entry, record))
+                continue
             try:
                 matcher = request_matcher(record["request"], ignore_query, ignore_body)
                 response = _response(record, side_files(directory))
@@ -105,4 +110,10 @@ def load_recording(directory: Path, name: str, ignore_query: frozenset[str] = fr
         if latency:  # the first answer's time to first byte, for all of them
             spec["faults"] = [{"type": "latency", "fixed_ms": group["ttfb"][0], "header": False}]
         stubs.extend(validate_stubs(spec, f"{name}/{first['file']}"))
+    try:
+        grpc_specs = grpc_stub_specs(calls, name, side_files(directory), latency)
+    except UnreadableExchange as exc:
+        raise ConfigErrors([ConfigError(f"{name}/{exc.file}", None, "", str(exc))]) from None
+    for spec, file in grpc_specs:
+        stubs.extend(validate_stubs(spec, f"{name}/{file}"))
     return stubs
