@@ -1,5 +1,6 @@
-"""gRPC replay's modes (strict, spy, record-missing), recorded latency, and what cannot be
-recorded or replayed, end to end with the upstreams and clients of test_grpc_record.py."""
+"""gRPC replay's modes (strict, spy, record-missing), recorded latency, what cannot be recorded or
+replayed, `stubs from-recording` and the commands, end to end with the upstreams and clients of
+test_grpc_record.py."""
 from __future__ import annotations
 
 import json
@@ -7,9 +8,11 @@ import json
 import grpc
 import pytest
 
+from conftest import GRPC_COMMON as COMMON
+from conftest import GRPC_PROTOS as PROTOS
 from conftest import until
 from stuntman.record.recorder import read_index
-from test_grpc_record import PROTO, EchoUpstream, channel_to, get, recorded, shop, written
+from test_grpc_record import PROTO, EchoUpstream, channel_to, get, recorded, shop, shop_calls, written
 
 __all__ = ["shop"]  # (a fixture, used by name)
 
@@ -117,3 +120,73 @@ def test_a_recorded_call_that_cannot_be_replayed_is_named_with_its_file(stuntman
     with pytest.raises(Exception) as caught:  # recorded with --proto, replayed without
         stuntman({}, grpc_port=0, recordings=tmp_path, replay=("shop",))
     assert f"shop/exchanges/{file.name}" in str(caught.value) and "--proto" in str(caught.value)
+
+
+# -- stubs from-recording -------------------------------------------------------------------------
+
+def test_stubs_from_a_recording_are_editable_json_and_answer_as_the_upstream_did(stuntman, generated, shop, tmp_path):
+    import yaml
+
+    from conftest import run_cli
+
+    pb, pb_grpc = generated
+    rec = stuntman({}, grpc_port=0, grpc_upstream=shop.target, recordings=tmp_path / "rec", record_to="shop",
+                   **PROTO)
+    with channel_to(rec) as channel:
+        originals = shop_calls(channel, pb, pb_grpc)
+    written(tmp_path / "rec" / "shop", len(originals))
+    shop.stop()
+    out = tmp_path / "stubs"
+    args = ("stubs", "from-recording", "shop", "--out", str(out), "--recordings", str(tmp_path / "rec"))
+    refused = run_cli(*args)  # its messages are JSON: the .proto they were read with is needed
+    assert refused.returncode == 2 and "give the same --proto" in refused.stderr and not out.exists()
+    result = run_cli(*args, "--proto", str(PROTOS), "--proto-include", str(COMMON))
+    assert result.returncode == 0, result.stderr
+    text = (out / "shop.yaml").read_text()
+    stubs = yaml.safe_load(text)
+    assert result.stdout.strip() == f"wrote {len(stubs)} stub(s) to {out / 'shop.yaml'}"
+    assert "rawMessages" not in text and "base64" not in text  # messages as a person writes them
+    first = stubs[0]
+    assert first["request"] == {"grpc": {"service": "shop.v1.Orders", "method": "GetOrder"},
+                                "body": {"json": {"id": "o-1"}}}
+    assert first["grpc"]["message"]["labels"] == {"call": "1"} and first["newState"] == "answer 2"
+    assert first["grpc"]["metadata"] == {"x-upstream": "shop", "x-shard-bin": "AAc="}
+    served = stuntman({"shop.yaml": text}, grpc_port=0, **PROTO)
+    with channel_to(served) as channel:
+        again = shop_calls(channel, pb, pb_grpc)
+    for original, replayed in zip(originals, again, strict=True):
+        assert replayed == original
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+def test_record_and_replay_commands_take_a_grpc_upstream_alone(tmp_path):
+    import subprocess
+
+    from conftest import ROOT, STUNTMAN, free_port, stop_process, wait_port
+
+    def start(*args: str) -> tuple[subprocess.Popen, int]:
+        port = free_port()
+        proc = subprocess.Popen([*STUNTMAN, *args, "--recordings", str(tmp_path), "--port", str(free_port()),
+                                 "--admin-port", str(free_port()), "--grpc-port", str(port), "--no-watch"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        wait_port(port, proc=proc)
+        return proc, port
+    echo = EchoUpstream()
+    try:
+        proc, port = start("record", "--to", "cli", "--grpc-upstream", echo.target)
+        try:
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                assert channel.unary_unary("/test.Echo/Unary")(b"cli", timeout=10) == b"echo:cli"
+            written(tmp_path / "cli", 1)
+        finally:
+            stop_process(proc)
+    finally:
+        echo.stop()
+    assert f"recording into {tmp_path / 'cli'}" in proc.stdout.read()  # type: ignore[union-attr]
+    proc, port = start("replay", "cli")
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            assert channel.unary_unary("/test.Echo/Unary")(b"cli", timeout=10) == b"echo:cli"
+    finally:
+        stop_process(proc)

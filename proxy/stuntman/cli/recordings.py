@@ -8,6 +8,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -80,6 +81,11 @@ def add_recording_commands(sub) -> None:
     from_rec.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write the stub file")
     from_rec.add_argument("--stubs", type=Path, default=DEFAULTS.stubs, metavar="DIR",
                           help="the stubs directory bodyFile paths are relative to, when --out is inside it")
+    from_rec.add_argument("--proto", action="append", type=Path, default=[], metavar="DIR_OR_FILE",
+                          help="the --proto the recording's gRPC calls were made with: their stubs' JSON messages "
+                               "are checked against it (repeatable)")
+    from_rec.add_argument("--proto-include", action="append", type=Path, default=[], metavar="DIR",
+                          help="another import path for --proto files (repeatable)")
     from_rec.set_defaults(func=cmd_stubs_from_recording)
     for command in (imp, exp, diff, from_rec):
         command.add_argument("--recordings", type=Path, default=DEFAULTS.recordings, metavar="DIR",
@@ -244,18 +250,28 @@ def cmd_diff(args) -> int:
 
 def cmd_stubs_from_recording(args) -> int:
     from ..compile import load_table
-    from ..record.tostubs import stubs_from_recording
+    from ..record.tostubs import needs_protos, stubs_from_recording
 
     directory = _existing_recording(args.recordings, args.recording)
+    if not args.proto and needs_protos(directory):
+        raise CliError(f"{directory} holds gRPC calls read with --proto: give the same --proto (and --proto-include) "
+                       "to write their messages as JSON stubs")
     out = args.out.resolve()
     root = args.stubs.resolve() if out.is_relative_to(args.stubs.resolve()) else out
     written = stubs_from_recording(directory, out, root, directory.name)
-    table, errors = load_table(root, {}, DEFAULTS)  # what was written must load as it is
+    settings = replace(DEFAULTS, proto=tuple(args.proto), proto_include=tuple(args.proto_include))
+    table, errors = load_table(root, {}, settings)  # what was written must load as it is
+    protos = [e for e in errors if Path(e.file).suffix in (".proto", ".pb", ".desc")]
     mine = [e for e in errors if (root / e.file).resolve() == written.resolve()]
-    for err in mine:
+    for err in protos + mine:
         print(err, file=sys.stderr)
-    if mine:
-        raise CliError(f"{written} does not load: {len(mine)} error(s) (a bug: please report it)")
+    if protos:
+        raise CliError(f"--proto does not compile: {len(protos)} error(s); {written} is not checked")
+    if mine:  # (the messages were read with other protos than these, or stuntman wrote what it cannot read)
+        why = "a bug: please report it"
+        if args.proto:
+            why = f"is --proto what the gRPC calls were recorded with? If so, {why}"
+        raise CliError(f"{written} does not load: {len(mine)} error(s) ({why})")
     count = sum(1 for r in table.routes if (root / r.file).resolve() == written.resolve())
     print(f"wrote {count} stub(s) to {written}")
     return 0

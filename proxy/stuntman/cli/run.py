@@ -149,7 +149,8 @@ def _run_flags(run) -> None:
     env_flag(run, "--no-uvloop", bool, False, "use asyncio's default event loop instead of uvloop")
     env_flag(run, "--no-watch", bool, False, "do not reload when files under --stubs change")
     env_flag(run, "--recordings", Path, DEFAULTS.recordings, "directory of recordings", "DIR")
-    env_flag(run, "--record-to", str, None, "record what passes to --upstream into this recording", "NAME")
+    env_flag(run, "--record-to", str, None,
+             "record what passes to --upstream (and the gRPC calls passed through) into this recording", "NAME")
     run.add_argument("--redact", action="append", default=[], metavar="NAME",
                      help="also redact this header / query parameter / JSON field name in recordings (repeatable; "
                           "Authorization, Proxy-Authorization, Cookie, Set-Cookie and X-Api-Key always are)")
@@ -166,8 +167,9 @@ def add_run_commands(sub) -> None:
                          description="Serve the stubs in a directory on the data-plane port; "
                                      "with --upstream, unmatched requests pass through to it.")
     record = sub.add_parser("record", help="pass requests through to --upstream, recording them (--to NAME)",
-                            description="A reverse proxy to --upstream that records every exchange into "
-                                        "--recordings/NAME (redacted; see README 'Record and replay').")
+                            description="A reverse proxy to --upstream (and, with --grpc-port, to "
+                                        "--grpc-upstream) that records every exchange into --recordings/NAME "
+                                        "(redacted; see README 'Record and replay').")
     replay = sub.add_parser("replay", help="answer from recordings (--mode strict|spy|record-missing)",
                             description="Serve recordings (names under --recordings, or directories) as "
                                         "routes: strict answers 404 for what was not recorded, spy passes it "
@@ -319,7 +321,8 @@ def cmd_record(args) -> int:
                           args.append, args.overwrite)
     if args.forward:
         return cmd_forward(settings, args, held)
-    return _start(settings, without_upstream="record needs --upstream URL: the service whose exchanges are recorded",
+    return _start(settings, without_upstream="record needs --upstream URL (or --grpc-upstream TARGET, with "
+                                             "--grpc-port): the service whose exchanges are recorded",
                   replacing=held if args.overwrite else 0)
 
 
@@ -327,8 +330,8 @@ def cmd_replay(args) -> int:
     settings = _stubs_optional(settings_from(args))
     if settings.replay_mode == "strict":
         return _start(settings)
-    return _start(settings, without_upstream=f"--mode {settings.replay_mode} needs --upstream URL "
-                                             "for what was not recorded")
+    return _start(settings, without_upstream=f"--mode {settings.replay_mode} needs --upstream URL (or "
+                                             "--grpc-upstream TARGET) for what was not recorded")
 
 
 def _stubs_optional(settings: Settings) -> Settings:
@@ -344,8 +347,8 @@ def _start(settings: Settings, without_upstream: str | None = None, replacing: i
     the exchanges --record-to's recording holds, to remove once listening (--overwrite)."""
     check_dir(settings.stubs)
     recording = recording_directory(settings.recordings, settings.record_to) if settings.record_to else None
-    if without_upstream and not settings.upstream:
-        raise CliError(without_upstream)
+    if without_upstream and not (settings.upstream or settings.grpc_upstream and settings.grpc_port is not None):
+        raise CliError(without_upstream)  # (an HTTP upstream, or a gRPC one)
     if settings.upstream:
         try:
             ProxySpec(upstream=settings.upstream)  # the same URL rules as a route's proxy

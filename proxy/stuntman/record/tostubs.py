@@ -4,7 +4,8 @@ What a person would do by hand: identical exchanges become one stub (different a
 same request become a sequence); volatile headers are dropped; where otherwise-identical paths
 differ in one segment that looks like an id (/users/42, /users/7), a path template
 (/users/{id}) answers every id, with the id echoed where the recorded body had it; the recorded
-paths keep their exact stubs ahead of it. Large bodies go to files under __files/.
+paths keep their exact stubs ahead of it. Large bodies go to files under __files/. gRPC calls
+become gRPC stubs with JSON messages (record/grpcstubs.py).
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from typing import Any
 import yaml
 
 from .format import body_bytes, encode_content, header_pairs
-from .recorder import read_exchanges, side_files
+from .grpcstubs import grpc_stub_specs
+from .recorder import GRPC, read_exchanges, side_files
 from .replay import request_matcher
 
 VOLATILE_HEADERS = {
@@ -71,9 +73,22 @@ def _echo(value: Any, recorded: str, param: str) -> Any:
     return value
 
 
+def grpc_calls(directory: Path) -> list[tuple[dict, dict]]:
+    """The recorded gRPC calls (index line, exchange), in recorded order."""
+    return [(line, record) for line, record in read_exchanges(directory, grpc=True) if record.get("protocol") == GRPC]
+
+
+def needs_protos(directory: Path) -> bool:
+    """Its gRPC stubs will hold JSON messages: reading them back takes the --proto they were
+    recorded with."""
+    return any(record["request"].get("kind") for _, record in grpc_calls(directory))
+
+
 def stubs_from_recording(directory: Path, out: Path, stubs_root: Path, name: str) -> Path:
-    """Write `out/<name>.yaml` (and bodies under out/__files/); returns the YAML file."""
+    """Write `out/<name>.yaml` (and bodies under out/__files/); returns the YAML file. gRPC calls
+    become gRPC stubs after the HTTP ones (record/grpcstubs.py), their messages as JSON."""
     exchanges = [record for _, record in read_exchanges(directory)]
+    calls = grpc_calls(directory)
     templates = _generalize([x["request"]["url"].partition("?")[0] for x in exchanges])
     files_dir = out / "__files"
     stubs: dict[str, dict[str, Any]] = {}   # request key → stub
@@ -106,9 +121,11 @@ def stubs_from_recording(directory: Path, out: Path, stubs_root: Path, name: str
             stub["response"] = stub.pop("responses")[0]
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{name}.yaml"
-    header = (f"# Stubs from the recording {directory.name} ({len(exchanges)} exchanges): exact requests first,\n"
+    grpc = [spec for spec, _ in grpc_stub_specs(calls, name, side_files(directory), editable=True)]
+    counted = f"{len(exchanges)} exchanges" + (f", {len(calls)} gRPC calls" if calls else "")
+    header = (f"# Stubs from the recording {directory.name} ({counted}): exact requests first,\n"
               "# then path templates (priority 6) for ids that were not recorded. Edit freely.\n")
-    text = yaml.dump(list(stubs.values()) + list(general.values()), Dumper=_PlainDumper, sort_keys=False,
+    text = yaml.dump(list(stubs.values()) + list(general.values()) + grpc, Dumper=_PlainDumper, sort_keys=False,
                      allow_unicode=True, width=110)
     target.write_text(header + text, encoding="utf-8")
     return target
