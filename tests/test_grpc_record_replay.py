@@ -58,6 +58,31 @@ def test_record_missing_passes_what_was_not_recorded_records_it_and_replays_it(s
     assert recorded(tmp_path / "shop")[1]["messages"][0]["json"] == {"id": "o-9"}
 
 
+def test_http_exchanges_and_grpc_calls_share_one_recording_and_replay_together(stuntman, generated, shop, upstream,
+                                                                               tmp_path, caplog):
+    from conftest import call
+
+    pb, pb_grpc = generated
+    rec = stuntman({}, upstream=upstream.url, grpc_port=0, grpc_upstream=shop.target, recordings=tmp_path,
+                   record_to="mixed", **PROTO)
+    status, _, body = call(rec.port, "GET", "/items?page=2")
+    with channel_to(rec) as channel:
+        assert get(channel, pb, pb_grpc, "o-1") == "1"
+    written(tmp_path / "mixed", 2)
+    assert [(line["seq"], line.get("protocol")) for line in read_index(tmp_path / "mixed")] == [(1, None), (2, "grpc")]
+    shop.stop()
+    replay = stuntman({}, grpc_port=0, recordings=tmp_path, replay=("mixed",), **PROTO)
+    assert call(replay.port, "GET", "/items?page=2")[::2] == (status, body)
+    with channel_to(replay) as channel:
+        assert get(channel, pb, pb_grpc, "o-1") == "1"
+    # a replay: stub answers HTTP requests: it takes the HTTP exchanges, and says the calls are not its own
+    with caplog.at_level("WARNING", logger="stuntman"):
+        stubbed = stuntman({"r.yaml": "request: {pathPrefix: /items}\nreplay: {recording: mixed}\n"},
+                           recordings=tmp_path)
+    assert call(stubbed.port, "GET", "/items?page=2")[::2] == (status, body)
+    assert "the recording mixed holds 1 gRPC call(s): a replay: stub serves its HTTP exchanges" in caplog.text
+
+
 def test_recorded_latency_is_replayed_when_asked(stuntman, generated, shop, tmp_path):
     import time
 

@@ -77,14 +77,15 @@ def _response(record: dict, read_side_file) -> dict:
 
 
 def load_recording(directory: Path, name: str, ignore_query: frozenset[str] = frozenset({"_"}),
-                   latency: bool = False, ignore_body: tuple[str, ...] = ()) -> list[LoadedStub]:
-    """The recording's exchanges as stubs, in recorded order; ConfigErrors naming the file at fault."""
+                   latency: bool = False, ignore_body: tuple[str, ...] = (), grpc: bool = True) -> list[LoadedStub]:
+    """The recording's exchanges as stubs, in recorded order (its gRPC calls too, unless not
+    grpc); ConfigErrors naming the file at fault."""
     if not directory.is_dir():
         raise ConfigErrors([ConfigError(name, None, "", f"no recording at {directory}")])
     groups: dict[str, dict] = {}
     calls: list[tuple[dict, dict]] = []  # gRPC calls: record/grpcstubs.py makes their stubs
     try:
-        for entry, record in read_exchanges(directory, grpc=True):
+        for entry, record in read_exchanges(directory, grpc=grpc):
             if record.get("protocol") == GRPC:
                 calls.append((entry, record))
                 continue
