@@ -41,6 +41,19 @@ def test_strict_answers_what_was_not_recorded_itself_and_spy_passes_it_on(stuntm
     assert len(read_index(tmp_path / "shop")) == 1  # spy records nothing
 
 
+def test_request_fields_given_to_ignore_body_are_not_matched_on(stuntman, generated, shop, tmp_path):
+    pb, pb_grpc = generated
+    rec = stuntman({}, grpc_port=0, grpc_upstream=shop.target, recordings=tmp_path, record_to="shop", **PROTO)
+    with channel_to(rec) as channel:
+        assert get(channel, pb, pb_grpc, "o-1") == "1"
+    written(tmp_path / "shop", 1)
+    shop.stop()
+    exact = stuntman({}, grpc_port=0, recordings=tmp_path, replay=("shop",), **PROTO)
+    ignoring = stuntman({}, grpc_port=0, recordings=tmp_path, replay=("shop",), replay_ignore_body=("$.id",), **PROTO)
+    with channel_to(exact) as one, channel_to(ignoring) as other:
+        assert [get(one, pb, pb_grpc, "o-99"), get(other, pb, pb_grpc, "o-99")] == ["NOT_FOUND", "1"]
+
+
 def test_record_missing_passes_what_was_not_recorded_records_it_and_replays_it(stuntman, generated, shop, tmp_path):
     pb, pb_grpc = generated
     rec = stuntman({}, grpc_port=0, grpc_upstream=shop.target, recordings=tmp_path, record_to="shop", **PROTO)

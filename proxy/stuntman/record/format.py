@@ -219,6 +219,24 @@ def _redact_path(value: Any, expr: str, found: set[str]) -> Any:
     return value
 
 
+def without_paths(value: Any, paths: tuple[str, ...]) -> Any:
+    """A copy of a JSON value without the fields these JSONPaths find (what a replay does not match
+    on: --ignore-body)."""
+    if not paths:
+        return value
+    import copy
+
+    from ..config.jsonpaths import compile_path
+
+    value = copy.deepcopy(value)
+    for expr in paths:
+        for match in list(compile_path(expr).finditer(value)):
+            parent = match.parent.obj if match.parent is not None else None
+            if isinstance(parent, dict) and match.parts:
+                parent.pop(match.parts[-1], None)
+    return value
+
+
 def slug(method: str, path: str) -> str:
     """A readable, stable piece of a file name: GET-api-users-42."""
     cleaned = re.sub(r"[^A-Za-z0-9]+", "-", path.split("?", 1)[0]).strip("-")[:60]

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..config.model import STATUS_DETAILS_KEY
-from .format import REDACTED, header_pairs
+from .format import REDACTED, header_pairs, without_paths
 from .recorder import UnreadableExchange
 
 _ONE_MESSAGE = ("unary", "server-streaming")    # one request message
@@ -63,15 +63,17 @@ class _Group:
 
 
 def grpc_stub_specs(calls: list[tuple[dict, dict]], name: str, read_side_file: Callable[[str], bytes],
-                    latency: bool = False, editable: bool = False) -> list[tuple[dict[str, Any], str]]:
+                    latency: bool = False, editable: bool = False,
+                    ignore_body: tuple[str, ...] = ()) -> list[tuple[dict[str, Any], str]]:
     """(stub spec, the exchange file it comes from) for each stub of the recorded calls (index
     line, exchange), in the order they should rank. editable: as a person writes them (JSON
     messages whenever the recording has them, `message:` for one, the same answer given again not
-    repeated, names that say the method); otherwise as recorded, byte for byte."""
+    repeated, names that say the method); otherwise as recorded, byte for byte. ignore_body:
+    JSONPaths of request message fields not matched on."""
     groups: dict[str, _Group] = {}
     for entry, record in calls:
         try:
-            made = list(_call_stubs(record, read_side_file, latency, editable))
+            made = list(_call_stubs(record, read_side_file, latency, editable, ignore_body))
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:  # (a file edited by hand, a side
             raise UnreadableExchange(entry["file"], exc) from None            # file gone)
         for matcher, answer, wait, label, order in made:
@@ -86,8 +88,8 @@ def grpc_stub_specs(calls: list[tuple[dict, dict]], name: str, read_side_file: C
     return out
 
 
-def _call_stubs(record: dict, read_side_file: Callable[[str], bytes], latency: bool,
-                editable: bool) -> Iterator[tuple[dict, dict, int, str, int]]:
+def _call_stubs(record: dict, read_side_file: Callable[[str], bytes], latency: bool, editable: bool,
+                ignore_body: tuple[str, ...]) -> Iterator[tuple[dict, dict, int, str, int]]:
     """(request matcher, answer, latency ms, label, order) for each stub one call makes."""
     request = record["request"]
     service, _, method = request["method"].strip("/").rpartition("/")
@@ -107,23 +109,24 @@ def _call_stubs(record: dict, read_side_file: Callable[[str], bytes], latency: b
         if segments:
             segments[0][1][:0] = before
         for k, (sent, answers) in enumerate(segments, 1):
-            body = _json_body(sent)
+            body = _json_body(sent, ignore_body)
             answer, wait = _answer(record, answers, sent["atMs"], k == len(segments), read_side_file, latency,
                                    editable, False)
             yield {"grpc": call, **({"body": body} if body else {})}, answer, wait, f"#{seq}.{k}", 0
         return
     body, order = None, 0
     if kind in _ONE_MESSAGE and requests:
-        body = _json_body(requests[0])
+        body = _json_body(requests[0], ignore_body)
     elif kind == "client-streaming":
-        values = [m["json"] for m in requests if "json" in m and not m.get("redacted")]
+        values = [without_paths(m["json"], ignore_body) for m in requests if "json" in m and not m.get("redacted")]
         distinct = [v for i, v in enumerate(values) if v not in values[:i]]
         if not requests:
             body = {"absent": True}
         elif len(values) < len(requests):
             order = _LAST
         else:
-            body = {"json": distinct[0]} if len(distinct) == 1 else {"anyOf": [{"json": v} for v in distinct]}
+            alike = [_json(v, ignore_body) for v in distinct]
+            body = alike[0] if len(alike) == 1 else {"anyOf": alike}
             order = len(distinct)
     responses = [m for m in messages if m["direction"] == "response"]
     first = responses[0]["atMs"] if responses else 0
@@ -133,11 +136,16 @@ def _call_stubs(record: dict, read_side_file: Callable[[str], bytes], latency: b
     yield {"grpc": call, **({"body": body} if body else {})}, answer, wait, f"#{seq}", order
 
 
-def _json_body(message: dict) -> dict | None:
+def _json_body(message: dict, ignore_body: tuple[str, ...]) -> dict | None:
     """A request message as a body matcher: its JSON, unless it has none or held a secret."""
     if "json" not in message or message.get("redacted"):
         return None
-    return {"json": message["json"]}
+    return _json(without_paths(message["json"], ignore_body), ignore_body)
+
+
+def _json(value: Any, ignore_body: tuple[str, ...]) -> dict:
+    """JSON equality; with fields ignored, what is left must match and they may be anything."""
+    return {"json": value, "ignoreExtraElements": True} if ignore_body else {"json": value}
 
 
 def _answer(record: dict, responses: list[dict], since: float, final: bool, read_side_file: Callable[[str], bytes],

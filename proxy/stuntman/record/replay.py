@@ -15,29 +15,12 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from ..config.loader import ConfigError, ConfigErrors, LoadedStub, validate_stubs
-from .format import REDACTED, body_bytes, encode_content, header_pairs
+from .format import REDACTED, body_bytes, encode_content, header_pairs, without_paths
 from .grpcstubs import grpc_stub_specs
 from .recorder import GRPC, UnreadableExchange, read_exchanges, side_files
 
 # response fields a replay sets itself (framing, hop-by-hop) or must not repeat (a stale Date)
 _DROPPED = {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
-
-
-def _without(value, paths: tuple[str, ...]):
-    """A copy of a JSON value without the fields these JSONPaths find."""
-    if not paths:
-        return value
-    import copy
-
-    from ..config.jsonpaths import compile_path
-
-    value = copy.deepcopy(value)
-    for expr in paths:
-        for match in list(compile_path(expr).finditer(value)):
-            parent = match.parent.obj if match.parent is not None else None
-            if isinstance(parent, dict) and match.parts:
-                parent.pop(match.parts[-1], None)
-    return value
 
 
 def request_matcher(request: dict, ignore_query: frozenset[str] = frozenset(),
@@ -56,7 +39,7 @@ def request_matcher(request: dict, ignore_query: frozenset[str] = frozenset(),
     body = request.get("body") or {}
     if not body.get("redacted"):
         if "json" in body and ignore_body:  # what is left must match; the ignored fields may be anything
-            matcher["body"] = {"json": _without(body["json"], ignore_body), "ignoreExtraElements": True}
+            matcher["body"] = {"json": without_paths(body["json"], ignore_body), "ignoreExtraElements": True}
         elif "json" in body:
             matcher["body"] = {"json": body["json"]}
         elif "text" in body:
@@ -112,7 +95,7 @@ def load_recording(directory: Path, name: str, ignore_query: frozenset[str] = fr
             spec["faults"] = [{"type": "latency", "fixed_ms": group["ttfb"][0], "header": False}]
         stubs.extend(validate_stubs(spec, f"{name}/{first['file']}"))
     try:
-        grpc_specs = grpc_stub_specs(calls, name, side_files(directory), latency)
+        grpc_specs = grpc_stub_specs(calls, name, side_files(directory), latency, ignore_body=ignore_body)
     except UnreadableExchange as exc:
         raise ConfigErrors([ConfigError(f"{name}/{exc.file}", None, "", str(exc))]) from None
     for spec, file in grpc_specs:
