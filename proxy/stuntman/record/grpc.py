@@ -103,7 +103,6 @@ def call_entry(recorder: Recorder, ex: Exchange, upstream: str) -> tuple[dict, d
     status = words.upper().replace(" ", "_")
     responses = [m["atMs"] for m in messages if m["direction"] == "response"]
     total = round(((ex.ended or monotonic()) - ex.started) * 1000, 3)
-    service, _, name = ex.path.strip("/").rpartition("/")
     record = {
         "seq": seq,
         "recordedAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -119,7 +118,7 @@ def call_entry(recorder: Recorder, ex: Exchange, upstream: str) -> tuple[dict, d
         "timing": {"ttfbMs": responses[0] if responses else total, "totalMs": total},
     }
     record = redact.scrub(record, side, found)
-    file = f"exchanges/{seq:06d}-{slug('GRPC', f'/{service}/{name}')}.json"
+    file = f"exchanges/{seq:06d}-{slug('GRPC', ex.path)}.json"  # (000004-GRPC-shop-v1-Orders-GetOrder)
     index = {"seq": seq, "file": file, "protocol": "grpc", "method": "POST", "url": ex.path, "status": 200,
              "grpcStatus": status}
     return {"file": file, "record": record, "index": index}, side

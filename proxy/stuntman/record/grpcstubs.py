@@ -158,6 +158,7 @@ def _answer(record: dict, responses: list[dict], since: float, final: bool, read
     metadata = _metadata(response["metadata"], trailers=False)
     if metadata:
         answer["metadata"] = metadata
+    # (messages are always said, none too: a `grpc:` with neither messages nor a status passes the call on)
     as_json = all("json" in m for m in responses)
     if single and as_json and len(responses) == 1:
         answer["message"] = responses[0]["json"]
@@ -177,6 +178,8 @@ def _answer(record: dict, responses: list[dict], since: float, final: bool, read
         answer["status"] = response["status"]
         if response["details"]:
             answer["details"] = response["details"]
+        if editable and not responses:  # (a status answers the call: no need to say there are no messages)
+            answer.pop("messages", None)
     trailers = _metadata(response["trailers"], trailers=True)
     if trailers:
         answer["trailers"] = trailers

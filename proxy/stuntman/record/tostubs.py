@@ -122,7 +122,8 @@ def stubs_from_recording(directory: Path, out: Path, stubs_root: Path, name: str
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{name}.yaml"
     grpc = [spec for spec, _ in grpc_stub_specs(calls, name, side_files(directory), editable=True)]
-    counted = f"{len(exchanges)} exchanges" + (f", {len(calls)} gRPC calls" if calls else "")
+    counted = ", ".join([f"{len(exchanges)} exchanges"] * bool(exchanges or not calls)
+                        + [f"{len(calls)} gRPC calls"] * bool(calls))
     header = (f"# Stubs from the recording {directory.name} ({counted}): exact requests first,\n"
               "# then path templates (priority 6) for ids that were not recorded. Edit freely.\n")
     text = yaml.dump(list(stubs.values()) + list(general.values()) + grpc, Dumper=_PlainDumper, sort_keys=False,
