@@ -18,8 +18,8 @@ from stuntman.faults import kinds
 from stuntman.faults.kinds import FAULT_TYPES, KINDS, ErrorFault, FaultState, compile_fault
 from test_admin import api
 
-ORDER = ("latency", "error", "reset", "close", "hang", "bandwidth", "dribble", "truncate", "corrupt",
-         "upstream_timeout", "rate_limit", "concurrency_limit", "load_latency", "flap")
+ORDER = ("latency", "error", "reset", "close", "hang", "deadline", "bandwidth", "dribble", "truncate", "corrupt",
+         "upstream_timeout", "rate_limit", "concurrency_limit", "load_latency", "flap", "abort_stream")
 KINDS_DIR = Path(kinds.__file__).parent
 
 

@@ -14,7 +14,7 @@ from .config.errors import ConfigValueError
 from .config.loader import ConfigError, ConfigErrors, LoadedStub, load_dir
 from .config.model import ContractEntrySpec, ContractSpec, StubSpec
 from .contracts import Contract, compile_contract, spec_error
-from .faults.kinds import FaultState, compile_fault
+from .faults.kinds import KINDS, FaultState, compile_fault
 from .faults.rules import FaultRule, FaultRules
 from .match.request import RequestMatcher
 from .match.routes import Route, RouteTable
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from .proto.protoset import ProtoError, ProtoSet
 
 
+_GRPC_ONLY = "{} acts on gRPC calls alone, and {} HTTP requests only (request.grpc is not set)"
+
+
 def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, settings: Settings,
                   faults: FaultState | None = None, protos: ProtoSet | None = None) -> Route:
     spec = loaded.spec
@@ -41,6 +44,10 @@ def compile_route(loaded: LoadedStub, order: int, root: Path, pools: dict, setti
     route_id = spec.id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"stuntman:{loaded.file}:{loaded.loc}:{spec.name}"))
     action = build(BuildContext(loaded, route_id, source, root, pools, settings, faults or FaultState(0),
                                 compile_table, protos))
+    if spec.request.grpc is None:
+        for i, fault in enumerate(spec.faults):
+            if KINDS[fault.type].fault.grpc_only:
+                raise ConfigValueError(("faults", i, "type"), _GRPC_ONLY.format(fault.type, "this stub matches"))
 
     return Route(
         spec.request, name=spec.name, id=route_id, file=loaded.file, source=source,
@@ -57,6 +64,8 @@ def compile_fault_rule(loaded: LoadedStub, settings: Settings, faults: FaultStat
     spec = loaded.spec
     source = f"{loaded.file}:{loaded.line}" if loaded.line else loaded.file
     fault_id = spec.id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"stuntman-fault:{loaded.file}:{loaded.loc}:{spec.name}"))
+    if spec.request is not None and spec.request.grpc is None and KINDS[spec.type].fault.grpc_only:
+        raise ConfigValueError(("type",), _GRPC_ONLY.format(spec.type, "its `request:` matches"))
     matcher = RequestMatcher(spec.request) if spec.request is not None else None
     return FaultRule(compile_fault(spec, fault_id, source, faults), spec.route, matcher,
                      spec.model_dump_json(by_alias=True, exclude_unset=True), origin)
@@ -105,10 +114,16 @@ def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Se
         else:
             rules.append((item, loaded))
     names = {r.name for r in routes}
+    grpc_names = {r.name for r in routes if r.grpc}
+    kept = []
     for rule, loaded in rules:
-        if rule.route_name is not None and rule.route_name not in names:
-            errors.append(loaded.error(("route",), f"no stub is named {rule.route_name!r}"))
-    kept = [rule for rule, _ in rules if rule.route_name is None or rule.route_name in names]
+        name = rule.route_name
+        if name is not None and name not in names:
+            errors.append(loaded.error(("route",), f"no stub is named {name!r}"))
+        elif name is not None and rule.fault.grpc_only and name not in grpc_names:
+            errors.append(loaded.error(("type",), _GRPC_ONLY.format(rule.fault.type, f"stub {name!r} matches")))
+        else:
+            kept.append(rule)
     table = RouteTable(routes, FaultRules(kept, routes, settings.fault_headers))
     table.contracts = contracts
     table.protos = protos

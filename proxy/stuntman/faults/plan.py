@@ -29,6 +29,8 @@ class Plan:
     queue: Queue | None = None              # admission to wait for before anything else happens
     states: dict[str, dict] | None = None   # fault id → its state when it fired, for the journal
     at_once = False                         # a limit turned the request away: no fault's delay applies
+    message_delay: Callable[[], float] | None = None  # ms before each response message after the first
+    abort: Any = None                       # an AbortStream fault: ends a gRPC stream after some messages
 
     def __init__(self) -> None:
         self.fired: list[Any] = []          # the Faults that acted, in the order they fired
@@ -39,12 +41,17 @@ class Plan:
         return 0.0 if self.at_once else self.delay_request + self.delay_response
 
     def add_delay(self, stage: str, ms: float) -> None:
-        """A delay before the response starts (stage "response") or before the request goes
-        upstream or is answered ("request")."""
+        """A delay before the response starts (stage "response", and "message": the first
+        message's) or before the request goes upstream or is answered ("request")."""
         if stage == "request":
             self.delay_request += ms / 1000
         else:
             self.delay_response += ms / 1000
+
+    def pace_messages(self, sample: Callable[[], float]) -> None:
+        """Another delay (ms, drawn per message) before each response message after the first."""
+        before = self.message_delay
+        self.message_delay = sample if before is None else (lambda: before() + sample())
 
     def turn_away(self, limit: Any) -> None:
         """A limit refuses the request: its answer, unless an answer decided already, and at once (the

@@ -30,8 +30,17 @@ class Ending:
 
     __slots__ = ("code", "details", "trailers")
 
-    def __init__(self, code: grpc.StatusCode, details: str, trailers: list[tuple[str, str]]):
+    def __init__(self, code: grpc.StatusCode, details: str, trailers: list[tuple[str, str | bytes]]):
         self.code, self.details, self.trailers = code, details, trailers
+
+
+class Aborted(Exception):
+    """An abort_stream fault ends the call: raised where its messages stop (Outbound), or once
+    the answer is over when fewer came than it lets through."""
+
+    def __init__(self, fault: Any):
+        super().__init__(fault.details)
+        self.ending = Ending(STATUS_BY_NUMBER[fault.grpc_status], fault.details, list(fault.trailers))
 
 
 class CallDown:
@@ -60,8 +69,12 @@ class CallDown:
             HTTP_TO_GRPC.get(response.status, grpc.StatusCode.UNKNOWN)
         details = (response.body or b"").decode("utf-8", "replace").strip()
         shown = ex.plan.headers if ex.plan is not None else []  # X-Stuntman-Fault, RateLimit-*
-        trailers = [(name.decode("latin-1").lower(), value.decode("latin-1"))
-                    for name, value in (*shown, *response.headers) if name.lower() not in _NOT_TRAILERS]
+        trailers: list[tuple[str, str | bytes]] = [
+            (name.decode("latin-1").lower(), value.decode("latin-1"))
+            for name, value in (*shown, *response.headers) if name.lower() not in _NOT_TRAILERS]
+        details_bin = getattr(fault, "details_bin", None)  # the error fault's google.rpc.Status
+        if details_bin is not None:
+            trailers.append(("grpc-status-details-bin", details_bin))
         self.ending.set_result(Ending(code, details, trailers))
 
     def abort(self, ex: Any, reset: bool = False) -> None:

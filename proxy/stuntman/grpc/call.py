@@ -8,6 +8,7 @@ on the wire in HTTP/2), so matching and the journal see one kind of field.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -18,6 +19,7 @@ import grpc
 
 from ..body import BodyView
 from ..exchange import Exchange
+from .answer import Aborted
 
 if TYPE_CHECKING:
     from ..proto.protoset import Method, ProtoSet
@@ -149,7 +151,8 @@ class Inbound:
 
 class Outbound:
     """Where the call's answers go: the call (a stream) or the one message of a unary method;
-    each counted and kept as it goes."""
+    each counted and kept as it goes, and paced or stopped by the faults that fired (a latency
+    of stage message, abort_stream)."""
 
     __slots__ = ("ex", "replies")
 
@@ -158,6 +161,12 @@ class Outbound:
 
     async def write(self, message: bytes) -> None:
         outcome = self.ex.grpc
+        plan = self.ex.plan
+        if plan is not None:
+            if plan.abort is not None and outcome.responses >= plan.abort.after:
+                raise Aborted(plan.abort)
+            if plan.message_delay is not None and outcome.responses:  # (the first's is the call's delay)
+                await asyncio.sleep(plan.message_delay() / 1000)
         outcome.responses += 1
         outcome.response_bytes += len(message)
         if outcome.keep_out >= len(message):

@@ -23,7 +23,7 @@ from grpc import aio
 from ..match.routes import match, match_each
 from ..proto.messages import NOT_A_MESSAGE
 from ..respond.grpc import GrpcStub
-from .answer import CallDown, Ending
+from .answer import Aborted, CallDown, Ending
 from .answers import converse, generated_answer, nearest_methods, not_matched, stub_answer
 from .call import Inbound, Outbound, Replies, TooMuch, call_exchange
 from .proxy import GrpcUpstream
@@ -108,11 +108,7 @@ class GrpcListener:
             ending = await _carry_out(ex, plan) if plan is not None else None
             if ending is not None:
                 ex.action = "fault"
-                outcome.code, outcome.details = ending.code, ending.details
-                context.set_trailing_metadata(tuple(ending.trailers))
-                context.set_code(ending.code)
-                context.set_details(ending.details)
-                return
+                return _end(ex, ending, context)
             answer = route.action if route is not None else None
             if isinstance(answer, GrpcStub):
                 ex.action = "stub"
@@ -122,8 +118,12 @@ class GrpcListener:
                                    context, out)
                 else:
                     await stub_answer(ex, answer, inbound, context, out)
-                return
-            await self._pass_or_stand_in(ex, route, candidates, inbound, context, out)
+            else:
+                await self._pass_or_stand_in(ex, route, candidates, inbound, context, out)
+            if plan is not None and plan.abort is not None:  # fewer messages came than it lets through
+                raise Aborted(plan.abort)
+        except Aborted as exc:
+            _end(ex, exc.ending, context)
         except TooMuch as exc:
             ex.action, ex.error = "error", "request messages too large"
             outcome.code, outcome.details = grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
@@ -201,6 +201,15 @@ class GrpcListener:
         outcome.details = f"stuntman: no stub or upstream for {ex.path}{nearest_methods(server.table, ex.path)}"
         context.set_code(outcome.code)
         context.set_details(outcome.details)
+
+
+def _end(ex: Exchange, ending: Ending, context: aio.ServicerContext) -> None:
+    """The call ends as a fault says: its code, details and trailers."""
+    outcome = ex.grpc
+    outcome.code, outcome.details, outcome.trailers = ending.code, ending.details, tuple(ending.trailers)
+    context.set_trailing_metadata(outcome.trailers)
+    context.set_code(ending.code)
+    context.set_details(ending.details)
 
 
 async def _carry_out(ex: Exchange, plan: Plan) -> Ending | None:

@@ -73,6 +73,9 @@ class GrpcRecording:
             log.info("recording %s: the gRPC call %s is not recorded: its client ended it (%s)", self.name,
                      ex.path, outcome.code.name)
             return
+        if ex.plan is not None and ex.plan.abort is not None:  # (an abort_stream cut what the upstream said)
+            log.info("recording %s: the gRPC call %s is not recorded: a fault cut its answer", self.name, ex.path)
+            return
         route_upstream = getattr(ex.route.action, "upstream", None) if ex.route is not None else None
         entry, side = call_entry(self.recorder, ex, route_upstream or self.upstream or "")
         future = asyncio.get_running_loop().run_in_executor(self.recorder.writer, self.recorder.write_now,

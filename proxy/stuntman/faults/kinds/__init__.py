@@ -17,14 +17,17 @@ from .base import KINDS, Answer, Counter, Fault, FaultState, Kind, compile_fault
 
 # isort: off
 # registration order = the order of FAULT_TYPES, of the schema's union and of error messages
-from . import latency, error, reset, close, hang, bandwidth, dribble, truncate, corrupt, upstream_timeout  # noqa: E501,F401
+from . import latency, error, reset, close, hang, deadline, bandwidth, dribble, truncate, corrupt, upstream_timeout  # noqa: E501,F401
 from . import rate_limit, concurrency_limit  # noqa: F401  (limits: they keep state across requests)
 from . import load_latency, flap  # noqa: F401  (load and outages: state across requests too)
+from . import abort_stream  # noqa: F401  (gRPC streams)
 # isort: on
+from .abort_stream import AbortStream, AbortStreamFault
 from .bandwidth import Bandwidth, BandwidthFault
 from .close import Close, CloseFault
 from .concurrency_limit import ConcurrencyLimit, ConcurrencyLimitFault
 from .corrupt import Corrupt, CorruptFault
+from .deadline import Deadline, DeadlineFault
 from .dribble import Dribble, DribbleFault
 from .error import GRPC_STATUS_CODES, GRPC_STATUS_NAMES, Error, ErrorFault
 from .flap import Flap, FlapFault
@@ -50,7 +53,8 @@ else:
     FlapFault.model_rebuild(_types_namespace={"FaultSpec": FaultSpec})
 
 __all__ = [
-    "FAULT_TYPES", "GRPC_STATUS_CODES", "GRPC_STATUS_NAMES", "KINDS", "Answer", "Bandwidth", "BandwidthFault",
+    "FAULT_TYPES", "GRPC_STATUS_CODES", "GRPC_STATUS_NAMES", "KINDS", "AbortStream", "AbortStreamFault", "Answer",
+    "Bandwidth", "BandwidthFault", "Deadline", "DeadlineFault",
     "Close", "CloseFault", "ConcurrencyLimit", "ConcurrencyLimitFault", "Corrupt", "CorruptFault", "Counter",
     "Dribble", "DribbleFault", "Error", "ErrorFault", "Fault", "FaultSpec", "FaultState", "Flap", "FlapFault",
     "Hang", "HangFault", "Kind", "Latency", "LatencyFault", "LoadLatency", "LoadLatencyFault", "LognormalSpec",

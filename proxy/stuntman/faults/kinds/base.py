@@ -73,6 +73,7 @@ class Fault:
     needs_session = False  # its apply reads the session (a limit keyed by session)
     admits = False        # a limit (limits.Limit): `admit`, then `rule` only for the requests it holds back
     only_delays = False   # all it does is delay: nothing, when a limit turns the request away at once
+    grpc_only = False     # it acts on gRPC calls alone (abort_stream): refused at load where none can come
     __slots__ = ("id", "name", "spec", "key", "enabled", "probability", "seed", "first_n", "after_n",
                  "every_nth", "when_header", "starts", "ends", "not_before", "not_after", "header",
                  "source", "unconditional", "quick")

@@ -8,15 +8,17 @@ written as JSON (as a stub's `json:` is); it, and a string holding a JSON object
 `application/json`, any other string as `text/plain`, unless `headers` names a Content-Type (then
 that one, once). `grpcStatus`, a gRPC status code (0-16, or its canonical name such as
 UNAVAILABLE), is the code a gRPC call gets instead (the body its details, `headers` its trailers;
-without it, `status` is mapped as gRPC maps HTTP statuses: stuntman.grpc.answer). HTTP requests
-are answered with `status` either way.
+without it, `status` is mapped as gRPC maps HTTP statuses: stuntman.grpc.answer). `grpcDetails`
+adds rich error details (google.rpc.Status, as `grpc-status-details-bin`: what
+grpc_status.rpc_status and the other languages' StatusProto read). HTTP requests are answered
+with `status` either way.
 """
 from __future__ import annotations
 
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from ...config.base import FaultBase, wire_safe_headers
 from ...response import Response
@@ -70,7 +72,34 @@ class ErrorFault(FaultBase):
                           "holding a JSON object or array get `Content-Type: application/json`, any other text "
                           "`text/plain; charset=utf-8`, unless `headers` sets a Content-Type")
 
+    grpc_details: list[dict[str, Any]] | None = Field(
+        None, alias="grpcDetails", min_length=1,
+        description="google.rpc.Status details sent with grpcStatus as grpc-status-details-bin: each a "
+                    "protobuf Any in JSON, e.g. {'@type': 'type.googleapis.com/google.rpc.RetryInfo', "
+                    "retryDelay: 3s}; the google.rpc error detail types (ErrorInfo, RetryInfo, BadRequest, "
+                    "QuotaFailure, ...) and the well-known types")
+
     _wire_safe = field_validator("headers")(wire_safe_headers)
+
+    @model_validator(mode="after")
+    def _details_fit(self) -> ErrorFault:
+        if self.grpc_details is not None:
+            if not self.grpc_status:
+                raise ValueError("grpcDetails go with an error grpcStatus (google.rpc.Status carries the code)")
+            status_details(self.grpc_status, "", self.grpc_details)  # (raises ValueError naming the detail)
+        return self
+
+
+def status_details(code: int, message: str, details: list[dict[str, Any]]) -> bytes:
+    """A google.rpc.Status, serialized: the value of grpc-status-details-bin."""
+    from google.protobuf import json_format
+    from google.rpc import error_details_pb2, status_pb2  # noqa: F401  (registers the detail types)
+
+    try:
+        status = json_format.ParseDict({"code": code, "message": message, "details": details}, status_pb2.Status())
+    except json_format.ParseError as exc:
+        raise ValueError(f"grpcDetails: {exc}") from None
+    return status.SerializeToString()
 
 
 def is_json_document(text: str) -> bool:
@@ -86,7 +115,7 @@ def is_json_document(text: str) -> bool:
 
 class Error(Answer):
     type = "error"
-    __slots__ = ("status", "grpc_status", "headers", "body", "content_type")
+    __slots__ = ("status", "grpc_status", "headers", "body", "content_type", "details_bin")
 
     def __init__(self, spec, *args):
         super().__init__(spec, *args)
@@ -104,6 +133,9 @@ class Error(Answer):
         given = [v for k, v in spec.headers.items() if k.lower() == "content-type"]
         self.content_type = given[-1] if given else (
             "application/json" if is_json_document(body) else "text/plain; charset=utf-8")
+        # google.rpc.Status for a gRPC call: its message is the details a gRPC call gets (the body)
+        self.details_bin = status_details(spec.grpc_status, body.strip(), spec.grpc_details) \
+            if spec.grpc_details is not None else None
 
     def answer(self, ex: Any, flow: Flow) -> None:
         """Answered instead of the route: status, headers and body (gRPC will read grpc_status)."""

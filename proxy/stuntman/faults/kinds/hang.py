@@ -25,7 +25,8 @@ class Hang(Answer):
 
     def __init__(self, spec, *args):
         super().__init__(spec, *args)
-        self.seconds = spec.for_ms / 1000 if spec.for_ms else None
+        for_ms = getattr(spec, "for_ms", None)  # (a deadline's has none)
+        self.seconds = for_ms / 1000 if for_ms else None
 
     def answer(self, ex: Any, flow: Flow) -> None:
         """Nothing, until the client gives up (the pipeline's client_gone), or for_ms then close."""
@@ -33,3 +34,4 @@ class Hang(Answer):
 
 
 register(HangFault, Hang)
+

@@ -1,5 +1,7 @@
-"""latency: delay before the response starts (stage `response`, the default), or before the
-request goes upstream or is answered (stage `request`).
+"""latency: delay before the response starts (stage `response`, the default), before the
+request goes upstream or is answered (stage `request`), or before each response message (stage
+`message`: every message of a gRPC stream, each delay drawn anew; an HTTP response is one
+message, delayed as stage `response` delays it).
 
 The delay is one of `fixed_ms`, `uniform` {min_ms, max_ms}, `normal` {mean_ms, stddev_ms}
 (samples below 0 count as 0) or `lognormal` {median_ms, sigma}, sampled from the fault's seeded
@@ -43,7 +45,9 @@ class LatencyFault(FaultBase):
     """Delay before the response starts (stage response), or before the request goes upstream."""
 
     type: Literal["latency"]
-    stage: Literal["response", "request"] = "response"
+    stage: Literal["response", "request", "message"] = Field(
+        "response", description="response: before the response starts; request: before it goes upstream or is "
+                                "answered; message: before each response message (a gRPC stream's every one)")
     fixed_ms: float | None = Field(None, ge=0, le=DAY_MS)
     uniform: UniformSpec | None = None
     normal: NormalSpec | None = Field(None, description="samples below 0 count as 0")
@@ -80,7 +84,10 @@ class Latency(Fault):
 
     def apply(self, plan: Plan, rng: random.Random, ex: Any, session: str) -> None:
         ms = min(self.sample(rng), self.cap)  # a lognormal tail can be astronomically long
-        plan.show(self, {"delayMs": round(ms, 3)})  # what was drawn, for the journal
+        plan.show(self, {"delayMs": round(ms, 3)})  # what was drawn (the first message's), for the journal
+        if self.stage == "message":  # the first message's delay is the response's; each later one drawn anew
+            sample, cap = self.sample, self.cap
+            plan.pace_messages(lambda: min(sample(rng), cap))
         plan.add_delay(self.stage, ms)
 
 
