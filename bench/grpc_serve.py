@@ -85,7 +85,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 GEN_CPU, SUT_CPU = "0", "1"
 HOST = "127.0.0.1"
-CONFIGS = ["direct", "passthrough"]
+CONFIGS = ["direct", "passthrough", "passthrough-proto"]
 SERVE_CONFIGS = ["servicer", "stub"]
 GOAL_CALLS = 0.5  # passthrough calls/s >= 0.5 x direct's
 GOAL_SERVE = 0.8  # stub calls/s >= 0.8 x servicer's
@@ -229,10 +229,12 @@ def start_upstream(cpu: str, log: Path) -> tuple[Proc, int]:
     return proc, int(proc.line())
 
 
-def start_stuntman(binary: str, stubs: Path, upstream: int, log: Path) -> tuple[Proc, int]:
+def start_stuntman(binary: str, stubs: Path, upstream: int, log: Path, proto: bool = False) -> tuple[Proc, int]:
+    """proto: with --proto bench.proto, so /bench.Echo/Unary is known to be unary (passthrough-proto)."""
     grpc_port = free_port()
     cmd = [binary, "run", "--stubs", str(stubs), "--port", str(free_port()), "--admin-port", str(free_port()),
-           "--grpc-port", str(grpc_port), "--grpc-upstream", f"{HOST}:{upstream}", "--no-watch"]
+           "--grpc-port", str(grpc_port), "--grpc-upstream", f"{HOST}:{upstream}", "--no-watch",
+           *(["--proto", str(GRPC_STUBS / "bench.proto")] if proto else [])]
     proc = Proc(SUT_CPU, cmd, log)
     proc.wait_port(grpc_port)
     return proc, grpc_port
@@ -322,8 +324,9 @@ def one_run(args: argparse.Namespace, config: str, rate: float, work: Path, tag:
             procs.append(upstream)
         if config == "direct":
             sut, port = upstream, up_port
-        elif config == "passthrough":
-            sut, port = start_stuntman(args.stuntman, work / "stubs", up_port, work / f"{tag}-stuntman.log")
+        elif config in ("passthrough", "passthrough-proto"):
+            sut, port = start_stuntman(args.stuntman, work / "stubs", up_port, work / f"{tag}-stuntman.log",
+                                       proto=config == "passthrough-proto")
             procs.append(sut)
         if config in SERVE_CONFIGS:  # the answer, byte for byte: the same message from both
             answer = one_call(port)
@@ -577,9 +580,9 @@ def render(args: argparse.Namespace, data: dict[str, Any]) -> str:
                            f"{med(x, 'generator_cpu_percent'):.0f} | {med(x, 'cpu0_busy'):.0f} "
                            f"({med(x, 'cpu0_steal'):.0f}) | {med(x, 'cpu1_busy'):.0f} ({med(x, 'cpu1_steal'):.0f}) | "
                            f"{sum(r['errors'] for r in x):,} / {sum(r['calls'] for r in x):,} |")
-        if len(args.pass_configs) == 2:
-            d, p = of(rs, "direct"), of(rs, "passthrough")
-            out += ["", "| passthrough / direct | ratio of the medians | per round |", "|---|---:|---|"]
+        for through in [c for c in args.pass_configs if c != "direct"] if "direct" in args.pass_configs else []:
+            d, p = of(rs, "direct"), of(rs, through)
+            out += ["", f"| {through} / direct | ratio of the medians | per round |", "|---|---:|---|"]
             keys = [("calls/s", "calls_per_s"), ("CPU µs/call", "sut_us_per_call")] if not rate else \
                 [("p50", "latency_ms.p50"), ("p99", "latency_ms.p99"), ("CPU µs/call", "sut_us_per_call")]
             for name, key in keys:
@@ -587,13 +590,13 @@ def render(args: argparse.Namespace, data: dict[str, Any]) -> str:
                 goal = ""
                 if name == "calls/s":
                     goal = f" (goal ≥ {GOAL_CALLS}: **{'met' if ratio >= GOAL_CALLS else 'missed'}**)"
-                rounds = ", ".join(f"{v:.3f}" for v in per_round(rs, key, args.rounds))
+                rounds = ", ".join(f"{v:.3f}" for v in per_round(rs, key, args.rounds, other=through))
                 out.append(f"| {name} | **{ratio:.3f}**{goal} | {rounds} |")
             if rate:
                 added = {q: med(p, f"latency_ms.{q}") - med(d, f"latency_ms.{q}") for q in ("p50", "p99")}
                 out += ["", f"Added latency at this load: p50 +{added['p50']:.2f} ms, p99 +{added['p99']:.2f} ms."]
             up = med(p, "upstream_us_per_call")
-            out += ["", f"In `passthrough`, the echo upstream (on CPU 0) used {up:.1f} µs/call "
+            out += ["", f"In `{through}`, the echo upstream (on CPU 0) used {up:.1f} µs/call "
                     f"({med(p, 'upstream_cpu_percent'):.0f}% of a CPU)."]
         if not rate:
             out += ["", "What limited the throughput (medians): "

@@ -36,23 +36,35 @@ class GrpcUpstream:
             self.channel = aio.secure_channel(target[len("grpcs://"):], grpc.ssl_channel_credentials(roots), options)
         else:
             self.channel = aio.insecure_channel(target.removeprefix("grpc://"), options)
-        self._callables: dict[str, Any] = {}  # method → its multicallable, made once
+        self._callables: dict[tuple[str, bool], Any] = {}  # (method, unary) → its multicallable
 
     async def close(self) -> None:
         await self.channel.close()
+
+    def _callable(self, method: str, unary: bool) -> Any:
+        """The method's multicallable on this channel (unary, or a stream each way), made once."""
+        made = self._callables.get((method, unary))
+        if made is None:
+            made = self._callables[(method, unary)] = self.channel.unary_unary(method) if unary else \
+                self.channel.stream_stream(method)
+        return made
 
     async def forward(self, ex: Exchange, requests: AsyncIterator[bytes], context: aio.ServicerContext,
                       replies: Any) -> None:
         """Pass the call on (requests and replies count its messages); its outcome into ex.grpc."""
         outcome = ex.grpc
         method = ex.path
-        callable_ = self._callables.get(method)
-        if callable_ is None:
-            callable_ = self._callables[method] = self.channel.stream_stream(method)
         metadata = [(key, value) for key, value in context.invocation_metadata() or ()
                     if key not in DROPPED_METADATA]
-        call = callable_(metadata=metadata, timeout=context.time_remaining())
-        sending = asyncio.ensure_future(_send(requests, call))
+        timeout = context.time_remaining()
+        known = outcome.method
+        sending: asyncio.Future[None] | None = None
+        if known is not None and not known.client_streaming and not known.server_streaming:
+            # a unary method (--proto says): one message each way, grpc.aio's cheaper unary call
+            call = self._callable(method, True)(await anext(requests), metadata=metadata, timeout=timeout)
+        else:
+            call = self._callable(method, False)(metadata=metadata, timeout=timeout)
+            sending = asyncio.ensure_future(_send(requests, call))
         try:
             try:
                 initial = tuple(await call.initial_metadata() or ())
@@ -60,19 +72,30 @@ class GrpcUpstream:
                     initial += tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in ex.plan.headers)
                 await context.send_initial_metadata(initial)
                 outcome.initial_metadata = initial
-                async for message in call:
-                    await replies.write(message)
+                if sending is None:
+                    answer = await call  # (None when it ended without one: its status says why)
+                    if answer is not None:
+                        await replies.write(answer)
+                else:
+                    async for message in call:
+                        await replies.write(message)
             except aio.AioRpcError:
                 pass  # the call's status, details and trailers: passed on below, as they are
             outcome.code = await call.code()
             outcome.details = await call.details() or ""
+            if sending is None and not outcome.responses and outcome.code is grpc.StatusCode.OK:
+                # (a unary answer of no message: grpc.aio would send an empty one; grpc-java's
+                # clients call this INTERNAL too)
+                outcome.code = grpc.StatusCode.INTERNAL
+                outcome.details = "stuntman: the upstream ended a unary call OK with no message"
             outcome.trailers = tuple(await call.trailing_metadata() or ())
             context.set_trailing_metadata(outcome.trailers)
             if outcome.code is not grpc.StatusCode.OK:
                 context.set_code(outcome.code)
                 context.set_details(outcome.details)
         finally:
-            sending.cancel()
+            if sending is not None:
+                sending.cancel()
             call.cancel()  # (a no-op once it ended; the client cancelled or left: the upstream stops too)
 
 
