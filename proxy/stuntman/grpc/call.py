@@ -108,9 +108,14 @@ class Inbound:
 
     __slots__ = ("ex", "source", "ahead")
 
-    def __init__(self, ex: Exchange, source: AsyncIterator[bytes]):
-        self.ex, self.source = ex, source
+    def __init__(self, ex: Exchange, source: AsyncIterator[bytes] | bytes):
+        self.ex = ex
         self.ahead: deque[bytes] = deque()
+        if isinstance(source, bytes):  # a unary method's one message, in already
+            self.source: AsyncIterator[bytes] | None = None
+            self.ahead.append(self._count(source))
+        else:
+            self.source = source
 
     def __aiter__(self) -> Inbound:
         return self
@@ -119,10 +124,11 @@ class Inbound:
         return self.ahead.popleft() if self.ahead else await self._take()
 
     async def read_ahead(self, limit: int | None, max_bytes: int) -> list[bytes]:
-        """Up to limit messages (None: all, to the client's half-close), read now and given again;
-        TooMuch past max_bytes in all."""
-        read: list[bytes] = []
-        size = 0
+        """Up to limit messages (None: all, to the client's half-close), read now (those read
+        already, first) and given again; TooMuch past max_bytes in all."""
+        read = list(self.ahead)
+        self.ahead.clear()
+        size = sum(map(len, read))
         while limit is None or len(read) < limit:
             try:
                 message = await self._take()
@@ -136,7 +142,11 @@ class Inbound:
         return read
 
     async def _take(self) -> bytes:
-        message = await self.source.__anext__()
+        if self.source is None:
+            raise StopAsyncIteration
+        return self._count(await self.source.__anext__())
+
+    def _count(self, message: bytes) -> bytes:
         outcome = self.ex.grpc
         outcome.requests += 1
         outcome.request_bytes += len(message)

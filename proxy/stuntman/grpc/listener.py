@@ -88,10 +88,11 @@ class GrpcListener:
                                                              settings.max_body_bytes)
         return upstream
 
-    async def handle(self, method: str, requests: AsyncIterator[bytes], context: aio.ServicerContext,
+    async def handle(self, method: str, requests: AsyncIterator[bytes] | bytes, context: aio.ServicerContext,
                      replies: Replies) -> None:
-        """One call: routed (by its messages' fields too, when routes ask), its faults decided and
-        carried out, then answered; finished by the pipeline however it ends."""
+        """One call (requests: its messages, or a unary method's one): routed (by its messages'
+        fields too, when routes ask), its faults decided and carried out, then answered; finished
+        by the pipeline however it ends."""
         server = self.server
         pipeline, table = server.pipeline, server.table
         ex = call_exchange(method, context.invocation_metadata() or (), context.peer(), self.keep)
@@ -161,19 +162,19 @@ class GrpcListener:
         state = self.server.pipeline.state
         if known is None or not candidates:
             return match(ex, state, candidates)
+        reads = self.server.table.faults.needs_body or any(route.needs_body for route in candidates)
+        if not reads and not (known.client_streaming and (  # (a bidi stream a stub answers: its first too)
+                known.server_streaming and any(isinstance(route.action, GrpcStub) for route in candidates))):
+            return match(ex, state, candidates)
         protos = self.server.table.protos
         assert protos is not None
         view = _viewer(protos, known)
         limit = self.server.settings.max_body_bytes
-        reads = self.server.table.faults.needs_body or any(route.needs_body for route in candidates)
         if known.client_streaming and not known.server_streaming:
-            if not reads:
-                return match(ex, state, candidates)
             read = await inbound.read_ahead(None, limit)
             return match_each(ex, state, candidates, [view(message) for message in read])
-        if reads or known.client_streaming and any(isinstance(route.action, GrpcStub) for route in candidates):
-            first = await inbound.read_ahead(1, limit)
-            ex.see_body_as(view(first[0]) if first else NOT_A_MESSAGE)
+        first = await inbound.read_ahead(1, limit)
+        ex.see_body_as(view(first[0]) if first else NOT_A_MESSAGE)
         return match(ex, state, candidates)
 
     async def _pass_or_stand_in(self, ex: Exchange, route: Route | None, candidates: list[Route],
@@ -254,10 +255,6 @@ class _Single:
             self.message = message
 
 
-async def _one(request: bytes) -> AsyncIterator[bytes]:
-    yield request
-
-
 class _Handler(grpc.GenericRpcHandler):
     """Every method: a stream of bytes each way, or, for a method --proto says is unary, one
     message each way (grpc.aio's unary handler costs much less than its stream handler)."""
@@ -287,7 +284,7 @@ class _Handler(grpc.GenericRpcHandler):
         if known is not None and not known.client_streaming and not known.server_streaming:
             async def unary(request: bytes, context: aio.ServicerContext) -> bytes | None:
                 single = _Single()
-                await handle(method, _one(request), context, single)
+                await handle(method, request, context, single)
                 return single.message  # (None with an error status: no message is sent)
             return grpc.unary_unary_rpc_method_handler(unary)
 
