@@ -212,3 +212,23 @@ def test_a_bad_grpc_stub_is_refused_naming_the_field(stuntman, stub, message, tm
     with pytest.raises(Exception) as caught:
         stuntman({"bad.yaml": stub}, grpc_port=0)
     assert message in str(caught.value) and "bad.yaml" in str(caught.value)
+
+
+# -- stream faults on calls passed through ---------------------------------------------------------
+
+def test_stream_faults_apply_to_what_an_upstream_streams(stuntman, upstream):
+    """abort_stream and a message latency act on the upstream's own messages as they pass."""
+    faults = "- {type: abort_stream, after_messages: 2, grpcStatus: DATA_LOSS}\n" \
+             "- {type: latency, stage: message, fixed_ms: 120}"
+    st, target = serve(stuntman, upstream, {"g.yaml": grpc_stub("cut", method="ServerStream", faults=faults)})
+    got, times = [], []
+    started = time.monotonic()
+    with grpc.insecure_channel(target) as channel, pytest.raises(grpc.RpcError) as caught:
+        for message in channel.unary_stream("/test.Echo/ServerStream")(b"m", timeout=10):
+            got.append(message)
+            times.append(time.monotonic() - started)
+    assert got == [b"m#0", b"m#1"] and caught.value.code() is grpc.StatusCode.DATA_LOSS  # type: ignore[attr-defined]
+    assert times[0] >= 0.11 and times[1] - times[0] >= 0.11
+    entry = journal(st)[-1]
+    assert entry["action"] == "proxy" and entry["grpc"]["status"] == "DATA_LOSS"
+    assert sorted(f["type"] for f in entry["faults"]) == ["abort_stream", "latency"]

@@ -156,7 +156,8 @@ def recorded(directory: Path) -> list[dict]:
 
 
 def written(directory: Path, count: int) -> None:
-    """Wait for the recording to hold `count` exchanges (a call is written just after it ends)."""
+    """Wait for the recording to hold `count` exchanges (the files of the calls that failed
+    before an answer, an HTTP exchange's: a call's is there by the time its client has it)."""
     until(lambda: len(read_index(directory)) >= count, f"{count} exchanges in {directory}")
 
 
@@ -242,6 +243,18 @@ def test_the_four_kinds_are_recorded_then_replayed_with_the_upstream_stopped(stu
     for original, replayed in zip(originals, again, strict=True):
         assert replayed == original  # messages, initial metadata, trailers (-bin ones too), code, details
     assert last.labels["call"] == "4"
+
+
+def test_a_call_is_on_disk_before_its_client_has_the_status(stuntman, generated, shop, tmp_path):
+    """As for HTTP: a client that has its answer has it recorded (a kill -9 then loses nothing)."""
+    pb, pb_grpc = generated
+    rec = stuntman({}, grpc_port=0, grpc_upstream=shop.target, recordings=tmp_path, record_to="shop", **PROTO)
+    with channel_to(rec) as channel:
+        for n in range(1, 6):
+            get(channel, pb, pb_grpc, f"o-{n}")  # unary: the status comes after the message
+            assert len(read_index(tmp_path / "shop")) == 2 * n - 1  # at once: no wait
+            list(pb_grpc.OrdersStub(channel).WatchOrder(pb.GetOrderRequest(id="o"), timeout=10))  # a stream
+            assert len(read_index(tmp_path / "shop")) == 2 * n
 
 
 def test_the_recording_is_readable_json_in_the_documented_format(stuntman, generated, shop, tmp_path):

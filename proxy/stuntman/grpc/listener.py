@@ -13,8 +13,9 @@ reflection (services.py) take their own calls first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -49,7 +50,7 @@ class GrpcListener:
         # bytes of each call's messages kept each way (the journal's; a recording raises it), and
         # what is told of each call once it is over (a recording)
         self.keep = server.journal_body_bytes
-        self.finished: list[Callable[[Exchange], None]] = []
+        self.finished: list[Callable[[Exchange], Awaitable[None] | None]] = []
 
     async def start(self) -> None:
         settings = self.server.settings
@@ -149,8 +150,11 @@ class GrpcListener:
                 ex.action, ex.error = "error", "grpc upstream unavailable"
             ex.complete = True
             pipeline.finish(ex)
-            for finished in self.finished:
-                finished(ex)
+            for finished in self.finished:  # (a recording: its file is written before the status goes)
+                writing = finished(ex)
+                if writing is not None:
+                    with contextlib.suppress(Exception):  # (its own callback says what failed)
+                        await asyncio.shield(writing)
 
     async def _route(self, ex: Exchange, known: Method | None, candidates: list[Route],
                      inbound: Inbound) -> Route | None:

@@ -18,8 +18,9 @@ message still parses).
 
 A call is written only when it is whole: one whose messages outgrew what the listener kept
 (`--max-body-bytes` each way) is not, nor one its client ended (cancelled, or past its
-deadline). The listener tells the recording of a call after its status went out: the file is
-written just after, on the recorder's thread (not before the client has the status, as for HTTP).
+deadline). The listener tells the recording of a call once it is answered and waits for the
+file (written on the recorder's thread) before the status goes out: as for HTTP, a client that has
+its answer has it recorded.
 """
 from __future__ import annotations
 
@@ -52,30 +53,32 @@ class GrpcRecording:
         self.upstream = upstream          # --grpc-upstream, the default target
         self.journal_keep = journal_keep  # bytes each way the journal keeps of a call's messages
 
-    def __call__(self, ex: Exchange) -> None:
+    def __call__(self, ex: Exchange) -> asyncio.Future[None] | None:
+        """The file being written (the listener waits for it before the call's status), or None."""
         try:
             if ex.action == "proxy":
-                self._record(ex)
+                return self._record(ex)
         except Exception:  # a defect must not break the listener: the call is answered already
             log.exception("recording %s: cannot record the gRPC call %s", self.name, ex.path)
             ex.error = "record-failed"
         finally:  # the journal keeps what it would have kept had no recording raised the budget
             _trim(ex.grpc, self.journal_keep)
+        return None
 
-    def _record(self, ex: Exchange) -> None:
+    def _record(self, ex: Exchange) -> asyncio.Future[None] | None:
         outcome = ex.grpc
         if outcome.truncated:
             log.error("recording %s: the gRPC call %s is not recorded: its messages passed --max-body-bytes "
                       "each way", self.name, ex.path)
             ex.error = "record-failed"
-            return
+            return None
         if outcome.code.value[1] in _CLIENT_ENDINGS and not outcome.details and not outcome.trailers:
             log.info("recording %s: the gRPC call %s is not recorded: its client ended it (%s)", self.name,
                      ex.path, outcome.code.name)
-            return
+            return None
         if ex.plan is not None and ex.plan.abort is not None:  # (an abort_stream cut what the upstream said)
             log.info("recording %s: the gRPC call %s is not recorded: a fault cut its answer", self.name, ex.path)
-            return
+            return None
         route_upstream = getattr(ex.route.action, "upstream", None) if ex.route is not None else None
         entry, side = call_entry(self.recorder, ex, route_upstream or self.upstream or "")
         future = asyncio.get_running_loop().run_in_executor(self.recorder.writer, self.recorder.write_now,
@@ -90,6 +93,7 @@ class GrpcRecording:
             for callback in self.recorder.saved:  # (record-missing: the replay reloads)
                 callback()
         future.add_done_callback(written)
+        return future
 
 
 def call_entry(recorder: Recorder, ex: Exchange, upstream: str) -> tuple[dict, dict[str, bytes]]:
