@@ -125,6 +125,51 @@ def test_an_error_with_grpc_details_sends_a_google_rpc_status_clients_read(stunt
     assert status.details[1].Unpack(info) and (info.reason, dict(info.metadata)) == ("QUOTA", {"plan": "free"})
 
 
+# -- the body faults, on messages ------------------------------------------------------------------
+
+def test_corrupt_garbles_each_message_so_the_client_cannot_read_it(stuntman, generated):
+    pb, pb_grpc = generated
+    order = "- name: get\n  request:\n    grpc: {service: shop.v1.Orders, method: GetOrder}\n" \
+            "  grpc:\n    message: {id: " + "o" * 200 + ", note: fragile, labels: {a: b}}\n"
+    st, channel = serve(stuntman, {"s.yaml": with_faults(order, "{type: corrupt, seed: 7}")})
+    with channel:
+        raw = channel.unary_unary("/shop.v1.Orders/GetOrder")(b"", timeout=10)  # the bytes, unread
+    good = pb.Order(id="o" * 200, note={"value": "fragile"}, labels={"a": "b"}).SerializeToString()
+    assert len(raw) == len(good) and raw != good  # garbled in place, the same length
+    again = serve(stuntman, {"s.yaml": with_faults(order, "{type: corrupt, seed: 7}")})[1]
+    with again:
+        assert again.unary_unary("/shop.v1.Orders/GetOrder")(b"", timeout=10) == raw  # seeded: the same bytes
+    entry = _until_journaled(st, 1)[0]
+    assert entry["faults"][0]["type"] == "corrupt" and entry["grpc"]["status"] == "OK"
+
+
+def test_truncate_sends_the_answer_up_to_its_bytes_then_cuts_the_call(stuntman, generated):
+    pb, pb_grpc = generated
+    sizes = [len(pb.OrderEvent(kind=k).SerializeToString()) for k in ("placed", "paid")]
+    after = sizes[0] + 3  # the first whole, 3 bytes of the second
+    st, channel = serve(stuntman, {"s.yaml": with_faults(WATCH, f"{{type: truncate, after_bytes: {after}}}")})
+    got = []
+    with channel, pytest.raises(grpc.RpcError) as caught:
+        for message in channel.unary_stream("/shop.v1.Orders/WatchOrder")(b"", timeout=10):
+            got.append(message)
+    assert [len(m) for m in got] == [sizes[0], 3]
+    assert caught.value.code() is grpc.StatusCode.CANCELLED  # type: ignore[attr-defined]
+    assert caught.value.details() == f"stuntman: answer truncated after {after} bytes (truncate)"  # type: ignore[attr-defined]
+
+
+def test_bandwidth_paces_each_message_by_its_size_and_dribble_spreads_them(stuntman, generated):
+    pb, pb_grpc = generated
+    big = "- name: watch\n  request:\n    grpc: {service: shop.v1.Orders, method: WatchOrder}\n" \
+          "  grpc:\n    messages: [{kind: " + "x" * 1000 + "}, {kind: " + "y" * 1000 + "}]\n"
+    for fault, least in (("{type: bandwidth, bytes_per_s: 5000}", 0.38),  # 2 x ~1,003 bytes at 5 kB/s
+                         ("{type: dribble, chunks: 2, duration_ms: 600}", 0.58)):
+        st, channel = serve(stuntman, {"s.yaml": with_faults(big, fault)})
+        started = time.monotonic()
+        with channel:
+            assert len(list(pb_grpc.OrdersStub(channel).WatchOrder(pb.GetOrderRequest(), timeout=10))) == 2
+        assert time.monotonic() - started >= least, fault
+
+
 @pytest.mark.parametrize(("stub", "message"), [
     ("- request: {path: /x}\n  response: {body: x}\n  faults: [{type: abort_stream}]\n",
      "faults[0].type: abort_stream acts on gRPC calls alone, and this stub matches HTTP requests only"),

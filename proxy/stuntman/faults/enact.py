@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import random
 from collections import deque
 from collections.abc import Callable
 from time import monotonic
@@ -48,6 +49,14 @@ def with_headers(response: Response, headers: list[tuple[bytes, bytes]]) -> Resp
     return shown
 
 
+def garble(body: bytes, rng: random.Random) -> bytes:
+    """body with about one byte in 64 (at least one) changed, at places rng draws; same length."""
+    garbled = bytearray(body)
+    for _ in range(max(1, len(body) // 64) if body else 0):
+        garbled[rng.randrange(len(body))] ^= rng.randrange(1, 256)
+    return bytes(garbled)
+
+
 def reshape(response: Response, plan: Plan, head_only: bool) -> tuple[Response, bool]:
     """Apply the plan's fields, corruption and truncation to a whole response: (a reshaped copy,
     close the connection afterwards)."""
@@ -57,10 +66,7 @@ def reshape(response: Response, plan: Plan, head_only: bool) -> tuple[Response, 
     if plan.corrupt is not None and not head_only:
         mode, rng = plan.corrupt
         if mode == "bytes":
-            garbled = bytearray(body)
-            for _ in range(max(1, len(body) // 64) if body else 0):
-                garbled[rng.randrange(len(body))] ^= rng.randrange(1, 256)
-            response.body = bytes(garbled)
+            response.body = garble(body, rng)
         elif mode == "gzip":
             packed = bytearray(gzip.compress(body, mtime=0))
             # a valid gzip header, then a deflate block of the reserved type 3: every inflater

@@ -35,12 +35,17 @@ class Ending:
 
 
 class Aborted(Exception):
-    """An abort_stream fault ends the call: raised where its messages stop (Outbound), or once
-    the answer is over when fewer came than it lets through."""
+    """A fault ends the call midway: raised where its messages stop (Outbound), or, for an
+    abort_stream, once the answer is over when fewer came than it lets through."""
 
-    def __init__(self, fault: Any):
-        super().__init__(fault.details)
-        self.ending = Ending(STATUS_BY_NUMBER[fault.grpc_status], fault.details, list(fault.trailers))
+    def __init__(self, ending: Ending):
+        super().__init__(ending.details)
+        self.ending = ending
+
+    @classmethod
+    def by(cls, fault: Any) -> Aborted:
+        """The ending of an abort_stream fault."""
+        return cls(Ending(STATUS_BY_NUMBER[fault.grpc_status], fault.details, list(fault.trailers)))
 
 
 class CallDown:

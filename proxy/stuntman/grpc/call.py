@@ -19,9 +19,11 @@ import grpc
 
 from ..body import BodyView
 from ..exchange import Exchange
-from .answer import Aborted
+from ..faults.enact import garble
+from .answer import Aborted, Ending
 
 if TYPE_CHECKING:
+    from ..faults.plan import Plan
     from ..proto.protoset import Method, ProtoSet
 
 CONTENT_TYPE = "application/grpc"
@@ -161,8 +163,7 @@ class Inbound:
 
 class Outbound:
     """Where the call's answers go: the call (a stream) or the one message of a unary method;
-    each counted and kept as it goes, and paced or stopped by the faults that fired (a latency
-    of stage message, abort_stream)."""
+    each counted and kept as it goes, and reshaped, paced or stopped by the faults that fired."""
 
     __slots__ = ("ex", "replies")
 
@@ -173,10 +174,7 @@ class Outbound:
         outcome = self.ex.grpc
         plan = self.ex.plan
         if plan is not None:
-            if plan.abort is not None and outcome.responses >= plan.abort.after:
-                raise Aborted(plan.abort)
-            if plan.message_delay is not None and outcome.responses:  # (the first's is the call's delay)
-                await asyncio.sleep(plan.message_delay() / 1000)
+            message = await shaped(plan, outcome.responses, outcome.response_bytes, message)
         outcome.responses += 1
         outcome.response_bytes += len(message)
         if outcome.keep_out >= len(message):
@@ -185,6 +183,32 @@ class Outbound:
         else:
             outcome.keep_out, outcome.truncated = 0, True
         await self.replies.write(message)
+        if plan is not None and plan.truncate is not None and outcome.response_bytes >= plan.truncate:
+            raise Aborted(Ending(grpc.StatusCode.CANCELLED, f"stuntman: answer truncated after {plan.truncate} "
+                                 "bytes (truncate)", []))
+
+
+async def shaped(plan: Plan, sent: int, sent_bytes: int, message: bytes) -> bytes:
+    """A response message as the plan's faults have it go, after the waits they ask for:
+    abort_stream (past its messages: Aborted), a message latency (before each after the first),
+    bandwidth (its bytes at the rate), dribble (its seconds spread over its chunks, a message a
+    chunk), truncate (the message it ends in cut short), corrupt (its bytes garbled: in every mode,
+    gRPC frames its messages itself)."""
+    if plan.abort is not None and sent >= plan.abort.after:
+        raise Aborted.by(plan.abort)
+    wait = plan.message_delay() / 1000 if plan.message_delay is not None and sent else 0.0
+    if plan.rate is not None:
+        wait += len(message) / plan.rate
+    if plan.dribble is not None:
+        chunks, seconds = plan.dribble
+        wait += seconds / max(1, chunks) if sent < chunks else 0.0
+    if wait:
+        await asyncio.sleep(wait)
+    if plan.truncate is not None and sent_bytes + len(message) > plan.truncate:
+        message = message[:max(0, plan.truncate - sent_bytes)]
+    if plan.corrupt is not None:
+        message = garble(message, plan.corrupt[1])
+    return message
 
 
 class Replies(Protocol):

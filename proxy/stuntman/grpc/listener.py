@@ -123,7 +123,7 @@ class GrpcListener:
             else:
                 await self._pass_or_stand_in(ex, route, candidates, inbound, context, out)
             if plan is not None and plan.abort is not None:  # fewer messages came than it lets through
-                raise Aborted(plan.abort)
+                raise Aborted.by(plan.abort)
         except Aborted as exc:
             _end(ex, exc.ending, context)
         except TooMuch as exc:
