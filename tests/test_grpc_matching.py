@@ -305,3 +305,58 @@ def test_matching_on_fields_needs_the_methods_descriptor(stuntman, grpc_, messag
     with pytest.raises(Exception) as caught:
         serve(stuntman, {"bad.yaml": stub})
     assert message in str(caught.value) and "bad.yaml" in str(caught.value)
+
+
+# -- templated answers ----------------------------------------------------------------------------
+
+def test_a_stub_message_is_made_from_the_request_it_answers(stuntman, generated):
+    pb, pb_grpc = generated
+    answer = ('message: {id: "{{body.id}}", note: "for {{headers.x-tenant | default \'nobody\'}}", '
+              'cardToken: "{{faker.uuid4}}", labels: {asked: "{{request.path}}"}}')
+    st, channel = serve(stuntman, {"s.yaml": route("echo", "GetOrder", None, answer)})
+    with channel:
+        get = pb_grpc.OrdersStub(channel).GetOrder
+        first = get(pb.GetOrderRequest(id="o-42"), metadata=(("x-tenant", "acme"),), timeout=10)
+        second = get(pb.GetOrderRequest(id="o-43"), timeout=10)
+    assert (first.id, first.note.value, first.labels["asked"]) == ("o-42", "for acme", "/shop.v1.Orders/GetOrder")
+    assert (second.id, second.note.value) == ("o-43", "for nobody")
+    assert len(first.card_token) == 36 and first.card_token != second.card_token  # faker, seeded per stub
+
+
+def test_a_whole_expression_keeps_its_type_and_a_bidi_stub_answers_each_message_with_its_own(stuntman, generated):
+    pb, pb_grpc = generated
+    imports = route("count", "ImportOrders", None, 'message: {imported: "{{body.lines.0.qty}}"}')
+    chat = route("echo", "Chat", None, 'messages: [{orderId: "{{body.orderId}}", kind: "re: {{body.kind}}"}]')
+    st, channel = serve(stuntman, {"s.yaml": imports + chat})
+    with channel:
+        orders = pb_grpc.OrdersStub(channel)
+        last = pb.Order(lines=[pb.Order.Line(qty=7)])
+        assert orders.ImportOrders(iter([pb.Order(), last]), timeout=10).imported == 7  # (the last message)
+        talk = Conversation(orders.Chat)
+        assert talk.say(pb.OrderEvent(order_id="o-1", kind="hello"))[0].kind == "re: hello"
+        assert talk.say(pb.OrderEvent(order_id="o-2", kind="bye"))[0].order_id == "o-2"
+        assert talk.end() == []
+
+
+def test_a_made_message_that_does_not_fit_its_type_ends_the_call_internal_naming_the_field(stuntman, generated):
+    pb, pb_grpc = generated
+    st, channel = serve(stuntman, {"s.yaml": route("bad", "ImportOrders", None,
+                                                   'message: {imported: "{{body.id}}"}')})
+    with channel, pytest.raises(grpc.RpcError) as caught:
+        pb_grpc.OrdersStub(channel).ImportOrders(iter([pb.Order(id="not-a-number")]), timeout=10)
+    assert caught.value.code() is grpc.StatusCode.INTERNAL  # type: ignore[attr-defined]
+    details = caught.value.details()  # type: ignore[attr-defined]
+    assert details.startswith("stuntman: stub bad's message does not fit shop.v1.ImportSummary once made:")
+    assert "imported" in details
+
+
+def test_template_false_sends_the_braces_as_written_and_an_unknown_expression_is_refused(stuntman, generated):
+    pb, pb_grpc = generated
+    st, channel = serve(stuntman, {"s.yaml": route("raw", "GetOrder", None,
+                                                   'message: {id: "{{body.id}}"}\ntemplate: false')})
+    with channel:
+        assert pb_grpc.OrdersStub(channel).GetOrder(pb.GetOrderRequest(id="x"), timeout=10).id == "{{body.id}}"
+    with pytest.raises(Exception) as caught:
+        serve(stuntman, {"bad.yaml": route("bad", "GetOrder", None, 'message: {id: "{{nope}}"}')})
+    assert "bad.yaml" in str(caught.value) and "grpc.message.id" in str(caught.value)
+    assert "unknown template expression 'nope'" in str(caught.value)

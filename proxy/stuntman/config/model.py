@@ -136,6 +136,9 @@ class GrpcAnswerSpec(Model):
         None, alias="rawMessages", description="response messages in turn, each its bytes in base64, sent as they "
         "are (no --proto needed): what a recording replays of messages their method's type does not read")
     delay_ms: int = Field(0, alias="delayMs", ge=0, le=DAY_MS, description="before each message")
+    template: bool | None = Field(
+        None, description="strings of message/messages holding {{...}} are templates, made for each call "
+                          "(body: the request message answered, as JSON); false: sent as written")
     status: GrpcStatus = Field(0, description="the status the call ends with: a code 0-16 or its name")
     details: str = Field("", description="the status's details (with a status other than OK)")
     metadata: dict[str, str] = Field(default_factory=dict, description="initial metadata sent first; a key "

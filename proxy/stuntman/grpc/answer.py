@@ -35,8 +35,9 @@ class Ending:
 
 
 class Aborted(Exception):
-    """A fault ends the call midway: raised where its messages stop (Outbound), or, for an
-    abort_stream, once the answer is over when fewer came than it lets through."""
+    """The call ends midway, with `ending`: a fault's doing, raised where its messages stop
+    (Outbound) or, for an abort_stream, once the answer is over when fewer came than it lets
+    through; or a stub's templated message that cannot be made (INTERNAL)."""
 
     def __init__(self, ending: Ending):
         super().__init__(ending.details)

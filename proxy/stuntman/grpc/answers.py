@@ -18,7 +18,7 @@ from grpc import aio
 from ..match.routes import match
 from ..proto.generate import generate
 from ..respond.grpc import GrpcStub
-from .answer import STATUS_BY_NUMBER
+from .answer import STATUS_BY_NUMBER, Aborted, Ending
 
 if TYPE_CHECKING:
     from ..body import BodyView
@@ -35,7 +35,7 @@ async def stub_answer(ex: Exchange, stub: GrpcStub, inbound: Inbound, context: a
     async for _ in inbound:
         pass
     await _send_metadata(ex, stub, context)
-    await _send_messages(stub, out)
+    await _send_messages(ex, stub, out)
     _end_as(ex, stub, context)
 
 
@@ -59,7 +59,7 @@ async def converse(ex: Exchange, first: GrpcStub, candidates: list[Route], state
             if route is None or not isinstance(route.action, GrpcStub):
                 return not_matched(ex, candidates, state, context, f"message #{number} of ")
             stub = route.action
-        await _send_messages(stub, out)
+        await _send_messages(ex, stub, out)
         if stub.code:
             break
     _end_as(ex, stub, context)
@@ -117,10 +117,15 @@ async def _send_metadata(ex: Exchange, stub: GrpcStub, context: aio.ServicerCont
         await context.send_initial_metadata(ex.grpc.initial_metadata)
 
 
-async def _send_messages(stub: GrpcStub, out: Outbound) -> None:
+async def _send_messages(ex: Exchange, stub: GrpcStub, out: Outbound) -> None:
     for message in stub.messages:
         if stub.delay:
             await asyncio.sleep(stub.delay)
+        if not isinstance(message, bytes):  # a templated one, made for this call
+            try:
+                message = message.render(ex)
+            except ValueError as exc:
+                raise Aborted(Ending(grpc.StatusCode.INTERNAL, f"stuntman: {exc}", [])) from None
         await out.write(message)
 
 

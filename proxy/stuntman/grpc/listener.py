@@ -166,7 +166,8 @@ class GrpcListener:
         state = self.server.pipeline.state
         if known is None or not candidates:
             return match(ex, state, candidates)
-        reads = self.server.table.faults.needs_body or any(route.needs_body for route in candidates)
+        reads = self.server.table.faults.needs_body or \
+            any(route.needs_body or route.action.needs_body for route in candidates)  # (a stub's templates)
         if not reads and not (known.client_streaming and (  # (a bidi stream a stub answers: its first too)
                 known.server_streaming and any(isinstance(route.action, GrpcStub) for route in candidates))):
             return match(ex, state, candidates)

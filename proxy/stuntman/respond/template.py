@@ -152,6 +152,26 @@ class Template:
         return "".join(p if isinstance(p, str) else p(ex) for p in self.parts)
 
 
+def whole_expression(source: str, faker: Callable[[], Any]) -> Getter | None:
+    """For a string that is one `{{expression | filters}}` and nothing else, a function exchange
+    → the value itself (a number stays a number, a list a list; None when it is not there),
+    where a JSON document is written from values (a gRPC stub's message); else None."""
+    m = TEMPLATE.fullmatch(source.strip())
+    if m is None or "{{" in m.group(1) or "}}" in m.group(1):  # (two expressions, or text between)
+        return None
+    expr, *filters = m.group(1).split("|")
+    words = expr.strip().split(".")
+    getter = _request_getter(words[0], words[1:], faker)
+    chain = [_filter(f) for f in filters]
+
+    def value(ex: Exchange) -> Any:
+        found = getter(ex)
+        for f in chain:
+            found = f(found)
+        return None if found is _MISSING else found
+    return value
+
+
 def _compose(getter: Getter, filters: list[Callable[[Any], Any]],
              escape: Callable[[str], str] | None) -> Callable[[Exchange], str]:
     def part(ex: Exchange) -> str:
