@@ -479,3 +479,16 @@ def test_secrets_in_metadata_and_messages_never_reach_the_disk(stuntman, generat
     with channel_to(replay) as channel:  # a redacted request is not matched on: the call answers
         assert channel.unary_unary("/test.Echo/Unary")(b"anything", timeout=10) == b"echo:token=" + stars
         assert pb_grpc.OrdersStub(channel).GetOrder(pb.GetOrderRequest(id="x"), timeout=10).card_token == "[REDACTED]"
+
+
+def test_recorded_text_that_looks_like_a_template_replays_as_it_was_sent(stuntman, generated, shop, tmp_path):
+    pb, pb_grpc = generated
+    rec = stuntman({}, grpc_port=0, grpc_upstream=shop.target, recordings=tmp_path, record_to="shop", **PROTO)
+    with channel_to(rec) as channel:
+        sent = pb_grpc.OrdersStub(channel).GetOrder(pb.GetOrderRequest(id="{{request.path}}"), timeout=10)
+    assert sent.id == "{{request.path}}"
+    shop.stop()
+    replay = stuntman({}, grpc_port=0, recordings=tmp_path, replay=("shop",), **PROTO)
+    with channel_to(replay) as channel:
+        again = pb_grpc.OrdersStub(channel).GetOrder(pb.GetOrderRequest(id="{{request.path}}"), timeout=10)
+    assert again == sent  # not made from the request: the braces are what the upstream said

@@ -166,6 +166,9 @@ def _answer(record: dict, responses: list[dict], since: float, final: bool, read
         answer["messages"] = [m["json"] for m in responses]
     else:  # the bytes, as they came
         answer["rawMessages"] = [base64.b64encode(_bytes(m, read_side_file)).decode() for m in responses]
+    written = answer.get("message", answer.get("messages"))
+    if written is not None and "{{" in json.dumps(written):
+        answer["template"] = False  # (recorded text that looks like a template is what was sent)
     wait = 0
     if latency and responses:
         times = [m["atMs"] for m in responses]
