@@ -78,6 +78,8 @@ def _run_flags(run) -> None:
     env_flag(run, "--insecure-upstream", bool, False, "do not verify https:// upstream certificates")
     env_flag(run, "--grpc-port", port_number, None, "also listen for gRPC (h2c) on this port", "P")
     env_flag(run, "--grpc-host", str, None, "gRPC listen address (default: --host)", "H")
+    env_flag(run, "--grpc-max-streams", int, DEFAULTS.grpc_max_streams,
+             "gRPC calls in flight on one client connection (more wait for a place)", "N")
     env_flag(run, "--grpc-upstream", str, None,
              "pass gRPC calls through to HOST:PORT (h2c) or grpcs://HOST:PORT (TLS)", "TARGET")
     env_flag(run, "--grpc-upstream-ca", Path, None,

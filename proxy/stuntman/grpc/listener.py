@@ -57,6 +57,8 @@ class GrpcListener:
         limit = settings.max_body_bytes  # (a message, like a request body, is held whole)
         self._server = aio.server(options=[("grpc.max_receive_message_length", limit),
                                            ("grpc.max_send_message_length", limit),
+                                           # (a client's calls beyond it wait: HTTP/2 flow, not errors)
+                                           ("grpc.max_concurrent_streams", settings.grpc_max_streams),
                                            ("grpc.so_reuseport", 0)])
         self._server.add_generic_rpc_handlers([*builtin_handlers(self), _Handler(self)])
         host = settings.grpc_host or settings.host
