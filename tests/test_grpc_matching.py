@@ -360,3 +360,24 @@ def test_template_false_sends_the_braces_as_written_and_an_unknown_expression_is
         serve(stuntman, {"bad.yaml": route("bad", "GetOrder", None, 'message: {id: "{{nope}}"}')})
     assert "bad.yaml" in str(caught.value) and "grpc.message.id" in str(caught.value)
     assert "unknown template expression 'nope'" in str(caught.value)
+
+
+def test_sessions_named_in_metadata_keep_their_own_scenarios_and_fault_counts(stuntman, generated):
+    """x-stuntman-session as metadata: each session steps through its own scenario and has its own
+    first_n, as HTTP requests with the header do."""
+    pb, pb_grpc = generated
+    first = route("first", "GetOrder", None, order("first"),
+                  extra="  scenario: steps\n  requiredState: Started\n  newState: second\n")
+    second = route("second", "GetOrder", None, order("second"), extra="  scenario: steps\n  requiredState: second\n")
+    faults = "faults:\n  - {type: error, grpcStatus: UNAVAILABLE, first_n: 1, route: second}\n"
+    st, channel = serve(stuntman, {"s.yaml": first + second, "f.yaml": faults})
+
+    def get(session: str) -> str:
+        try:
+            return pb_grpc.OrdersStub(channel).GetOrder(pb.GetOrderRequest(), timeout=10,
+                                                        metadata=(("x-stuntman-session", session),)).id
+        except grpc.RpcError as error:
+            return error.code().name  # type: ignore[attr-defined]
+    with channel:
+        assert [get("a"), get("a"), get("b"), get("a"), get("b"), get("b")] == \
+            ["first", "UNAVAILABLE", "first", "second", "UNAVAILABLE", "second"]
