@@ -38,7 +38,7 @@ class ShopUpstream:
     GetOrder counts its calls (identical requests get different answers) and fails for `gone`
     with rich status details; every call says who served it in metadata and trailers."""
 
-    def __init__(self, pb: Any, pb_grpc: Any):
+    def __init__(self, pb: Any, pb_grpc: Any, reflection: bool = False):
         self.thread = LoopThread()
         calls = {"n": 0}
 
@@ -79,6 +79,10 @@ class ShopUpstream:
         async def start() -> tuple[aio.Server, int]:
             server = aio.server()
             pb_grpc.add_OrdersServicer_to_server(Orders(), server)
+            if reflection:  # (grpcio-reflection's servicer: v1alpha, as most servers offer it)
+                from grpc_reflection.v1alpha import reflection as served
+
+                served.enable_server_reflection(("shop.v1.Orders", served.SERVICE_NAME), server)
             port = server.add_insecure_port("127.0.0.1:0")
             await server.start()
             return server, port

@@ -78,6 +78,7 @@ class Settings:
     grpc_port: int | None = None         # gRPC listener (h2c): None, none
     grpc_host: str | None = None         # its address (None: --host)
     grpc_max_streams: int = 100          # calls in flight on one client connection (HTTP/2's SETTINGS)
+    grpc_upstream_reflection: bool = False  # learn unknown methods from --grpc-upstream's server reflection
     grpc_upstream: str | None = None     # where gRPC calls pass through: HOST:PORT (h2c) or grpcs://HOST:PORT
     grpc_upstream_ca: Path | None = None  # CA bundle (PEM) for a grpcs:// upstream (default: system roots)
     proto: tuple[Path, ...] = ()         # .proto files (or directories, or descriptor sets) served (--proto)

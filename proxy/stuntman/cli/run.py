@@ -82,6 +82,9 @@ def _run_flags(run) -> None:
              "gRPC calls in flight on one client connection (more wait for a place)", "N")
     env_flag(run, "--grpc-upstream", str, None,
              "pass gRPC calls through to HOST:PORT (h2c) or grpcs://HOST:PORT (TLS)", "TARGET")
+    env_flag(run, "--grpc-upstream-reflection", bool, False,
+             "learn the methods --proto does not name from --grpc-upstream's server reflection (their kinds, "
+             "their messages as JSON in the journal and recordings)")
     env_flag(run, "--grpc-upstream-ca", Path, None,
              "CA bundle (PEM) to verify a grpcs:// upstream (default: system roots)", "FILE")
     run.add_argument("--proto", action="append", type=Path, default=[], metavar="DIR_OR_FILE",

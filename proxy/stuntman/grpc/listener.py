@@ -27,6 +27,7 @@ from ..respond.grpc import GrpcStub
 from .answer import Aborted, CallDown, Ending
 from .answers import converse, generated_answer, nearest_methods, not_matched, stub_answer
 from .call import Inbound, Outbound, Replies, TooMuch, call_exchange
+from .learn import Learned
 from .proxy import GrpcUpstream
 from .services import builtin_handlers
 
@@ -51,6 +52,7 @@ class GrpcListener:
         # what is told of each call once it is over (a recording)
         self.keep = server.journal_body_bytes
         self.finished: list[Callable[[Exchange], Awaitable[None] | None]] = []
+        self.learned: Learned | None = None  # --grpc-upstream-reflection: made on first use
 
     async def start(self) -> None:
         settings = self.server.settings
@@ -75,6 +77,8 @@ class GrpcListener:
         if server is None:
             return
         await server.stop(grace)
+        if self.learned is not None:
+            await self.learned.close()
         for upstream in self.upstreams.values():
             await upstream.close()
 
@@ -91,6 +95,24 @@ class GrpcListener:
                                                              settings.max_body_bytes)
         return upstream
 
+    def known(self, method: str, ask: bool = False) -> tuple[Method | None, ProtoSet | None]:
+        """The method as --proto has it, else as the upstream's reflection told (ask: ask it, the
+        first time, when --grpc-upstream-reflection is on), and the descriptors that read it."""
+        protos = self.server.table.protos
+        found = protos.methods.get(method) if protos is not None else None
+        if found is not None:
+            return found, protos
+        settings = self.server.settings
+        if self.learned is None and ask and settings.grpc_upstream_reflection and settings.grpc_upstream:
+            upstream = self._upstream(None)
+            assert upstream is not None
+            self.learned = Learned(upstream)
+        if self.learned is not None:
+            learned = self.learned.methods.get(method) if not ask else self.learned.method(method)
+            if learned is not None:
+                return learned
+        return None, protos
+
     async def handle(self, method: str, requests: AsyncIterator[bytes] | bytes, context: aio.ServicerContext,
                      replies: Replies) -> None:
         """One call (requests: its messages, or a unary method's one): routed (by its messages'
@@ -101,9 +123,8 @@ class GrpcListener:
         ex = call_exchange(method, context.invocation_metadata() or (), context.peer(), self.keep)
         ex.status = 200  # (HTTP's: a gRPC call's own status is ex.grpc.code)
         outcome = ex.grpc
-        protos = table.protos
-        outcome.method = known = protos.methods.get(method) if protos is not None else None
-        outcome.protos = protos
+        known, protos = self.known(method, ask=True)
+        outcome.method, outcome.protos = known, protos
         inbound, out = Inbound(ex, requests), Outbound(ex, replies)
         try:
             candidates = table.grpc_candidates(ex.path)
@@ -173,7 +194,7 @@ class GrpcListener:
         if not reads and not (known.client_streaming and (  # (a bidi stream a stub answers: its first too)
                 known.server_streaming and any(isinstance(route.action, GrpcStub) for route in candidates))):
             return match(ex, state, candidates)
-        protos = self.server.table.protos
+        protos = ex.grpc.protos
         assert protos is not None
         view = _viewer(protos, known)
         limit = self.server.settings.max_body_bytes
@@ -269,25 +290,27 @@ class _Handler(grpc.GenericRpcHandler):
     def __init__(self, listener: GrpcListener):
         self.listener = listener
         # grpc.aio asks for every call: the handler of each method, made once per set of protos
+        # (and of services learned from the upstream)
         self._made: dict[str, grpc.RpcMethodHandler] = {}
-        self._protos: Any = None
+        self._seen: tuple[Any, int] = (None, 0)
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         method = handler_call_details.method  # type: ignore[attr-defined]
-        protos = self.listener.server.table.protos
-        if protos is not self._protos:  # (a reload: kinds may have changed)
+        listener = self.listener
+        seen = (listener.server.table.protos, listener.learned.generation if listener.learned is not None else 0)
+        if seen != self._seen:  # (a reload, or a service learned: kinds may have changed)
             self._made.clear()
-            self._protos = protos
+            self._seen = seen
         made = self._made.get(method)
         if made is None:
             if len(self._made) >= 4096:  # (unknown methods are any string a client sends)
                 self._made.clear()
-            made = self._made[method] = self._make(method, protos)
+            made = self._made[method] = self._make(method)
         return made
 
-    def _make(self, method: str, protos: Any) -> grpc.RpcMethodHandler:
+    def _make(self, method: str) -> grpc.RpcMethodHandler:
         handle = self.listener.handle
-        known = protos.methods.get(method) if protos is not None else None
+        known = self.listener.known(method)[0]
         if known is not None and not known.client_streaming and not known.server_streaming:
             async def unary(request: bytes, context: aio.ServicerContext) -> bytes | None:
                 single = _Single()
