@@ -72,7 +72,7 @@ def test_record_missing_passes_what_was_not_recorded_records_it_and_replays_it(s
 
 
 def test_http_exchanges_and_grpc_calls_share_one_recording_and_replay_together(stuntman, generated, shop, upstream,
-                                                                               tmp_path, caplog):
+                                                                               tmp_path):
     from conftest import call
 
     pb, pb_grpc = generated
@@ -88,12 +88,13 @@ def test_http_exchanges_and_grpc_calls_share_one_recording_and_replay_together(s
     assert call(replay.port, "GET", "/items?page=2")[::2] == (status, body)
     with channel_to(replay) as channel:
         assert get(channel, pb, pb_grpc, "o-1") == "1"
-    # a replay: stub answers HTTP requests: it takes the HTTP exchanges, and says the calls are not its own
-    with caplog.at_level("WARNING", logger="stuntman"):
-        stubbed = stuntman({"r.yaml": "request: {pathPrefix: /items}\nreplay: {recording: mixed}\n"},
-                           recordings=tmp_path)
+    # a replay: stub answers the HTTP requests it matches, and its recording's calls join the table as gRPC stubs
+    stubbed = stuntman({"r.yaml": "request: {pathPrefix: /items}\nreplay: {recording: mixed}\n"}, grpc_port=0,
+                       recordings=tmp_path, **PROTO)
     assert call(stubbed.port, "GET", "/items?page=2")[::2] == (status, body)
-    assert "the recording mixed holds 1 gRPC call(s): a replay: stub serves its HTTP exchanges" in caplog.text
+    with channel_to(stubbed) as channel:
+        assert get(channel, pb, pb_grpc, "o-1") == "1"
+        assert get(channel, pb, pb_grpc, "o-2") == "NOT_FOUND"  # (not recorded: as any call no stub matches)
 
 
 def test_recorded_latency_is_replayed_when_asked(stuntman, generated, shop, tmp_path):

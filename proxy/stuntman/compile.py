@@ -76,6 +76,7 @@ def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Se
                   protos: ProtoSet | None = None) -> tuple[RouteTable, list[ConfigError]]:
     """Stubs and standalone faults (fault files) → a route table; every error found."""
     faults = faults or FaultState(0)
+    stubs = [*stubs, *(call for loaded in stubs for call in _replayed_calls(loaded, settings))]
     routes: list[Route] = []
     rules: list[tuple[FaultRule, LoadedStub]] = []
     errors: list[ConfigError] = []
@@ -128,6 +129,22 @@ def compile_table(stubs: list[LoadedStub], root: Path, pools: dict, settings: Se
     table.contracts = contracts
     table.protos = protos
     return table, errors
+
+
+def _replayed_calls(loaded: LoadedStub, settings: Settings) -> list[LoadedStub]:
+    """The gRPC calls of a `replay:` stub's recording, as gRPC stubs of the table: a stub's replay
+    answers the HTTP requests it matches (respond/replay.py), and the recording's calls are served
+    as `stuntman replay` serves them (a call not recorded goes on as an unmatched call does). Errors
+    of the recording are the replay's own to report (when it is built)."""
+    replay = loaded.spec.replay if isinstance(loaded.spec, StubSpec) else None
+    if replay is None:
+        return []
+    try:
+        stubs = load_recording(recording_dir(settings.recordings, replay.recording), replay.recording,
+                               frozenset(replay.ignore_query), replay.latency == "recorded", tuple(replay.ignore_body))
+    except (ConfigErrors, ValueError):
+        return []
+    return [stub for stub in stubs if isinstance(stub.spec, StubSpec) and stub.spec.request.grpc is not None]
 
 
 def load_table(root: Path, pools: dict, settings: Settings, emptied_means_busy: Collection[str] = (),

@@ -1,21 +1,18 @@
 """The replay source (`replay:` on a stub): its requests are answered from a recording's own
 routes (a small route table of their own, built by `record.replay.load_recording`); what was
 not recorded gets 404, or goes to `upstream` (spy mode). Its recording's gRPC calls are not its
-to answer: gRPC calls meet gRPC routes only (`stuntman replay` loads them as such)."""
+to answer: gRPC calls meet gRPC routes only, so they join the route table as gRPC stubs (compile.py)."""
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from ..config.errors import ConfigValueError
 from ..config.loader import ConfigErrors
 from ..match.routes import match
-from ..record.recorder import GRPC, read_index, recording_dir
+from ..record.recorder import recording_dir
 from ..record.replay import load_recording
 from .responder import BuildContext, Responder, WholeResponse, source
 from .upstream.target import UpstreamTarget
-
-log = logging.getLogger("stuntman")
 
 
 class ReplayResponder(WholeResponse):
@@ -43,14 +40,9 @@ def build_replay(ctx: BuildContext) -> ReplayResponder:
     assert r is not None
     try:
         directory = recording_dir(settings.recordings, r.recording)
-        # (a replay: stub answers HTTP requests: the gRPC listener never asks it)
+        # (its HTTP exchanges: the recording's gRPC calls join the table as gRPC stubs, compile.py)
         stubs = load_recording(directory, r.recording, frozenset(r.ignore_query), r.latency == "recorded",
                                tuple(r.ignore_body), grpc=False)
-        calls = sum(1 for line in read_index(directory) if line.get("protocol") == GRPC)
-        if calls:
-            log.warning("%s: the recording %s holds %d gRPC call(s): a replay: stub serves its HTTP exchanges; "
-                        "`stuntman replay %s` (or --replay) serves the calls too", ctx.source, r.recording, calls,
-                        r.recording)
     except (ConfigErrors, ValueError) as exc:
         message = "; ".join(map(str, exc.errors)) if isinstance(exc, ConfigErrors) else str(exc)
         raise ConfigValueError(("replay", "recording"), message) from None
