@@ -20,7 +20,7 @@ from .match.request import RequestMatcher
 from .match.routes import Route, RouteTable
 from .openapi.document import SpecError
 from .pact.document import PactError
-from .record.recorder import recording_dir
+from .record.recorder import read_index, recording_dir
 from .record.replay import load_recording
 from .respond import grpc as _grpc  # noqa: F401
 from .respond import replay as _replay  # noqa: F401  (importing a source module registers its source)
@@ -140,8 +140,11 @@ def _replayed_calls(loaded: LoadedStub, settings: Settings) -> list[LoadedStub]:
     if replay is None:
         return []
     try:
-        stubs = load_recording(recording_dir(settings.recordings, replay.recording), replay.recording,
-                               frozenset(replay.ignore_query), replay.latency == "recorded", tuple(replay.ignore_body))
+        directory = recording_dir(settings.recordings, replay.recording)
+        if not any(line.get("protocol") == "grpc" for line in read_index(directory)):
+            return []  # (most recordings: HTTP alone, read once, by the replay)
+        stubs = load_recording(directory, replay.recording, frozenset(replay.ignore_query),
+                               replay.latency == "recorded", tuple(replay.ignore_body))
     except (ConfigErrors, ValueError):
         return []
     return [stub for stub in stubs if isinstance(stub.spec, StubSpec) and stub.spec.request.grpc is not None]
