@@ -32,8 +32,7 @@ async def stub_answer(ex: Exchange, stub: GrpcStub, inbound: Inbound, context: a
                       out: Outbound) -> None:
     """Once the client's messages are in (read to its half-close: a unary or server-streaming call
     sends one), the stub's answer."""
-    async for _ in inbound:
-        pass
+    await inbound.drain()
     await _send_metadata(ex, stub, context)
     await _send_messages(ex, stub, out)
     _end_as(ex, stub, context)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..proto.protoset import Method, ProtoSet
 
 CONTENT_TYPE = "application/grpc"
+_CLIENTS: dict[str, str] = {}  # peer (ipv4:127.0.0.1:5000) → address (127.0.0.1)
 
 
 class GrpcOutcome:
@@ -89,11 +90,17 @@ def call_exchange(method: str, metadata: Iterable[tuple[str, str | bytes]], peer
     kept each way."""
     ex = Exchange()
     ex.method = "POST"
-    ex.set_target(method.encode("latin-1", "replace"))
+    ex.target = method.encode("latin-1", "replace")
+    ex.path = method  # (a method path has no query: set_target's parsing is not needed)
     ex.version = "2"
     ex.raw_headers = metadata_fields(metadata)
     ex.content_type = CONTENT_TYPE
-    ex.client = _address(peer)
+    client = _CLIENTS.get(peer)
+    if client is None:  # (a client's calls share a few peers: parsed once each)
+        if len(_CLIENTS) >= 1024:
+            _CLIENTS.clear()
+        client = _CLIENTS[peer] = _address(peer)
+    ex.client = client
     ex.has_body = True
     ex.body = None  # (the messages are in ex.grpc)
     ex.grpc = GrpcOutcome(keep)
@@ -124,6 +131,13 @@ class Inbound:
 
     async def __anext__(self) -> bytes:
         return self.ahead.popleft() if self.ahead else await self._take()
+
+    async def drain(self) -> None:
+        """Read the client's messages to its half-close (a unary call's one is in already)."""
+        self.ahead.clear()
+        if self.source is not None:
+            async for message in self.source:
+                self._count(message)
 
     async def read_ahead(self, limit: int | None, max_bytes: int) -> list[bytes]:
         """Up to limit messages (None: all, to the client's half-close), read now (those read
