@@ -123,7 +123,10 @@ class GrpcListener:
         ex = call_exchange(method, context.invocation_metadata() or (), context.peer(), self.keep)
         ex.status = 200  # (HTTP's: a gRPC call's own status is ex.grpc.code)
         outcome = ex.grpc
-        known, protos = self.known(method, ask=True)
+        protos = table.protos
+        known = protos.methods.get(method) if protos is not None else None
+        if known is None:  # (learned from the upstream, perhaps)
+            known, protos = self.known(method, ask=True)
         outcome.method, outcome.protos = known, protos
         inbound, out = Inbound(ex, requests), Outbound(ex, replies)
         try:
@@ -189,8 +192,9 @@ class GrpcListener:
         state = self.server.pipeline.state
         if known is None or not candidates:
             return match(ex, state, candidates)
-        reads = self.server.table.faults.needs_body or \
-            any(route.needs_body or route.action.needs_body for route in candidates)  # (a stub's templates)
+        table = self.server.table
+        reads = table.grpc_reads and (table.faults.needs_body or any(
+            route.needs_body or route.action.needs_body for route in candidates))  # (a stub's templates)
         if not reads and not (known.client_streaming and (  # (a bidi stream a stub answers: its first too)
                 known.server_streaming and any(isinstance(route.action, GrpcStub) for route in candidates))):
             return match(ex, state, candidates)

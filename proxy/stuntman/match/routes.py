@@ -191,6 +191,9 @@ class RouteTable:
         self.monitor: Any = None   # the monitored contracts' operations (stuntman.monitor.Monitor), if any
         self.protos: Any = None    # the --proto services (stuntman.proto.protoset.ProtoSet), swapped with the table
         self.any_needs_body = any(r.needs_body for r in routes) or self.faults.needs_body
+        # a gRPC route (or a fault) reads request messages: else no call is read ahead to route it
+        self.grpc_reads = self.faults.needs_body or any(
+            r.grpc and (r.needs_body or getattr(r.action, "needs_body", False)) for r in routes)
 
     def grpc_candidates(self, path: str) -> list[Route]:
         """The gRPC routes that may take a call to path (/service/method), in rank order."""
