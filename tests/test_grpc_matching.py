@@ -280,6 +280,30 @@ def test_a_fault_matched_on_a_field_fails_only_those_calls(stuntman, generated):
     assert caught.value.details() == "order frozen"  # type: ignore[attr-defined]
 
 
+def test_a_fault_matched_on_a_field_applies_to_calls_passed_through_with_no_route(stuntman, generated,
+                                                                                 two_upstreams):
+    """No route for the method: the call's message is read for the fault alone (a server stream's
+    too, whose message the stream handler has not read when the call starts)."""
+    pb, pb_grpc = generated
+    faults = ("faults:\n  - {type: error, grpcStatus: ABORTED, request: "
+              "{grpc: {service: shop.v1.Orders}, body: {json: {id: frozen}}}}\n")
+    st, channel = serve(stuntman, {"f.yaml": faults}, grpc_upstream=f"127.0.0.1:{two_upstreams[0]}")
+    with channel:
+        orders = pb_grpc.OrdersStub(channel)
+        assert orders.GetOrder(pb.GetOrderRequest(id="o-1"), timeout=10).id == "eu:o-1"
+        codes = []
+        for call in (lambda id_: orders.GetOrder(pb.GetOrderRequest(id=id_), timeout=10),
+                     lambda id_: list(orders.WatchOrder(pb.GetOrderRequest(id=id_), timeout=10))):
+            for id_ in ("frozen", "o-2"):
+                try:
+                    call(id_)
+                    codes.append("OK")
+                except grpc.RpcError as error:
+                    codes.append(error.code().name)  # type: ignore[attr-defined]
+    # (the upstream has no WatchOrder: UNIMPLEMENTED is its answer, passed on)
+    assert codes == ["ABORTED", "OK", "ABORTED", "UNIMPLEMENTED"]
+
+
 def test_the_journal_finds_and_counts_calls_by_message_field(stuntman, generated):
     pb, pb_grpc = generated
     st, channel = serve(stuntman, {"s.yaml": route("any", "GetOrder", None, order("x"))})

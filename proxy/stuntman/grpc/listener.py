@@ -190,7 +190,7 @@ class GrpcListener:
         stream's first (the rest are routed as they come, by `converse`); a bidi stream's first
         is read too when a stub may answer it. Otherwise the call is routed on its metadata."""
         state = self.server.pipeline.state
-        if known is None or not candidates:
+        if known is None:
             return match(ex, state, candidates)
         table = self.server.table
         reads = table.grpc_reads and (table.faults.needs_body or any(
