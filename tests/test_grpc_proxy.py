@@ -171,6 +171,18 @@ def test_a_unary_call_passes_with_its_metadata_both_ways(proxied, upstream):
     assert 8 < upstream.seen.remaining["/test.Echo/Unary"] <= 10.5
 
 
+def test_the_clients_user_agent_reaches_the_upstream_ahead_of_stuntmans(proxied, upstream):
+    """grpc sets a call's user-agent from its channel: each client user-agent gets a channel of its
+    own upstream, so the upstream sees who called (then grpc-python's, as a proxy adds its own)."""
+    st, _ = proxied
+    for agent in ("shop-web/2.1", "billing-cron/7"):
+        with grpc.insecure_channel(f"127.0.0.1:{st.server.grpc.port}",
+                                   options=[("grpc.primary_user_agent", agent)]) as channel:
+            assert channel.unary_unary("/test.Echo/Unary")(b"x", timeout=10) == b"echo:x"
+        seen = upstream.seen.metadata["/test.Echo/Unary"]["user-agent"]
+        assert seen.startswith(agent + " grpc-python/") and " grpc-python-asyncio/" in seen, seen  # (stuntman's)
+
+
 def test_server_client_and_bidirectional_streams_pass_every_message(proxied):
     _, channel = proxied
     assert list(channel.unary_stream("/test.Echo/ServerStream")(b"m", timeout=10)) == [b"m#0", b"m#1", b"m#2"]

@@ -20,33 +20,47 @@ from grpc._cython import cygrpc  # type: ignore[attr-defined]  # (InternalError:
 
 from ..exchange import Exchange
 
-# what the channel sets itself (a client's user-agent would be joined to grpc-python's)
-DROPPED_METADATA = frozenset(("user-agent",))
+AGENTS = 8  # client user-agents given a channel of their own (the rest share the first)
 
 
 class GrpcUpstream:
-    """One upstream (HOST:PORT in h2c, or grpcs://HOST:PORT over TLS): one channel, kept."""
+    """One upstream (HOST:PORT in h2c, or grpcs://HOST:PORT over TLS): a channel, kept, per client
+    user-agent. grpc sets a call's user-agent from its channel, so a client's reaches the upstream
+    only as its channel's primary user-agent (followed by grpc-python's, as proxies add theirs)."""
 
     def __init__(self, target: str, ca: Path | None, max_message_bytes: int):
         self.target = target
-        options = [("grpc.max_receive_message_length", max_message_bytes),
-                   ("grpc.max_send_message_length", max_message_bytes)]
-        if target.startswith("grpcs://"):
-            roots = ca.read_bytes() if ca is not None else None
-            self.channel = aio.secure_channel(target[len("grpcs://"):], grpc.ssl_channel_credentials(roots), options)
-        else:
-            self.channel = aio.insecure_channel(target.removeprefix("grpc://"), options)
-        self._callables: dict[tuple[str, bool], Any] = {}  # (method, unary) → its multicallable
+        self._options = [("grpc.max_receive_message_length", max_message_bytes),
+                         ("grpc.max_send_message_length", max_message_bytes)]
+        self._roots = ca.read_bytes() if ca is not None and target.startswith("grpcs://") else None
+        self.channel = self._open(None)
+        self._channels: dict[str, aio.Channel] = {}  # by client user-agent
+        self._callables: dict[tuple[aio.Channel, str, bool], Any] = {}  # (channel, method, unary) → callable
+
+    def _open(self, agent: str | None) -> aio.Channel:
+        options = [*self._options, *([("grpc.primary_user_agent", agent)] if agent else [])]
+        if self.target.startswith("grpcs://"):
+            credentials = grpc.ssl_channel_credentials(self._roots)
+            return aio.secure_channel(self.target[len("grpcs://"):], credentials, options)
+        return aio.insecure_channel(self.target.removeprefix("grpc://"), options)
 
     async def close(self) -> None:
-        await self.channel.close()
+        for channel in (self.channel, *self._channels.values()):
+            await channel.close()
 
-    def _callable(self, method: str, unary: bool) -> Any:
-        """The method's multicallable on this channel (unary, or a stream each way), made once."""
-        made = self._callables.get((method, unary))
+    def _callable(self, agent: str | None, method: str, unary: bool) -> Any:
+        """The method's multicallable (unary, or a stream each way) on the channel of the client's
+        user-agent, made once."""
+        channel = self.channel
+        if agent:
+            found = self._channels.get(agent)
+            if found is None:
+                found = self._channels[agent] = self._open(agent) if len(self._channels) < AGENTS else self.channel
+            channel = found
+        made = self._callables.get((channel, method, unary))
         if made is None:
-            made = self._callables[(method, unary)] = self.channel.unary_unary(method) if unary else \
-                self.channel.stream_stream(method)
+            made = self._callables[(channel, method, unary)] = channel.unary_unary(method) if unary else \
+                channel.stream_stream(method)
         return made
 
     async def forward(self, ex: Exchange, requests: AsyncIterator[bytes], context: aio.ServicerContext,
@@ -54,16 +68,20 @@ class GrpcUpstream:
         """Pass the call on (requests and replies count its messages); its outcome into ex.grpc."""
         outcome = ex.grpc
         method = ex.path
-        metadata = [(key, value) for key, value in context.invocation_metadata() or ()
-                    if key not in DROPPED_METADATA]
+        metadata, agent = [], None
+        for key, value in context.invocation_metadata() or ():
+            if key == "user-agent":  # (the channel sends it: see GrpcUpstream)
+                agent = value if isinstance(value, str) else None
+            else:
+                metadata.append((key, value))
         timeout = context.time_remaining()
         known = outcome.method
         sending: asyncio.Future[None] | None = None
         if known is not None and not known.client_streaming and not known.server_streaming:
             # a unary method (--proto says): one message each way, grpc.aio's cheaper unary call
-            call = self._callable(method, True)(await anext(requests), metadata=metadata, timeout=timeout)
+            call = self._callable(agent, method, True)(await anext(requests), metadata=metadata, timeout=timeout)
         else:
-            call = self._callable(method, False)(metadata=metadata, timeout=timeout)
+            call = self._callable(agent, method, False)(metadata=metadata, timeout=timeout)
             sending = asyncio.ensure_future(_send(requests, call))
         try:
             try:
