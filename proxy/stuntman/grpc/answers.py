@@ -76,11 +76,8 @@ async def generated_answer(ex: Exchange, method: Method, protos: ProtoSet, seed:
     try:
         request.ParseFromString(last)
     except DecodeError:
-        outcome.code = grpc.StatusCode.INVALID_ARGUMENT
-        outcome.details = f"stuntman: the request is not a {method.input.full_name}"
-        context.set_code(outcome.code)
-        context.set_details(outcome.details)
-        return
+        return outcome.end(context, grpc.StatusCode.INVALID_ARGUMENT,
+                           f"stuntman: the request is not a {method.input.full_name}")
     output = protos.message_class(method.output)
     for i in range(3 if method.server_streaming else 1):
         await out.write(generate(output, method.path, last + bytes([i]) if i else last, seed,
@@ -95,11 +92,8 @@ def not_matched(ex: Exchange, candidates: list[Route], state: Any, context: aio.
                     for route in candidates for diffs in (route.mismatches(ex, state),))
     nearest = "; ".join(f"{label}: {', '.join(diffs)}" for _, _, label, diffs in scored[:3])
     ex.action, ex.error = "none", "no gRPC stub matched"
-    outcome = ex.grpc
-    outcome.code = grpc.StatusCode.NOT_FOUND
-    outcome.details = f"stuntman: no stub matches {what}{ex.path}" + (f"; nearest: {nearest}" if nearest else "")
-    context.set_code(outcome.code)
-    context.set_details(outcome.details)
+    ex.grpc.end(context, grpc.StatusCode.NOT_FOUND,
+                f"stuntman: no stub matches {what}{ex.path}" + (f"; nearest: {nearest}" if nearest else ""))
 
 
 def nearest_methods(table: Any, method: str) -> str:
@@ -129,11 +123,4 @@ async def _send_messages(ex: Exchange, stub: GrpcStub, out: Outbound) -> None:
 
 
 def _end_as(ex: Exchange, stub: GrpcStub, context: aio.ServicerContext) -> None:
-    outcome = ex.grpc
-    if stub.trailers:
-        outcome.trailers = tuple(stub.trailers)
-        context.set_trailing_metadata(outcome.trailers)
-    outcome.code, outcome.details = STATUS_BY_NUMBER[stub.code], stub.details
-    if stub.code:
-        context.set_code(outcome.code)
-        context.set_details(stub.details)
+    ex.grpc.end(context, STATUS_BY_NUMBER[stub.code], stub.details, stub.trailers or None)

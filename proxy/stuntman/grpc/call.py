@@ -59,6 +59,18 @@ class GrpcOutcome:
                 "messages": [self.message_json(response, at, data) for response, at, data in self.messages],
                 "messagesTruncated": self.truncated}
 
+    def end(self, context: Any, code: grpc.StatusCode, details: str,
+            trailers: Iterable[tuple[str, str | bytes]] | None = None) -> None:
+        """The call ends with code, details and (when given) trailers: kept here, and said to the
+        client (an OK status is grpc's default: only another is set)."""
+        self.code, self.details = code, details
+        if trailers is not None:
+            self.trailers = tuple(trailers)
+            context.set_trailing_metadata(self.trailers)
+        if code is not grpc.StatusCode.OK:
+            context.set_code(code)
+            context.set_details(details)
+
     def first_view(self) -> BodyView:
         """What body matchers read of the call once it is over (the journal's find and count):
         its first request message."""

@@ -123,11 +123,7 @@ class GrpcListener:
         ex = call_exchange(method, context.invocation_metadata() or (), context.peer(), self.keep)
         ex.status = 200  # (HTTP's: a gRPC call's own status is ex.grpc.code)
         outcome = ex.grpc
-        protos = table.protos
-        known = protos.methods.get(method) if protos is not None else None
-        if known is None:  # (learned from the upstream, perhaps)
-            known, protos = self.known(method, ask=True)
-        outcome.method, outcome.protos = known, protos
+        outcome.method, outcome.protos = known, protos = self.known(method, ask=True)
         inbound, out = Inbound(ex, requests), Outbound(ex, replies)
         try:
             candidates = table.grpc_candidates(ex.path)
@@ -136,7 +132,7 @@ class GrpcListener:
             ending = await _carry_out(ex, plan) if plan is not None else None
             if ending is not None:
                 ex.action = "fault"
-                return _end(ex, ending, context)
+                return outcome.end(context, ending.code, ending.details, ending.trailers)
             answer = route.action if route is not None else None
             if isinstance(answer, GrpcStub):
                 ex.action = "stub"
@@ -151,12 +147,10 @@ class GrpcListener:
             if plan is not None and plan.abort is not None:  # fewer messages came than it lets through
                 raise Aborted.by(plan.abort)
         except Aborted as exc:
-            _end(ex, exc.ending, context)
+            outcome.end(context, exc.ending.code, exc.ending.details, exc.ending.trailers)
         except TooMuch as exc:
             ex.action, ex.error = "error", "request messages too large"
-            outcome.code, outcome.details = grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
-            context.set_code(outcome.code)
-            context.set_details(outcome.details)
+            outcome.end(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except asyncio.CancelledError:  # the client cancelled, or its deadline passed
             remaining = context.time_remaining()
             outcome.code = grpc.StatusCode.DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 \
@@ -165,9 +159,7 @@ class GrpcListener:
         except Exception:
             log.exception("gRPC call %s failed", method)
             ex.action, ex.error = "error", "stuntman error"
-            outcome.code, outcome.details = grpc.StatusCode.INTERNAL, "stuntman: internal error"
-            context.set_code(outcome.code)
-            context.set_details(outcome.details)
+            outcome.end(context, grpc.StatusCode.INTERNAL, "stuntman: internal error")
         finally:
             if ex.pending is not None:  # a queue's place, a hang's timer
                 ex.pending.cancel()
@@ -230,19 +222,8 @@ class GrpcListener:
             await generated_answer(ex, known, outcome.protos, server.seed, inbound, context, out)
             return
         ex.action, ex.error = "none", "no gRPC upstream"
-        outcome.code = grpc.StatusCode.UNIMPLEMENTED
-        outcome.details = f"stuntman: no stub or upstream for {ex.path}{nearest_methods(server.table, ex.path)}"
-        context.set_code(outcome.code)
-        context.set_details(outcome.details)
-
-
-def _end(ex: Exchange, ending: Ending, context: aio.ServicerContext) -> None:
-    """The call ends as a fault says: its code, details and trailers."""
-    outcome = ex.grpc
-    outcome.code, outcome.details, outcome.trailers = ending.code, ending.details, tuple(ending.trailers)
-    context.set_trailing_metadata(outcome.trailers)
-    context.set_code(ending.code)
-    context.set_details(ending.details)
+        outcome.end(context, grpc.StatusCode.UNIMPLEMENTED,
+                    f"stuntman: no stub or upstream for {ex.path}{nearest_methods(server.table, ex.path)}")
 
 
 async def _carry_out(ex: Exchange, plan: Plan) -> Ending | None:

@@ -99,18 +99,12 @@ class GrpcUpstream:
                         await replies.write(message)
             except aio.AioRpcError:
                 pass  # the call's status, details and trailers: passed on below, as they are
-            outcome.code = await call.code()
-            outcome.details = await call.details() or ""
-            if sending is None and not outcome.responses and outcome.code is grpc.StatusCode.OK:
+            code, details = await call.code(), await call.details() or ""
+            if sending is None and not outcome.responses and code is grpc.StatusCode.OK:
                 # (a unary answer of no message: grpc.aio would send an empty one; grpc-java's
                 # clients call this INTERNAL too)
-                outcome.code = grpc.StatusCode.INTERNAL
-                outcome.details = "stuntman: the upstream ended a unary call OK with no message"
-            outcome.trailers = tuple(await call.trailing_metadata() or ())
-            context.set_trailing_metadata(outcome.trailers)
-            if outcome.code is not grpc.StatusCode.OK:
-                context.set_code(outcome.code)
-                context.set_details(outcome.details)
+                code, details = grpc.StatusCode.INTERNAL, "stuntman: the upstream ended a unary call OK with no message"
+            outcome.end(context, code, details, await call.trailing_metadata() or ())
         finally:
             if sending is not None:
                 sending.cancel()
