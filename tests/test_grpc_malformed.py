@@ -807,18 +807,23 @@ def test_an_upstream_answer_without_trailers_is_unknown(raw_proxied):
         _journaled_as(st, method, "no-trailers", "proxy", "UNKNOWN", details, 0)
 
 
+def _cut_midway(st: Any, upstream: RawUpstream, mode: str, code: grpc.StatusCode, details: str) -> None:
+    """A unary call, a server stream, and a server stream after its first message, each cut by the
+    upstream (mode): each ends with code and details, the message already passed kept."""
+    unary, stream, after_one = through(st, lambda ch: _unary(ch, mode), lambda ch: _server_stream(ch, mode),
+                                       lambda ch: _server_stream(ch, f"{mode}-after-one", upstream.release))
+    assert unary == (code, details, None)
+    assert stream == (code, details, [])
+    assert after_one == (code, details, [b"first"])
+
+
 def test_garbage_from_the_upstream_mid_stream_is_unknown(raw_proxied):
     """After the response's HEADERS (and, on a server stream, after one message the client has),
     bytes that are no frame: the channel drops the upstream connection; the call is UNKNOWN with
     grpc core's reason, the message already passed kept; the next call opens a new connection."""
     st, upstream, _ = raw_proxied
     details = f"Stream removed (Failed parsing HTTP/2 ({GARBAGE_REASON}))"
-    unary, stream, after_one = through(st, lambda ch: _unary(ch, "garbage"),
-                                       lambda ch: _server_stream(ch, "garbage"),
-                                       lambda ch: _server_stream(ch, "garbage-after-one", upstream.release))
-    assert unary == (grpc.StatusCode.UNKNOWN, details, None)
-    assert stream == (grpc.StatusCode.UNKNOWN, details, [])
-    assert after_one == (grpc.StatusCode.UNKNOWN, details, [b"first"])
+    _cut_midway(st, upstream, "garbage", grpc.StatusCode.UNKNOWN, details)
     _journaled_as(st, UNARY, "garbage", "proxy", "UNKNOWN", details, 0)
     _journaled_as(st, SERVER_STREAM, "garbage", "proxy", "UNKNOWN", details, 0)
     _journaled_as(st, SERVER_STREAM, "garbage-after-one", "proxy", "UNKNOWN", details, 1)
@@ -832,12 +837,7 @@ def test_an_upstream_that_closes_its_connection_mid_stream_is_unavailable(raw_pr
     came back, as a pass-through when a message had."""
     st, upstream, _ = raw_proxied
     details = "Stream removed (Socket closed)"
-    unary, stream, after_one = through(st, lambda ch: _unary(ch, "close"),
-                                       lambda ch: _server_stream(ch, "close"),
-                                       lambda ch: _server_stream(ch, "close-after-one", upstream.release))
-    assert unary == (grpc.StatusCode.UNAVAILABLE, details, None)
-    assert stream == (grpc.StatusCode.UNAVAILABLE, details, [])
-    assert after_one == (grpc.StatusCode.UNAVAILABLE, details, [b"first"])
+    _cut_midway(st, upstream, "close", grpc.StatusCode.UNAVAILABLE, details)
     unavailable = "grpc upstream unavailable"
     _journaled_as(st, UNARY, "close", "error", "UNAVAILABLE", details, 0, unavailable)
     _journaled_as(st, SERVER_STREAM, "close", "error", "UNAVAILABLE", details, 0, unavailable)

@@ -17,14 +17,20 @@ from test_grpc_record import PROTO, EchoUpstream, channel_to, get, recorded, sho
 __all__ = ["shop"]  # (a fixture, used by name)
 
 
-# -- the modes ----------------------------------------------------------------------------------
-
-def test_strict_answers_what_was_not_recorded_itself_and_spy_passes_it_on(stuntman, generated, shop, tmp_path):
+def record_first_order(stuntman, generated, shop, tmp_path) -> None:
+    """GetOrder(o-1) passed through to shop (its first call: "1") into the recording `shop`."""
     pb, pb_grpc = generated
     rec = stuntman({}, grpc_port=0, grpc_upstream=shop.target, recordings=tmp_path, record_to="shop", **PROTO)
     with channel_to(rec) as channel:
         assert get(channel, pb, pb_grpc, "o-1") == "1"
     written(tmp_path / "shop", 1)
+
+
+# -- the modes ----------------------------------------------------------------------------------
+
+def test_strict_answers_what_was_not_recorded_itself_and_spy_passes_it_on(stuntman, generated, shop, tmp_path):
+    pb, pb_grpc = generated
+    record_first_order(stuntman, generated, shop, tmp_path)
     # strict, even with a gRPC upstream given: NOT_FOUND naming the recorded call nearest
     strict = stuntman({}, grpc_port=0, grpc_upstream=shop.target, recordings=tmp_path, replay=("shop",), **PROTO)
     with channel_to(strict) as channel:
@@ -43,10 +49,7 @@ def test_strict_answers_what_was_not_recorded_itself_and_spy_passes_it_on(stuntm
 
 def test_request_fields_given_to_ignore_body_are_not_matched_on(stuntman, generated, shop, tmp_path):
     pb, pb_grpc = generated
-    rec = stuntman({}, grpc_port=0, grpc_upstream=shop.target, recordings=tmp_path, record_to="shop", **PROTO)
-    with channel_to(rec) as channel:
-        assert get(channel, pb, pb_grpc, "o-1") == "1"
-    written(tmp_path / "shop", 1)
+    record_first_order(stuntman, generated, shop, tmp_path)
     shop.stop()
     exact = stuntman({}, grpc_port=0, recordings=tmp_path, replay=("shop",), **PROTO)
     ignoring = stuntman({}, grpc_port=0, recordings=tmp_path, replay=("shop",), replay_ignore_body=("$.id",), **PROTO)
@@ -56,10 +59,7 @@ def test_request_fields_given_to_ignore_body_are_not_matched_on(stuntman, genera
 
 def test_record_missing_passes_what_was_not_recorded_records_it_and_replays_it(stuntman, generated, shop, tmp_path):
     pb, pb_grpc = generated
-    rec = stuntman({}, grpc_port=0, grpc_upstream=shop.target, recordings=tmp_path, record_to="shop", **PROTO)
-    with channel_to(rec) as channel:
-        assert get(channel, pb, pb_grpc, "o-1") == "1"
-    written(tmp_path / "shop", 1)
+    record_first_order(stuntman, generated, shop, tmp_path)
     missing = stuntman({}, grpc_port=0, grpc_upstream=shop.target, recordings=tmp_path, replay=("shop",),
                        replay_mode="record-missing", **PROTO)
     with channel_to(missing) as channel:
@@ -145,10 +145,7 @@ def test_a_call_whose_messages_were_not_all_kept_is_not_recorded(stuntman, tmp_p
 
 def test_a_recorded_call_that_cannot_be_replayed_is_named_with_its_file(stuntman, generated, shop, tmp_path):
     pb, pb_grpc = generated
-    rec = stuntman({}, grpc_port=0, grpc_upstream=shop.target, recordings=tmp_path, record_to="shop", **PROTO)
-    with channel_to(rec) as channel:
-        get(channel, pb, pb_grpc, "o-1")
-    written(tmp_path / "shop", 1)
+    record_first_order(stuntman, generated, shop, tmp_path)
     [file] = (tmp_path / "shop" / "exchanges").iterdir()
     record = json.loads(file.read_text())
     record["messages"][1]["json"]["colour"] = "red"  # (edited by hand: no such field)
